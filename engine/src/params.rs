@@ -1,0 +1,234 @@
+//! Value types that step params are made of: human durations and values that may be templates.
+//!
+//! A param is either written literally (checked when the playbook is compiled) or as a minijinja
+//! template (`"{{ inputs.port }}"`), resolved when the step runs. [`Tpl<T>`] keeps both apart so a
+//! literal of the wrong type is still a compile error.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, IntoDeserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+
+/// True when a string holds template syntax and must be rendered before use.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// A human duration: `500ms`, `30s`, `2m`, `25h`, `1h30m`, `7d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    pub const fn from_secs(secs: u64) -> Self {
+        Self(std::time::Duration::from_secs(secs))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+            return Err(format!(
+                "`{text}` has no unit; write e.g. `{text}s` or `{text}m`"
+            ));
+        }
+        humantime::parse_duration(text).map(Self).map_err(|e| {
+            format!("`{text}` is not a duration ({e}); write e.g. `30s`, `2m`, `1h30m`")
+        })
+    }
+}
+
+impl fmt::Display for Duration {
+    /// Compact and exact: `1h30m`, `25h`, `1.5s`, `250ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total_ms = self.0.as_millis();
+        if total_ms == 0 {
+            return f.write_str("0s");
+        }
+        if total_ms % 1000 != 0 {
+            return if total_ms < 1000 {
+                write!(f, "{total_ms}ms")
+            } else {
+                write!(f, "{}s", self.0.as_secs_f64())
+            };
+        }
+        let secs = self.0.as_secs();
+        let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+        if h > 0 {
+            write!(f, "{h}h")?;
+        }
+        if m > 0 {
+            write!(f, "{m}m")?;
+        }
+        if s > 0 {
+            write!(f, "{s}s")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as `30s`, `2m` or `25h`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                Duration::parse(v).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "`{v}` has no unit; write e.g. `{v}s` or `{v}m`"
+                )))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+                self.visit_i64(v as i64)
+            }
+        }
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration with a unit: `500ms`, `30s`, `2m`, `25h`, `1h30m`, `7d`.",
+            "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*(ns|us|ms|s|sec|m|min|h|hr|d|days?|w|weeks?)\\s*)+$"
+        })
+    }
+}
+
+/// Text that may contain templates (`"{{ inputs.backup_glob }}"`), rendered when the step runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Template(pub String);
+
+impl Template {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A literal `T` or a template that renders to one when the step runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tpl<T> {
+    Value(T),
+    Template(String),
+}
+
+impl<T: Serialize> Serialize for Tpl<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Value(v) => v.serialize(serializer),
+            Self::Template(t) => serializer.serialize_str(t),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Tpl<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TplVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Looks at the value once: template strings are kept, anything else is handed to `T`.
+struct TplVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for TplVisitor<T> {
+    type Value = Tpl<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a value or a template")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Tpl<T>, E> {
+        if is_template(v) {
+            Ok(Tpl::Template(v.to_string()))
+        } else {
+            T::deserialize(v.into_deserializer()).map(Tpl::Value)
+        }
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Tpl<T>, E> {
+        T::deserialize(v.into_deserializer()).map(Tpl::Value)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Tpl<T>, E> {
+        T::deserialize(v.into_deserializer()).map(Tpl::Value)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Tpl<T>, E> {
+        T::deserialize(v.into_deserializer()).map(Tpl::Value)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Tpl<T>, E> {
+        T::deserialize(v.into_deserializer()).map(Tpl::Value)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Tpl<T>, E> {
+        T::deserialize(().into_deserializer()).map(Tpl::Value)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Tpl<T>, A::Error> {
+        T::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Tpl::Value)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Tpl<T>, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Tpl::Value)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Tpl<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Tpl_{}", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [
+                generator.subschema_for::<T>(),
+                { "type": "string", "pattern": "\\{[{%]", "description": "A template rendered when the step runs." }
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print_compactly() {
+        for (text, shown) in [
+            ("30s", "30s"),
+            ("2m", "2m"),
+            ("25h", "25h"),
+            ("1h 30m", "1h30m"),
+            ("250ms", "250ms"),
+        ] {
+            assert_eq!(Duration::parse(text).unwrap().to_string(), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn durations_without_unit_are_refused_with_a_hint() {
+        assert_eq!(
+            Duration::parse("30").unwrap_err(),
+            "`30` has no unit; write e.g. `30s` or `30m`"
+        );
+        assert!(Duration::parse("soon").is_err());
+    }
+
+    #[test]
+    fn tpl_keeps_templates_and_types_literals() {
+        let v: Tpl<u16> = serde_json::from_str("5432").unwrap();
+        assert_eq!(v, Tpl::Value(5432));
+        let t: Tpl<u16> = serde_json::from_str("\"{{ inputs.port }}\"").unwrap();
+        assert_eq!(t, Tpl::Template("{{ inputs.port }}".into()));
+        assert!(serde_json::from_str::<Tpl<u16>>("\"lots\"").is_err());
+        let d: Tpl<Duration> = serde_json::from_str("\"2m\"").unwrap();
+        assert_eq!(d, Tpl::Value(Duration::from_secs(120)));
+    }
+}

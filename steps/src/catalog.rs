@@ -1,0 +1,104 @@
+//! The closed set of actions. Adding a verb here makes the compiler point at every `match`
+//! that must handle it; nothing else lists verbs.
+
+use runbook_engine::action::{Effect, Verb, VerbInfo};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    alertmanager, approval, assert, docker, file, http, notify, postgres, prometheus, shell, wait,
+};
+
+macro_rules! actions {
+    ($( $verb:literal => $variant:ident($params:ty), )*) => {
+        /// One action of a step: `<family>.<verb>: params`.
+        #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+        pub enum Action {
+            $( #[serde(rename = $verb)] $variant($params), )*
+        }
+
+        impl runbook_engine::action::Action for Action {
+            fn verb(&self) -> &'static str {
+                match self { $( Self::$variant(_) => $verb, )* }
+            }
+
+            fn effect(&self) -> Effect {
+                match self { $( Self::$variant(p) => Verb::effect(p), )* }
+            }
+
+            fn validate(&self) -> Result<(), String> {
+                match self { $( Self::$variant(p) => Verb::validate(p), )* }
+            }
+
+            fn catalog() -> &'static [VerbInfo] {
+                const CATALOG: &[VerbInfo] = &[ $(
+                    VerbInfo {
+                        name: $verb,
+                        effect: <$params as Verb>::EFFECT,
+                        summary: <$params as Verb>::SUMMARY,
+                        outputs: <$params as Verb>::OUTPUTS,
+                        printed: <$params as Verb>::PRINTED,
+                    },
+                )* ];
+                CATALOG
+            }
+        }
+    };
+}
+
+actions! {
+    "alertmanager.silence" => AlertmanagerSilence(alertmanager::Silence),
+    "alertmanager.unsilence" => AlertmanagerUnsilence(alertmanager::Unsilence),
+    "approval.gate" => ApprovalGate(approval::Gate),
+    "assert.that" => AssertThat(assert::That),
+    "docker.assert" => DockerAssert(docker::Assert),
+    "docker.exec" => DockerExec(docker::Exec),
+    "docker.inspect" => DockerInspect(docker::Inspect),
+    "docker.kill" => DockerKill(docker::Kill),
+    "docker.logs" => DockerLogs(docker::Logs),
+    "docker.recreate" => DockerRecreate(docker::Recreate),
+    "docker.remove" => DockerRemove(docker::Remove),
+    "docker.restart" => DockerRestart(docker::Restart),
+    "docker.rolling_restart" => DockerRollingRestart(docker::RollingRestart),
+    "docker.start" => DockerStart(docker::Start),
+    "docker.stop" => DockerStop(docker::Stop),
+    "docker.volume_backup" => DockerVolumeBackup(docker::VolumeBackup),
+    "docker.volume_restore" => DockerVolumeRestore(docker::VolumeRestore),
+    "docker.wait" => DockerWait(docker::Wait),
+    "file.checksum" => FileChecksum(file::Checksum),
+    "file.exists" => FileExists(file::Exists),
+    "file.latest" => FileLatest(file::Latest),
+    "http.check" => HttpCheck(http::Check),
+    "http.request" => HttpRequest(http::Request),
+    "notify.webhook" => NotifyWebhook(notify::Webhook),
+    "postgres.compare" => PostgresCompare(postgres::Compare),
+    "postgres.dump" => PostgresDump(postgres::Dump),
+    "postgres.exec" => PostgresExec(postgres::Exec),
+    "postgres.query" => PostgresQuery(postgres::Query),
+    "postgres.ready" => PostgresReady(postgres::Ready),
+    "postgres.restore" => PostgresRestore(postgres::Restore),
+    "postgres.terminate_backends" => PostgresTerminateBackends(postgres::TerminateBackends),
+    "postgres.verify_backup" => PostgresVerifyBackup(postgres::VerifyBackup),
+    "prometheus.alerts" => PrometheusAlerts(prometheus::Alerts),
+    "prometheus.query" => PrometheusQuery(prometheus::Query),
+    "prometheus.rules" => PrometheusRules(prometheus::Rules),
+    "shell.run" => ShellRun(shell::Run),
+    "wait.sleep" => WaitSleep(wait::Sleep),
+    "wait.until" => WaitUntil(wait::Until),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runbook_engine::action::Action as _;
+
+    #[test]
+    fn catalog_lists_every_verb_once_sorted() {
+        let names: Vec<&str> = Action::catalog().iter().map(|v| v.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert_eq!(names.len(), 38);
+    }
+}

@@ -1,0 +1,253 @@
+//! `postgres.*`: readiness, queries, backups, restores and their verification.
+//!
+//! Every verb connects the same way: a `url` (its password redacted wherever printed) or
+//! discrete fields, the password usually `{{ secrets.db_password }}`. The connection fields are
+//! repeated by `postgres_params!` because serde's `flatten` cannot refuse unknown keys.
+
+use crate::prelude::*;
+
+macro_rules! postgres_params {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// `postgres://user:password@host:port/database?sslmode=require`
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub url: Option<Template>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub host: Option<Template>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub port: Option<Tpl<u16>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub user: Option<Template>,
+            /// Usually `{{ secrets.db_password }}`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub password: Option<Template>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub database: Option<Template>,
+            /// `disable`, `prefer` or `require` (TLS through rustls).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub sslmode: Option<SslMode>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub connect_timeout: Option<Duration>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            fn check_connection(&self) -> Result<(), String> {
+                match (&self.url, &self.host) {
+                    (Some(_), Some(_)) => Err("give either `url` or `host` (+ port, user, database), not both".into()),
+                    (None, None) => Err("connect with `url` or `host` (+ port, user, database)".into()),
+                    _ => Ok(()),
+                }
+            }
+        }
+    };
+}
+
+macro_rules! postgres_verb {
+    ($name:ident, $effect:ident, $summary:literal, [$($out:literal),*]) => {
+        impl Verb for $name {
+            const EFFECT: Effect = Effect::$effect;
+            const SUMMARY: &'static str = $summary;
+            const OUTPUTS: &'static [&'static str] = &[$($out),*];
+            fn validate(&self) -> Result<(), String> {
+                self.check_connection()
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+}
+
+postgres_params! {
+    /// Succeed when the server accepts connections (the `pg_isready` equivalent).
+    pub struct Ready {}
+}
+postgres_verb!(
+    Ready,
+    ReadOnly,
+    "Check that PostgreSQL accepts connections",
+    ["version"]
+);
+
+postgres_params! {
+    /// Run a read-only query; its rows become outputs and can be checked.
+    pub struct Query {
+        pub sql: Template,
+        /// Bind parameters `$1`, `$2`...
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub params: Vec<Template>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub expect: Option<RowExpect>,
+    }
+}
+postgres_verb!(
+    Query,
+    ReadOnly,
+    "Run a read-only query and check its rows",
+    ["rows", "row_count"]
+);
+
+/// Expectations over the rows of a query.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowExpect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<u64>,
+    /// Expressions over `rows` that must all hold, e.g. `rows[0].count > 0`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub that: Vec<String>,
+}
+
+postgres_params! {
+    /// Run statements in one transaction, rolled back if any fails.
+    pub struct Exec {
+        pub sql: Template,
+    }
+}
+postgres_verb!(
+    Exec,
+    Mutating,
+    "Run statements in one transaction",
+    ["rows_affected"]
+);
+
+postgres_params! {
+    /// Terminate backends matching filters (never this connection's own).
+    pub struct TerminateBackends {
+        /// Only backends connected to this database.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub target_database: Option<Template>,
+        /// Only backends in these states, e.g. `[active, idle in transaction]`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub states: Vec<String>,
+        /// Only backends whose current query or transaction is older than this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub older_than: Option<Duration>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub application_name: Option<Template>,
+    }
+}
+postgres_verb!(
+    TerminateBackends,
+    Mutating,
+    "Terminate matching backends (pool exhaustion)",
+    ["pids", "count"]
+);
+
+postgres_params! {
+    /// `pg_dump` in custom format, named by pattern, with retention.
+    pub struct Dump {
+        /// Directory the dump is written to.
+        pub to_dir: Template,
+        /// File name; `{timestamp}` and `{database}` are replaced.
+        #[serde(default = "default_dump_name")]
+        pub name: String,
+        /// Compression level 0-9.
+        #[serde(default = "default_compress")]
+        pub compress: u8,
+        /// Delete dumps matching the pattern that are older than this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub keep_for: Option<Duration>,
+    }
+}
+postgres_verb!(
+    Dump,
+    Mutating,
+    "Dump a database with pg_dump (custom format) and prune old dumps",
+    ["path", "size", "duration"]
+);
+
+fn default_dump_name() -> String {
+    "{database}_{timestamp}.dump".into()
+}
+
+fn default_compress() -> u8 {
+    6
+}
+
+postgres_params! {
+    /// Restore a dump (custom format, `.sql` or `.sql.gz`) into the database.
+    pub struct Restore {
+        pub file: Template,
+        /// `pg_restore --clean --if-exists`: drop objects before recreating them.
+        #[serde(default, skip_serializing_if = "is_false")]
+        pub clean: bool,
+        /// Terminate connections, drop and recreate the database first.
+        #[serde(default, skip_serializing_if = "is_false")]
+        pub recreate: bool,
+        /// Parallel jobs for custom-format dumps.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub jobs: Option<u8>,
+    }
+}
+postgres_verb!(
+    Restore,
+    Mutating,
+    "Restore a database from a dump",
+    ["duration"]
+);
+
+postgres_params! {
+    /// Restore a backup into an isolated `<db>_verify_<timestamp>` database and compare it
+    /// with the live one; writes a JSON report like `verify-latest.json`.
+    pub struct VerifyBackup {
+        pub file: Template,
+        /// Tables that must exist and whose row counts must match the live database.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub tables: Vec<String>,
+        /// Tables whose md5 checksums must match.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub checksum_tables: Vec<String>,
+        /// Extensions that must be present, e.g. `[postgis]`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub extensions: Vec<String>,
+        /// Where to write the JSON report.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub report: Option<Template>,
+        /// Keep the verification database afterwards (default: drop it).
+        #[serde(default, skip_serializing_if = "is_false")]
+        pub keep: bool,
+    }
+}
+postgres_verb!(
+    VerifyBackup,
+    Mutating,
+    "Restore a backup into an isolated database and compare it with the live one",
+    [
+        "passed",
+        "failed",
+        "warnings",
+        "result",
+        "report_path",
+        "test_database"
+    ]
+);
+
+postgres_params! {
+    /// Compare this database with another: tables, row counts, checksums.
+    pub struct Compare {
+        /// URL of the other database.
+        pub other_url: Template,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub tables: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub checksum_tables: Vec<String>,
+    }
+}
+postgres_verb!(
+    Compare,
+    ReadOnly,
+    "Compare two databases: tables, row counts, checksums",
+    ["matches", "differences"]
+);
