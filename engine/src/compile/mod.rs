@@ -773,6 +773,7 @@ fn assemble<A: Action>(
                 when: raw_step.when.as_ref().map(|w| w.value.clone()),
                 requires: group.requires.clone(),
                 timeout: raw_step.timeout.or(raw.defaults.timeout),
+                timeout_inherited: raw_step.timeout.is_none() && raw.defaults.timeout.is_some(),
                 retry: raw_step
                     .retry
                     .clone()

@@ -70,6 +70,8 @@ pub struct Step<A> {
     pub when: Option<String>,
     pub requires: Vec<ActionSpec<A>>,
     pub timeout: Option<Duration>,
+    /// The timeout is the playbook's `defaults.timeout`, not the step's own.
+    pub timeout_inherited: bool,
     pub retry: Option<Retry>,
     /// Declared idempotent, or read-only (safe to run again after a crash).
     pub idempotent: bool,

@@ -1,0 +1,216 @@
+//! Rendering param values for a plan: templates evaluated with what is known before the run.
+
+use minijinja::value::{Object, Value as JinjaValue};
+use minijinja::{Environment, context};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::REDACTED;
+use crate::params::is_template;
+
+fn jinja<T: serde::Serialize>(value: T) -> JinjaValue {
+    JinjaValue::from(minijinja::value::Serde(value))
+}
+
+/// Something only known at run time, shown by its name: `⟨steps.restore.duration⟩`.
+#[derive(Debug)]
+struct Symbol(String);
+
+impl Object for Symbol {
+    fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
+        let key = key.as_str().map_or_else(|| key.to_string(), str::to_string);
+        Some(JinjaValue::from_object(Symbol(format!("{}.{key}", self.0))))
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "⟨{}⟩", self.0)
+    }
+}
+
+/// A secret: never read at plan time, always shown redacted.
+#[derive(Debug)]
+struct Secret;
+
+impl Object for Secret {
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+pub struct PlanRenderer {
+    env: Environment<'static>,
+    inputs: JinjaValue,
+    vars: JinjaValue,
+    secrets: JinjaValue,
+}
+
+impl PlanRenderer {
+    pub fn new(
+        declared_inputs: &[String],
+        input_values: &Map<String, Value>,
+        vars: &[(String, Value)],
+        secrets: &[String],
+    ) -> Self {
+        let mut env = Environment::new();
+        // Never print an empty string for something unknown: fail, and show the template.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let inputs: BTreeMap<String, JinjaValue> = declared_inputs
+            .iter()
+            .map(|name| {
+                let value = match input_values.get(name) {
+                    Some(v) => jinja(v),
+                    None => JinjaValue::from_object(Symbol(format!("inputs.{name}"))),
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        let inputs = JinjaValue::from(inputs);
+        let secrets: BTreeMap<String, JinjaValue> = secrets
+            .iter()
+            .map(|name| (name.clone(), JinjaValue::from_object(Secret)))
+            .collect();
+        let secrets = JinjaValue::from(secrets);
+        let mut renderer = Self {
+            env,
+            inputs,
+            vars: JinjaValue::from(()),
+            secrets,
+        };
+        // Vars may use inputs; render them once so steps see their values.
+        let rendered: BTreeMap<String, JinjaValue> = vars
+            .iter()
+            .map(|(name, value)| (name.clone(), jinja(renderer.value(value, None))))
+            .collect();
+        renderer.vars = JinjaValue::from(rendered);
+        renderer
+    }
+
+    /// A JSON value with every template string rendered; secrets in literal URLs and
+    /// `password` fields redacted too.
+    pub fn value(&self, value: &Value, item: Option<&Value>) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.text(s, item)),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.value(v, item)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let shown = match v {
+                            Value::String(s) if k == "password" && !s.is_empty() => {
+                                Value::String(if is_template(s) {
+                                    self.text(s, item)
+                                } else {
+                                    REDACTED.to_string()
+                                })
+                            }
+                            other => self.value(other, item),
+                        };
+                        (k.clone(), shown)
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    pub fn text(&self, text: &str, item: Option<&Value>) -> String {
+        if !is_template(text) {
+            return redact_url_password(text);
+        }
+        let ctx = context! {
+            inputs => &self.inputs,
+            vars => &self.vars,
+            secrets => &self.secrets,
+            steps => JinjaValue::from_object(Symbol("steps".into())),
+            run => JinjaValue::from_object(Symbol("run".into())),
+            item => item.map(jinja),
+        };
+        // A template the plan cannot evaluate (a filter over a runtime value) is shown as written.
+        let rendered = self
+            .env
+            .render_str(text, ctx)
+            .unwrap_or_else(|_| text.to_string());
+        redact_url_password(&rendered)
+    }
+}
+
+/// `postgres://user:hunter2@host/db` -> `postgres://user:••••@host/db`.
+pub fn redact_url_password(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = rest.find("://") {
+        let authority_start = scheme_end + 3;
+        out.push_str(&rest[..authority_start]);
+        rest = &rest[authority_start..];
+        let authority_end = rest.find(['/', '?', '#', ' ']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        match authority
+            .rfind('@')
+            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) if &authority[colon + 1..at] != REDACTED => {
+                out.push_str(&authority[..=colon]);
+                out.push_str(REDACTED);
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &rest[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn renderer() -> PlanRenderer {
+        let mut values = Map::new();
+        values.insert("glob".into(), json!("/backups/*.gz"));
+        PlanRenderer::new(
+            &["glob".into(), "tag".into()],
+            &values,
+            &[("dir".into(), json!("{{ inputs.glob }}"))],
+            &["db_password".into()],
+        )
+    }
+
+    #[test]
+    fn known_values_render_unknown_ones_stay_symbolic() {
+        let r = renderer();
+        assert_eq!(r.text("{{ inputs.glob }}", None), "/backups/*.gz");
+        assert_eq!(r.text("{{ vars.dir }}", None), "/backups/*.gz");
+        assert_eq!(r.text("img:{{ inputs.tag }}", None), "img:⟨inputs.tag⟩");
+        assert_eq!(
+            r.text("{{ steps['latest-backup'].path }}", None),
+            "⟨steps.latest-backup.path⟩"
+        );
+        assert_eq!(r.text("svc-{{ item }}", Some(&json!("api"))), "svc-api");
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let r = renderer();
+        assert_eq!(
+            r.text(
+                "postgres://goodgo:{{ secrets.db_password }}@db/goodgo",
+                None
+            ),
+            "postgres://goodgo:••••@db/goodgo"
+        );
+        assert_eq!(
+            r.text("postgres://u:hunter2@db:5432/x", None),
+            "postgres://u:••••@db:5432/x"
+        );
+        assert_eq!(
+            r.value(&json!({"password": "hunter2"}), None),
+            json!({"password": "••••"})
+        );
+        assert_eq!(r.text("http://host:9090/x", None), "http://host:9090/x");
+    }
+}

@@ -1,0 +1,251 @@
+//! The plan as data: what every format renders.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::values::PlanRenderer;
+use crate::action::{Action, Effect};
+use crate::compile::{ActionSpec, Playbook, Step};
+use crate::load::{Backoff, Retry};
+use crate::params::Duration;
+
+#[derive(Debug, Serialize)]
+pub struct PlanView {
+    pub playbook: String,
+    pub description: Option<String>,
+    pub inputs: Vec<InputView>,
+    pub secrets: Vec<SecretView>,
+    pub objectives: Option<ObjectivesView>,
+    pub lock: Option<String>,
+    pub schedule: Option<ScheduleView>,
+    /// Step ids per stage; the steps of one stage may run in parallel.
+    pub stages: Vec<Vec<String>>,
+    pub steps: Vec<StepView>,
+    pub on_failure: Vec<ActionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InputView {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Value,
+    pub value: Option<Value>,
+    /// `given`, `default`, or `missing` (only `validate` allows that).
+    pub source: &'static str,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SecretView {
+    pub name: String,
+    /// Where the value comes from at run time (`env DB_PASSWORD`); never the value.
+    pub source: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ObjectivesView {
+    pub rto: Option<String>,
+    pub rpo: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScheduleView {
+    pub cron: String,
+    pub timezone: String,
+    pub overlap: Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepView {
+    pub id: String,
+    pub name: Option<String>,
+    pub stage: usize,
+    pub action: ActionView,
+    pub needs: Vec<String>,
+    pub when: Option<String>,
+    pub requires: Vec<ActionView>,
+    pub rollback: Vec<ActionView>,
+    pub idempotent: bool,
+    pub continue_on_error: bool,
+    pub item: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActionView {
+    pub verb: String,
+    pub summary: String,
+    pub effect: Effect,
+    pub name: Option<String>,
+    pub params: Value,
+    pub timeout: Option<String>,
+    /// True when the timeout is the playbook's default rather than the step's own.
+    pub timeout_is_default: bool,
+    pub retry: Option<String>,
+}
+
+impl PlanView {
+    pub fn new<A: Action>(playbook: &Playbook<A>) -> Self {
+        let declared: Vec<String> = playbook.inputs.iter().map(|(n, _)| n.clone()).collect();
+        let secret_names: Vec<String> = playbook.secrets.iter().map(|(n, _)| n.clone()).collect();
+        let renderer = PlanRenderer::new(
+            &declared,
+            &playbook.input_values,
+            &playbook.vars,
+            &secret_names,
+        );
+        let inputs = playbook
+            .inputs
+            .iter()
+            .map(|(name, spec)| {
+                let value = playbook.input_values.get(name).cloned();
+                let source = match (&value, &spec.default) {
+                    (None, _) => "missing",
+                    (Some(v), Some(d)) if v == d => "default",
+                    (Some(_), _) => "given",
+                };
+                InputView {
+                    name: name.clone(),
+                    kind: serde_json::to_value(spec.kind).unwrap_or_default(),
+                    value,
+                    source,
+                    description: spec.description.clone(),
+                }
+            })
+            .collect();
+        let secrets = playbook
+            .secrets
+            .iter()
+            .map(|(name, spec)| SecretView {
+                name: name.clone(),
+                source: match (&spec.env, &spec.file) {
+                    (Some(env), _) => format!("env {env}"),
+                    (None, Some(file)) => format!("file {file}"),
+                    (None, None) => "none".into(),
+                },
+            })
+            .collect();
+        let steps = playbook
+            .steps
+            .iter()
+            .map(|&index| step_view(playbook, index, &renderer))
+            .collect();
+        Self {
+            playbook: playbook.name.clone(),
+            description: playbook.description.clone(),
+            inputs,
+            secrets,
+            objectives: playbook.objectives.as_ref().map(|o| ObjectivesView {
+                rto: o.rto.map(|d| d.to_string()),
+                rpo: o.rpo.map(|d| d.to_string()),
+            }),
+            lock: playbook.lock.as_ref().map(|l| renderer.text(l, None)),
+            schedule: playbook.schedule.as_ref().map(|s| ScheduleView {
+                cron: s.cron.clone(),
+                timezone: s.timezone.clone(),
+                overlap: serde_json::to_value(s.overlap).unwrap_or_default(),
+            }),
+            stages: playbook
+                .stages
+                .iter()
+                .map(|stage| stage.iter().map(|&i| playbook.step(i).id.clone()).collect())
+                .collect(),
+            steps,
+            on_failure: playbook
+                .on_failure
+                .iter()
+                .map(|spec| action_view(spec, None, &renderer))
+                .collect(),
+        }
+    }
+}
+
+fn step_view<A: Action>(
+    playbook: &Playbook<A>,
+    index: petgraph::graph::NodeIndex,
+    renderer: &PlanRenderer,
+) -> StepView {
+    let step: &Step<A> = playbook.step(index);
+    let item = step.item.as_ref();
+    StepView {
+        id: step.id.clone(),
+        name: step.name.as_ref().map(|n| renderer.text(n, item)),
+        stage: step.stage + 1,
+        action: ActionView {
+            verb: step.action.verb().to_string(),
+            summary: summary::<A>(step.action.verb()),
+            effect: step.action.effect(),
+            name: None,
+            params: params(&step.action, item, renderer),
+            timeout: step.timeout.map(|t| t.to_string()),
+            timeout_is_default: step.timeout_inherited,
+            retry: step.retry.as_ref().map(describe_retry),
+        },
+        needs: playbook
+            .needs_of(index)
+            .into_iter()
+            .map(|s| s.id.clone())
+            .collect(),
+        when: step.when.clone(),
+        requires: step
+            .requires
+            .iter()
+            .map(|r| action_view(r, item, renderer))
+            .collect(),
+        rollback: playbook
+            .rollback_of(index)
+            .into_iter()
+            .map(|c| action_view(&c.spec, c.item.as_ref(), renderer))
+            .collect(),
+        idempotent: step.idempotent,
+        continue_on_error: step.continue_on_error,
+        item: step.item.clone(),
+    }
+}
+
+fn action_view<A: Action>(
+    spec: &ActionSpec<A>,
+    item: Option<&Value>,
+    renderer: &PlanRenderer,
+) -> ActionView {
+    ActionView {
+        verb: spec.action.verb().to_string(),
+        summary: summary::<A>(spec.action.verb()),
+        effect: spec.action.effect(),
+        name: spec.name.as_ref().map(|n| renderer.text(n, item)),
+        params: params(&spec.action, item, renderer),
+        timeout: spec.timeout.map(|t: Duration| t.to_string()),
+        timeout_is_default: false,
+        retry: spec.retry.as_ref().map(describe_retry),
+    }
+}
+
+fn summary<A: Action>(verb: &str) -> String {
+    A::info(verb)
+        .map(|i| i.summary.to_string())
+        .unwrap_or_default()
+}
+
+/// The action's params (without the `{verb: ...}` wrapper), rendered for the plan.
+fn params<A: Action>(action: &A, item: Option<&Value>, renderer: &PlanRenderer) -> Value {
+    let tagged = serde_json::to_value(action).expect("actions serialize");
+    let inner = match tagged {
+        Value::Object(map) => map
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null),
+        other => other,
+    };
+    renderer.value(&inner, item)
+}
+
+pub fn describe_retry(retry: &Retry) -> String {
+    let mut text = format!("{} attempts, {} apart", retry.attempts, retry.delay);
+    if retry.backoff == Backoff::Exponential {
+        text = format!("{} attempts, {} then doubling", retry.attempts, retry.delay);
+        if let Some(max) = retry.max_delay {
+            text.push_str(&format!(" up to {max}"));
+        }
+    }
+    text
+}

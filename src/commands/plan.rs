@@ -1,0 +1,31 @@
+//! `runbook plan FILE`
+
+use runbook_engine::compile::CompileOptions;
+use runbook_engine::plan::{Format, render};
+
+use crate::Exit;
+use crate::cli::{PlanArgs, PlanFormat};
+
+pub fn run(args: &PlanArgs) -> Exit {
+    let options = CompileOptions {
+        inputs: args.inputs.clone(),
+        require_inputs: true,
+    };
+    match super::check(&args.file, &options) {
+        Ok(playbook) => {
+            let format = match args.format {
+                PlanFormat::Text => Format::Text,
+                PlanFormat::Markdown => Format::Markdown,
+                PlanFormat::Mermaid => Format::Mermaid,
+                PlanFormat::Dot => Format::Dot,
+                PlanFormat::Json => Format::Json,
+            };
+            print!("{}", render(&playbook, format));
+            Exit::Success
+        }
+        Err((source, diagnostics)) => {
+            super::print_diagnostics(&source, &diagnostics);
+            Exit::Invalid
+        }
+    }
+}
