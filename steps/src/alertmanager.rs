@@ -11,7 +11,7 @@ pub struct Silence {
     /// Label matchers, e.g. `{ alertname: PostgresDown, env: drill }`. Values are exact matches.
     pub matchers: BTreeMap<String, Template>,
     /// How long the silence lasts.
-    pub duration: Duration,
+    pub duration: Tpl<Duration>,
     pub comment: Template,
     #[serde(default = "default_author")]
     pub created_by: String,

@@ -83,7 +83,7 @@ docker_params! {
         pub health: Option<Health>,
         /// Fail if a container restarted more often than this (a crash loop).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub max_restarts: Option<u32>,
+        pub max_restarts: Option<Tpl<u32>>,
         /// Expected image reference, e.g. `ghcr.io/goodgo/goodgo-api:1.4.2`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub image: Option<Template>,
@@ -101,7 +101,7 @@ docker_params! {
     pub struct Stop {
         /// Time to exit cleanly before the engine kills the container.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub grace: Option<Duration>,
+        pub grace: Option<Tpl<Duration>>,
     }
 }
 docker_verb!(
@@ -126,7 +126,7 @@ docker_params! {
     /// Restart the selected containers.
     pub struct Restart {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub grace: Option<Duration>,
+        pub grace: Option<Tpl<Duration>>,
     }
 }
 docker_verb!(
@@ -147,7 +147,7 @@ docker_params! {
         pub without_healthcheck: WithoutHealthcheck,
         /// How often to look.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub interval: Option<Duration>,
+        pub interval: Option<Tpl<Duration>>,
     }
 }
 docker_verb!(
@@ -202,10 +202,10 @@ docker_params! {
     pub struct Logs {
         /// Only lines newer than this.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub since: Option<Duration>,
+        pub since: Option<Tpl<Duration>>,
         /// Only the last N lines.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub tail: Option<u32>,
+        pub tail: Option<Tpl<u32>>,
         /// Fail unless some line matches this regex.
         #[serde(default, skip_serializing_if = "Option::is_none", rename = "match")]
         pub must_match: Option<String>,
@@ -257,7 +257,7 @@ docker_params! {
         pub env: BTreeMap<String, Template>,
         /// How long the new container has to become healthy.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub healthy_within: Option<Duration>,
+        pub healthy_within: Option<Tpl<Duration>>,
     }
 }
 docker_verb!(
@@ -273,13 +273,13 @@ docker_params! {
     pub struct RollingRestart {
         /// Containers restarted together.
         #[serde(default = "one", skip_serializing_if = "is_one")]
-        pub batch_size: u32,
+        pub batch_size: Tpl<u32>,
         /// Wait after a batch is healthy before the next one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub soak: Option<Duration>,
+        pub soak: Option<Tpl<Duration>>,
         /// How long each batch has to become healthy.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub healthy_within: Option<Duration>,
+        pub healthy_within: Option<Tpl<Duration>>,
     }
 }
 docker_verb!(
@@ -289,12 +289,12 @@ docker_verb!(
     ["restarted", "batches"]
 );
 
-fn one() -> u32 {
-    1
+fn one() -> Tpl<u32> {
+    Tpl::Value(1)
 }
 
-fn is_one(n: &u32) -> bool {
-    *n == 1
+fn is_one(n: &Tpl<u32>) -> bool {
+    *n == Tpl::Value(1)
 }
 
 /// Back up a named volume into a tar file, through a helper container.

@@ -9,7 +9,7 @@ pub struct Exists {
     pub path: Template,
     /// Minimum size in bytes (an empty backup is no backup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_size: Option<u64>,
+    pub min_size: Option<Tpl<u64>>,
 }
 
 impl Verb for Exists {
@@ -28,7 +28,7 @@ pub struct Latest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<Tpl<Duration>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_size: Option<u64>,
+    pub min_size: Option<Tpl<u64>>,
 }
 
 impl Verb for Latest {

@@ -52,7 +52,7 @@ pub struct Check {
     pub expect: Option<Expect>,
     /// Per-request timeout (the step's `timeout` bounds all retries together).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_timeout: Option<Duration>,
+    pub request_timeout: Option<Tpl<Duration>>,
 }
 
 impl Verb for Check {
@@ -91,7 +91,7 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_timeout: Option<Duration>,
+    pub request_timeout: Option<Tpl<Duration>>,
 }
 
 impl Verb for Request {

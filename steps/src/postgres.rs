@@ -30,7 +30,7 @@ macro_rules! postgres_params {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub sslmode: Option<SslMode>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub connect_timeout: Option<Duration>,
+            pub connect_timeout: Option<Tpl<Duration>>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
@@ -101,9 +101,9 @@ postgres_verb!(
 #[serde(deny_unknown_fields)]
 pub struct RowExpect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_rows: Option<u64>,
+    pub min_rows: Option<Tpl<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_rows: Option<u64>,
+    pub max_rows: Option<Tpl<u64>>,
     /// Expressions over `rows` that must all hold, e.g. `rows[0].count > 0`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub that: Vec<String>,
@@ -133,7 +133,7 @@ postgres_params! {
         pub states: Vec<String>,
         /// Only backends whose current query or transaction is older than this.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub older_than: Option<Duration>,
+        pub older_than: Option<Tpl<Duration>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub application_name: Option<Template>,
     }
@@ -155,10 +155,10 @@ postgres_params! {
         pub name: String,
         /// Compression level 0-9.
         #[serde(default = "default_compress")]
-        pub compress: u8,
+        pub compress: Tpl<u8>,
         /// Delete dumps matching the pattern that are older than this.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub keep_for: Option<Duration>,
+        pub keep_for: Option<Tpl<Duration>>,
     }
 }
 postgres_verb!(
@@ -172,8 +172,8 @@ fn default_dump_name() -> String {
     "{database}_{timestamp}.dump".into()
 }
 
-fn default_compress() -> u8 {
-    6
+fn default_compress() -> Tpl<u8> {
+    Tpl::Value(6)
 }
 
 postgres_params! {
@@ -188,7 +188,7 @@ postgres_params! {
         pub recreate: bool,
         /// Parallel jobs for custom-format dumps.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub jobs: Option<u8>,
+        pub jobs: Option<Tpl<u8>>,
     }
 }
 postgres_verb!(

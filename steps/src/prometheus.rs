@@ -11,10 +11,10 @@ pub struct Query {
     pub query: Template,
     /// Fail if any series is below this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
+    pub min: Option<Tpl<f64>>,
     /// Fail if any series is above this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
+    pub max: Option<Tpl<f64>>,
     /// Fail if the query returns no series.
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_data: bool,
@@ -39,7 +39,7 @@ pub struct Rules {
     pub alerts: Vec<String>,
     /// At least this many rules in all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_rules: Option<u32>,
+    pub min_rules: Option<Tpl<u32>>,
 }
 
 impl Verb for Rules {

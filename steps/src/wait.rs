@@ -8,7 +8,7 @@ use runbook_engine::action::Action as _;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sleep {
-    pub duration: Duration,
+    pub duration: Tpl<Duration>,
 }
 
 impl Verb for Sleep {
@@ -24,11 +24,11 @@ pub struct Until {
     pub check: Box<Action>,
     /// Pause between polls.
     #[serde(default = "default_interval")]
-    pub interval: Duration,
+    pub interval: Tpl<Duration>,
 }
 
-fn default_interval() -> Duration {
-    Duration::from_secs(2)
+fn default_interval() -> Tpl<Duration> {
+    Tpl::Value(Duration::from_secs(2))
 }
 
 impl Verb for Until {

@@ -91,9 +91,11 @@ impl CompileError {
             Self::UnknownVerb { hint, span, .. } => Diagnostic::error("unknown-verb", message, *span)
                 .label("no such action")
                 .hint(hint.clone()),
-            Self::InvalidParams { hint, span, .. } => {
-                with_hint(Diagnostic::error("invalid-params", message, *span).label("here"), hint)
-            }
+            Self::InvalidParams { verb, hint, span, .. } => Diagnostic::error("invalid-params", message, *span)
+                .label("here")
+                .hint(hint.clone().unwrap_or_else(|| {
+                    format!("the params of `{verb}` are listed in schemas/playbook.schema.json (`runbook schema`)")
+                })),
             Self::MutatingPrecondition { span, .. } => Diagnostic::error("mutating-precondition", message, *span)
                 .label("mutating action")
                 .hint("preconditions only observe; move this action into a step of its own"),

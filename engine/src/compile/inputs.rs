@@ -91,7 +91,9 @@ fn convert(kind: InputType, text: &str) -> Result<Value, String> {
             "false" => Ok(Value::Bool(false)),
             _ => Err("is not a boolean (`true` or `false`)".to_string()),
         },
-        InputType::Duration => Duration::parse(text).map(|_| Value::String(text.to_string())),
+        InputType::Duration => Duration::parse(text)
+            .map(|_| Value::String(text.to_string()))
+            .map_err(|e| e.replace("\nhint: ", "; ")),
         // `a,b,c`, or a JSON array for items that are not plain words.
         InputType::List if text.trim_start().starts_with('[') => {
             serde_json::from_str::<Vec<Value>>(text)
@@ -116,7 +118,9 @@ fn check_type(kind: InputType, value: &Value) -> Result<(), String> {
         InputType::Boolean => value.is_boolean(),
         InputType::Duration => {
             return match value.as_str() {
-                Some(text) => Duration::parse(text).map(|_| ()),
+                Some(text) => Duration::parse(text)
+                    .map(|_| ())
+                    .map_err(|e| e.replace("\nhint: ", "; ")),
                 None => Err("must be a duration such as `30s`".to_string()),
             };
         }

@@ -94,13 +94,11 @@ pub fn compile<A: Action>(
         })
         .collect();
 
-    if !compiler.errors.is_empty() {
+    // A step missing here failed to load or compile; its error is already reported.
+    let steps: Option<Vec<CompiledGroup<A>>> = steps.into_iter().collect();
+    let Some(steps) = steps.filter(|_| compiler.errors.is_empty()) else {
         return Err(compiler.errors);
-    }
-    let steps: Vec<CompiledGroup<A>> = steps
-        .into_iter()
-        .map(|s| s.expect("no errors, so every step compiled"))
-        .collect();
+    };
     Ok(assemble(raw, input_values, steps, &needs, on_failure))
 }
 

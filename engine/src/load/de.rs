@@ -38,11 +38,18 @@ impl fmt::Display for DeError {
 impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
+    /// A custom message may carry its hint after a `\nhint: ` line, since serde's
+    /// custom errors are plain strings.
     fn custom<T: fmt::Display>(msg: T) -> Self {
+        let text = msg.to_string();
+        let (message, hint) = match text.split_once("\nhint: ") {
+            Some((message, hint)) => (message.to_string(), Some(hint.to_string())),
+            None => (text, None),
+        };
         Self {
-            message: msg.to_string(),
+            message,
             span: None,
-            hint: None,
+            hint,
         }
     }
 

@@ -51,22 +51,20 @@ impl LoadError {
     pub fn to_diagnostic(&self) -> Diagnostic {
         let message = self.to_string();
         match self {
-            Self::Syntax { span, .. } => Diagnostic::error("yaml-syntax", message, *span).label("here"),
+            Self::Syntax { span, .. } => Diagnostic::error("yaml-syntax", message, *span)
+                .label("here")
+                .hint("check the indentation and the brackets/quotes before this point"),
             Self::UnknownKey { span, hint, .. } => Diagnostic::error("unknown-key", message, *span)
                 .label("not a known key")
                 .hint(hint.clone()),
             Self::MissingKey { key, span, .. } => Diagnostic::error("missing-key", message, *span)
                 .hint(format!("add `{key}: ...`")),
-            Self::WrongType { expected, span, .. } => {
-                Diagnostic::error("wrong-type", message, *span).label(format!("expected {expected}"))
-            }
-            Self::InvalidValue { span, hint, .. } => {
-                let d = Diagnostic::error("invalid-value", message, *span).label("invalid");
-                match hint {
-                    Some(h) => d.hint(h.clone()),
-                    None => d,
-                }
-            }
+            Self::WrongType { expected, span, .. } => Diagnostic::error("wrong-type", message, *span)
+                .label(format!("expected {expected}"))
+                .hint(format!("write {expected} here; `runbook schema` describes every key")),
+            Self::InvalidValue { span, hint, .. } => Diagnostic::error("invalid-value", message, *span)
+                .label("invalid")
+                .hint(hint.clone().unwrap_or_else(|| "`runbook schema` describes the accepted values".into())),
             Self::MissingAction { span, .. } => Diagnostic::error("missing-action", message, *span).hint(
                 "add exactly one action key `<family>.<verb>`, e.g. `shell.run: { argv: [true] }`; \
                  `runbook schema` lists every verb",

@@ -237,10 +237,7 @@ impl Decoder<'_> {
             })
             .unwrap_or_default();
         let timeout = f.value("timeout").and_then(|n| self.typed::<Duration>(n));
-        let retry = f
-            .value("retry")
-            .and_then(|n| self.typed::<Retry>(n))
-            .filter(|r| self.check_retry(r, node));
+        let retry = f.value("retry").and_then(|n| self.retry(n));
         let rollback = match f.value("rollback") {
             None => Vec::new(),
             Some(Node {
@@ -291,10 +288,7 @@ impl Decoder<'_> {
         let mut f = self.fields(node, context)?;
         let name = f.value("name").and_then(|n| self.string("name", n));
         let timeout = f.value("timeout").and_then(|n| self.typed::<Duration>(n));
-        let retry = f
-            .value("retry")
-            .and_then(|n| self.typed::<Retry>(n))
-            .filter(|r| self.check_retry(r, node));
+        let retry = f.value("retry").and_then(|n| self.retry(n));
         let (verb, params) = self.action_key(&f, context, node, ACTION_KEYS, context)?;
         Some(RawAction {
             verb,
@@ -419,16 +413,18 @@ impl Decoder<'_> {
         }
     }
 
-    fn check_retry(&mut self, retry: &Retry, node: &Node) -> bool {
+    fn retry(&mut self, node: &Node) -> Option<Retry> {
+        let retry: Retry = self.typed(node)?;
         if retry.attempts == 0 {
             self.errors.push(LoadError::InvalidValue {
                 message: "`retry.attempts` counts the first attempt too and must be at least 1"
                     .into(),
-                hint: None,
+                hint: Some("`attempts: 3` tries once and retries twice".into()),
                 span: node.span,
             });
+            return None;
         }
-        retry.attempts > 0
+        Some(retry)
     }
 
     fn fields<'a>(&mut self, node: &'a Node, context: &'static str) -> Option<Fields<'a>> {

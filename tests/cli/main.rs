@@ -1,0 +1,7 @@
+//! Integration tests: the real `runbook` binary against fixture playbooks.
+//! One test binary (one link) for every command; one file per command.
+
+mod plan;
+mod schema;
+mod support;
+mod validate;

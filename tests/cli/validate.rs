@@ -1,0 +1,117 @@
+use serde_json::Value;
+
+use crate::support::{fixtures, playbooks, runbook, stderr, stdout};
+
+/// Each invalid fixture names where its mistake is: `# expect: LINE:COL CODE`.
+fn expectation(path: &str) -> String {
+    let text = std::fs::read_to_string(crate::support::root().join(path)).expect("fixture");
+    text.lines()
+        .find_map(|l| l.strip_prefix("# expect: "))
+        .unwrap_or_else(|| panic!("{path} has no `# expect:` line"))
+        .to_string()
+}
+
+#[test]
+fn every_invalid_fixture_is_reported_at_its_line_and_column() {
+    let files = fixtures("invalid");
+    assert!(files.len() >= 20, "only {} fixtures", files.len());
+    for file in files {
+        let output = runbook(&["validate", "--format", "json", &file]);
+        assert_eq!(output.status.code(), Some(2), "{file}: exit code");
+        let report: Value = serde_json::from_str(&stdout(&output)).expect("json report");
+        let first = &report["files"][0]["diagnostics"][0];
+        let found = format!(
+            "{}:{} {}",
+            first["line"],
+            first["column"],
+            first["code"].as_str().unwrap_or("")
+        );
+        assert_eq!(found, expectation(&file), "{file}");
+        assert!(first["hint"].is_string(), "{file}: no hint");
+    }
+}
+
+#[test]
+fn invalid_fixture_diagnostics() {
+    insta::glob!("../fixtures/invalid", "*.yml", |path| {
+        let relative = path
+            .strip_prefix(crate::support::root())
+            .expect("under root");
+        let output = runbook(&["validate", &relative.display().to_string()]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(!stderr(&output).contains("panicked"));
+        insta::assert_snapshot!(stderr(&output));
+    });
+}
+
+#[test]
+fn all_mistakes_of_a_playbook_are_reported_in_one_run() {
+    let output = runbook(&[
+        "validate",
+        "--format",
+        "json",
+        "tests/fixtures/invalid/several-mistakes.yml",
+    ]);
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let codes: Vec<&str> = report["files"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| d["code"].as_str().expect("code"))
+        .collect();
+    assert_eq!(
+        codes,
+        ["unknown-key", "unknown-need", "undeclared", "unknown-verb"]
+    );
+}
+
+#[test]
+fn shipped_playbooks_and_valid_fixtures_validate() {
+    let mut files = playbooks();
+    files.extend(fixtures("valid"));
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let output = runbook(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output)
+            .lines()
+            .filter(|l| l.starts_with("ok: "))
+            .count(),
+        files.len()
+    );
+}
+
+#[test]
+fn one_bad_file_fails_the_whole_run_but_all_are_checked() {
+    let output = runbook(&[
+        "validate",
+        "tests/fixtures/invalid/cycle.yml",
+        "playbooks/restore.yml",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout(&output).contains("ok: playbooks/restore.yml"));
+    assert!(stderr(&output).contains("dependency cycle: a -> c -> b -> a"));
+}
+
+#[test]
+fn an_unreadable_file_is_a_clear_error() {
+    let output = runbook(&["validate", "playbooks/nope.yml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output)
+            .starts_with("playbooks/nope.yml: error[unreadable-file]: cannot read the playbook")
+    );
+}
+
+#[test]
+fn given_inputs_are_checked_against_their_types() {
+    let output = runbook(&[
+        "validate",
+        "tests/fixtures/valid/required-input.yml",
+        "--input",
+        "jobs=many",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    insta::assert_snapshot!(stderr(&output));
+}
