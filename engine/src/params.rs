@@ -44,7 +44,7 @@ impl fmt::Display for Duration {
         if total_ms == 0 {
             return f.write_str("0s");
         }
-        if total_ms % 1000 != 0 {
+        if !total_ms.is_multiple_of(1000) {
             return if total_ms < 1000 {
                 write!(f, "{total_ms}ms")
             } else {

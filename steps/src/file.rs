@@ -60,5 +60,5 @@ pub struct Checksum {
 impl Verb for Checksum {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Compute a file's checksum";
-    const OUTPUTS: &'static [&'static str] = &["checksum"];
+    const OUTPUTS: &'static [&'static str] = &["path", "checksum"];
 }

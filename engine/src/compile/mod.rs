@@ -89,7 +89,7 @@ pub fn compile<A: Action>(
         .on_failure
         .iter()
         .filter_map(|a| {
-            compiler.action_templates(a, &Scope::any_step("an `on_failure` handler"));
+            compiler.action_templates(a, &Scope::after_run());
             compiler.action_spec(a)
         })
         .collect();
@@ -137,7 +137,8 @@ enum StepAccess {
 }
 
 impl Scope {
-    fn any_step(_place: &str) -> Self {
+    /// `on_failure` handlers run after everything else and may read any step's outputs.
+    fn after_run() -> Self {
         Self {
             steps: StepAccess::Any,
             item: false,
