@@ -6,6 +6,7 @@
 
 pub mod de;
 mod error;
+mod fast;
 pub mod node;
 pub mod raw;
 

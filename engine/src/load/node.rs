@@ -112,8 +112,16 @@ pub struct SyntaxError {
     pub span: Span,
 }
 
-/// Parse a whole document into nodes.
+/// Parse a whole document into nodes: the fast path for plain documents, serde-saphyr for
+/// everything else (and for every error).
 pub fn parse(source: &SourceFile) -> Result<Node, SyntaxError> {
+    match super::fast::parse_plain(&source.text) {
+        Some(node) => Ok(node),
+        None => parse_with_saphyr(source),
+    }
+}
+
+pub(crate) fn parse_with_saphyr(source: &SourceFile) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         // `no`, `on`, `yes` stay strings (YAML 1.2): `country: no` must not become false.
         strict_booleans: true,
