@@ -81,7 +81,7 @@ pub fn render(view: &PlanView) -> String {
     out.push_str(
         "<sub>Boxes are steps, arrows point from a step to the steps that wait for it. \
          Blue steps only read; red steps change state; dashed yellow boxes are the \
-         compensations run, newest first, if a later step fails.</sub>\n",
+         compensations run, newest first, if a later step fails.</sub>\n\n",
     );
 
     for (number, ids) in view.stages.iter().enumerate() {
@@ -90,13 +90,13 @@ pub fn render(view: &PlanView) -> String {
         } else {
             ""
         };
-        let _ = writeln!(out, "\n### Stage {}{parallel}\n", number + 1);
+        let _ = writeln!(out, "### Stage {}{parallel}\n", number + 1);
         for step in view.steps.iter().filter(|s| s.stage == number + 1) {
             step_markdown(&mut out, step);
         }
     }
     if !view.on_failure.is_empty() {
-        out.push_str("\n### If the run fails\n\nAfter the rollback, these run:\n\n");
+        out.push_str("### If the run fails\n\nAfter the rollback, these run:\n\n");
         for action in &view.on_failure {
             let _ = writeln!(out, "- `{}`", cell(&action_line(action)));
         }

@@ -120,6 +120,37 @@ impl PlanRenderer {
         if !is_template(text) {
             return redact_url_password(text);
         }
+        if text.contains("{%") {
+            // Control flow over runtime values cannot be previewed; show it as written.
+            if mentions_runtime(text) {
+                return redact_url_password(text);
+            }
+            return self.render(text, item);
+        }
+        // Render block by block: a block that computes with runtime outputs
+        // (`steps.count.rows[0].n > 0`) is shown as its expression, never evaluated over
+        // placeholders (which would print a meaningless `True`).
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find("{{") {
+            let Some(close) = rest[open..].find("}}").map(|i| open + i + 2) else {
+                break;
+            };
+            out.push_str(&rest[..open]);
+            let block = &rest[open..close];
+            let inner = block[2..block.len() - 2].trim();
+            if mentions_runtime(inner) && !is_plain_reference(inner) {
+                out.push_str(&format!("⟨{inner}⟩"));
+            } else {
+                out.push_str(&self.render(block, item));
+            }
+            rest = &rest[close..];
+        }
+        out.push_str(rest);
+        redact_url_password(&out)
+    }
+
+    fn render(&self, text: &str, item: Option<&Value>) -> String {
         let ctx = context! {
             inputs => &self.inputs,
             vars => &self.vars,
@@ -129,12 +160,29 @@ impl PlanRenderer {
             item => item.map(jinja),
         };
         // A template the plan cannot evaluate (a filter over a runtime value) is shown as written.
-        let rendered = self
-            .env
+        self.env
             .render_str(text, ctx)
-            .unwrap_or_else(|_| text.to_string());
-        redact_url_password(&rendered)
+            .unwrap_or_else(|_| text.to_string())
     }
+}
+
+/// Does the expression read something only known at run time?
+fn mentions_runtime(expression: &str) -> bool {
+    ["steps", "run"].iter().any(|root| {
+        expression.match_indices(root).any(|(i, _)| {
+            let before = expression[..i].chars().next_back();
+            let after = expression[i + root.len()..].chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    })
+}
+
+/// `steps['latest-backup'].path`: a lookup that the plan can show by name.
+fn is_plain_reference(expression: &str) -> bool {
+    expression
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']' | '\'' | '"'))
 }
 
 /// `postgres://user:hunter2@host/db` -> `postgres://user:••••@host/db`.
@@ -191,6 +239,13 @@ mod tests {
             "⟨steps.latest-backup.path⟩"
         );
         assert_eq!(r.text("svc-{{ item }}", Some(&json!("api"))), "svc-api");
+        assert_eq!(
+            r.text(
+                "{{ steps.count.rows[0].n > 0 }} for {{ inputs.glob }}",
+                None
+            ),
+            "⟨steps.count.rows[0].n > 0⟩ for /backups/*.gz"
+        );
     }
 
     #[test]
