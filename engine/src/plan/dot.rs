@@ -1,6 +1,5 @@
 //! The plan as Graphviz DOT: `needs` as solid edges, rollback as dashed ones.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::view::PlanView;
@@ -9,12 +8,6 @@ use crate::action::Effect;
 pub fn render(view: &PlanView) -> String {
     let mut out = format!("digraph \"{}\" {{\n", escape(&view.playbook));
     out.push_str("    rankdir=TB;\n    node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n");
-    let index: HashMap<&str, usize> = view
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
     for (i, step) in view.steps.iter().enumerate() {
         let color = match step.action.effect {
             Effect::ReadOnly => "#e8f1fb",
@@ -27,10 +20,10 @@ pub fn render(view: &PlanView) -> String {
             step.action.verb
         );
     }
+    for (need, step) in view.need_edges() {
+        let _ = writeln!(out, "    s{need} -> s{step};");
+    }
     for (i, step) in view.steps.iter().enumerate() {
-        for need in &step.needs {
-            let _ = writeln!(out, "    s{} -> s{i};", index[need.as_str()]);
-        }
         for (r, rollback) in step.rollback.iter().enumerate() {
             let _ = writeln!(
                 out,

@@ -1,6 +1,5 @@
 //! The plan as a Mermaid flowchart: `needs` as solid arrows, rollback as dashed ones.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::view::PlanView;
@@ -8,12 +7,6 @@ use crate::action::Effect;
 
 pub fn render(view: &PlanView) -> String {
     let mut out = String::from("flowchart TD\n");
-    let index: HashMap<&str, usize> = view
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
     for (i, step) in view.steps.iter().enumerate() {
         let class = match step.action.effect {
             Effect::ReadOnly => "readonly",
@@ -26,10 +19,8 @@ pub fn render(view: &PlanView) -> String {
             step.action.verb
         );
     }
-    for (i, step) in view.steps.iter().enumerate() {
-        for need in &step.needs {
-            let _ = writeln!(out, "    s{} --> s{i}", index[need.as_str()]);
-        }
+    for (need, step) in view.need_edges() {
+        let _ = writeln!(out, "    s{need} --> s{step}");
     }
     for (i, step) in view.steps.iter().enumerate() {
         for (r, rollback) in step.rollback.iter().enumerate() {

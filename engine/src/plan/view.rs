@@ -84,6 +84,23 @@ pub struct ActionView {
 }
 
 impl PlanView {
+    /// `needs` as (index of the needed step, index of the step that waits), in step order:
+    /// what every graph rendering draws.
+    pub fn need_edges(&self) -> Vec<(usize, usize)> {
+        let index: std::collections::HashMap<&str, usize> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        self.steps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, step)| step.needs.iter().map(move |need| (need.as_str(), i)))
+            .map(|(need, i)| (index[need], i))
+            .collect()
+    }
+
     pub fn new<A: Action>(playbook: &Playbook<A>) -> Self {
         let declared: Vec<String> = playbook.inputs.iter().map(|(n, _)| n.clone()).collect();
         let secret_names: Vec<String> = playbook.secrets.iter().map(|(n, _)| n.clone()).collect();
