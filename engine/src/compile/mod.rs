@@ -126,6 +126,7 @@ struct Scope {
     printed_in: Option<String>,
 }
 
+#[derive(Clone, Copy)]
 enum StepAccess {
     /// No step has run yet when this is evaluated (vars, `for_each`, `lock`).
     NoSteps,
@@ -515,13 +516,7 @@ impl<'a, A: Action> Compiler<'a, A> {
             }
             let field = path.first().map(String::as_str).unwrap_or_default();
             let scope = Scope {
-                steps: match scope.steps {
-                    StepAccess::NoSteps => StepAccess::NoSteps,
-                    StepAccess::Ancestors { step, itself } => {
-                        StepAccess::Ancestors { step, itself }
-                    }
-                    StepAccess::Any => StepAccess::Any,
-                },
+                steps: scope.steps,
                 item: scope.item,
                 printed_in: printed
                     .contains(&field)
