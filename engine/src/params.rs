@@ -114,12 +114,6 @@ impl JsonSchema for Duration {
 #[serde(transparent)]
 pub struct Template(pub String);
 
-impl Template {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A literal `T` or a template that renders to one when the step runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tpl<T> {

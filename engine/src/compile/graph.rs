@@ -11,7 +11,8 @@ pub struct StepGraph<'a> {
 
 impl StepGraph<'_> {
     /// Every cycle, one per strongly connected component, each as the list of steps along
-    /// `needs` back to its start, plus which mention (step, position in its needs) closes it.
+    /// `needs` back to its start, plus which mention (step, position in its written `needs`)
+    /// closes it.
     pub fn cycles(&self) -> Vec<(Vec<usize>, (usize, usize))> {
         let n = self.needs.len();
         let mut graph = DiGraph::<(), ()>::with_capacity(n, n);
@@ -49,7 +50,7 @@ impl StepGraph<'_> {
         let mut seen = FixedBitSet::with_capacity(self.needs.len());
         seen.insert(start);
         while let Some(step) = queue.pop_front() {
-            for (position, &(need, _)) in self.needs[step].iter().enumerate() {
+            for &(need, written) in &self.needs[step] {
                 if need == start {
                     let mut path = vec![step];
                     while let Some(p) = parent[*path.last()?] {
@@ -57,7 +58,7 @@ impl StepGraph<'_> {
                     }
                     path.reverse();
                     path.push(start);
-                    return Some((path, (step, position)));
+                    return Some((path, (step, written)));
                 }
                 if members.binary_search(&need).is_ok() && !seen.put(need) {
                     parent[need] = Some(step);

@@ -72,7 +72,7 @@ pub fn compile<A: Action>(
                 .iter()
                 .map(|&i| raw.steps[i].id.value.clone())
                 .collect(),
-            span: raw.steps[*step].needs[position_in_written(&needs[*step], *position)].span,
+            span: raw.steps[*step].needs[*position].span,
         });
     }
     let order = step_graph.topological_order();
@@ -100,11 +100,6 @@ pub fn compile<A: Action>(
         return Err(compiler.errors);
     };
     Ok(assemble(raw, input_values, steps, &needs, on_failure))
-}
-
-/// `needs[step]` keeps only resolved mentions; map a position in it back to the written list.
-fn position_in_written(resolved: &[(usize, usize)], position: usize) -> usize {
-    resolved[position].1
 }
 
 /// One step as written, compiled: its typed parts and the `for_each` items it expands to.

@@ -41,13 +41,6 @@ impl NodeKind {
 }
 
 impl Node {
-    pub fn as_str(&self) -> Option<&str> {
-        match &self.kind {
-            NodeKind::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// Scalars as the text a user would expect (`2` for an integer node).
     pub fn scalar_text(&self) -> Option<String> {
         match &self.kind {
