@@ -9,9 +9,19 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Where runs are journaled and locks are kept.
+    #[arg(
+        long,
+        global = true,
+        env = "RUNBOOK_STATE_DIR",
+        default_value = ".runbook"
+    )]
+    pub state_dir: PathBuf,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success, 2 invalid playbook or usage.";
+const EXIT_CODES: &str = "Exit codes: 0 success · 1 run failed (rolled back) · 2 invalid playbook or usage · \
+3 rollback failed, manual action needed · 4 a precondition failed, nothing changed · \
+5 refused (lock held, run finished or changed) · 130 interrupted.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -21,6 +31,88 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print the JSON Schema of playbooks (for editors).
     Schema,
+    /// Run a playbook: journaled, rolled back on failure, resumable after a crash.
+    Run(RunArgs),
+    /// Continue a run that crashed or was killed, from its journal.
+    Resume(ResumeArgs),
+    /// List recorded runs.
+    Runs(RunsArgs),
+    /// Print the timeline of one run.
+    Show(ShowArgs),
+    /// Approve (or reject) a run waiting at an `approval.gate`.
+    Approve(ApproveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutionArgs {
+    /// Steps running at once, at most.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_parallel: u16,
+    /// Do not undo what ran when the run fails or is interrupted.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Never ask for approval on this terminal; wait for `runbook approve` instead.
+    #[arg(long)]
+    pub no_prompt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Playbook file.
+    pub file: PathBuf,
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
+    pub inputs: Vec<(String, String)>,
+    /// Check mode: run read-only actions and preconditions for real, preview mutating ones.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Make this step fail on purpose (after its preconditions), to prove its rollback path.
+    #[arg(long, value_name = "STEP")]
+    pub fail_at: Option<String>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Run id, a unique prefix of it, or `last`.
+    pub run: String,
+    /// Resume although the playbook changed since the run started.
+    #[arg(long)]
+    pub force: bool,
+    /// Run again a step that started and never finished (after checking what it did).
+    #[arg(long, value_name = "STEP")]
+    pub rerun: Vec<String>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Run id, a unique prefix of it, or `last`.
+    pub run: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Run id, a unique prefix of it, or `last`.
+    pub run: String,
+    /// The step waiting at its gate.
+    pub step: String,
+    /// Reject instead: the gate fails and the run rolls back.
+    #[arg(long)]
+    pub reject: bool,
+    /// Why; journaled with the decision.
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// Who decides (default: $USER).
+    #[arg(long = "as", value_name = "NAME")]
+    pub approver: Option<String>,
 }
 
 #[derive(Debug, Args)]

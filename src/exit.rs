@@ -1,18 +1,72 @@
 //! Exit codes, documented in the README. Scripts and CI rely on them: never renumber.
 
+use runbook_engine::journal::RunStatus;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// 0: everything checked out.
+    /// 0: everything checked out, or the run succeeded.
     Success,
-    /// 2: a playbook is invalid, an input is wrong, or the command line is (clap's own code).
+    /// 1: the run failed; what ran was rolled back (or `--no-rollback` said not to).
+    Failed,
+    /// 2: a playbook is invalid, an input or secret is missing, or the command line is wrong.
     Invalid,
+    /// 3: a compensation failed during rollback: the systems are half-way, a person must look.
+    RollbackFailed,
+    /// 4: a precondition failed before anything changed.
+    PreconditionFailed,
+    /// 5: refused: a lock is held, or the run cannot be resumed as asked.
+    Refused,
+    /// 130: interrupted by a signal (and rolled back unless `--no-rollback`).
+    Interrupted,
+}
+
+impl From<RunStatus> for Exit {
+    fn from(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Succeeded | RunStatus::Checked => Self::Success,
+            RunStatus::RolledBack | RunStatus::Failed => Self::Failed,
+            RunStatus::RollbackFailed => Self::RollbackFailed,
+            RunStatus::PreconditionFailed => Self::PreconditionFailed,
+            RunStatus::Interrupted => Self::Interrupted,
+        }
+    }
 }
 
 impl From<Exit> for std::process::ExitCode {
     fn from(exit: Exit) -> Self {
-        match exit {
-            Exit::Success => Self::from(0),
-            Exit::Invalid => Self::from(2),
+        Self::from(match exit {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Invalid => 2,
+            Exit::RollbackFailed => 3,
+            Exit::PreconditionFailed => 4,
+            Exit::Refused => 5,
+            Exit::Interrupted => 130,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_statuses_map_to_the_journaled_exit_codes() {
+        for status in [
+            RunStatus::Succeeded,
+            RunStatus::Checked,
+            RunStatus::RolledBack,
+            RunStatus::Failed,
+            RunStatus::RollbackFailed,
+            RunStatus::PreconditionFailed,
+            RunStatus::Interrupted,
+        ] {
+            let code = std::process::ExitCode::from(Exit::from(status));
+            assert_eq!(
+                code,
+                std::process::ExitCode::from(status.exit_code() as u8),
+                "{status:?}"
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod console;
 mod exit;
 
 use clap::Parser;
@@ -13,10 +14,16 @@ pub type Playbook = runbook_engine::compile::Playbook<runbook_steps::Action>;
 
 pub fn run() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    let store = runbook_engine::journal::Store::new(&cli.state_dir);
     let exit = match cli.command {
         cli::Command::Validate(args) => commands::validate::run(&args),
         cli::Command::Plan(args) => commands::plan::run(&args),
         cli::Command::Schema => commands::schema::run(),
+        cli::Command::Run(args) => commands::run::run(&args, store),
+        cli::Command::Resume(args) => commands::resume::run(&args, store),
+        cli::Command::Runs(args) => commands::runs::run(&args, &store),
+        cli::Command::Show(args) => commands::show::run(&args, &store),
+        cli::Command::Approve(args) => commands::approve::run(&args, &store),
     };
     exit.into()
 }

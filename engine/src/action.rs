@@ -10,6 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 
+use crate::execute::{BoxFuture, Outputs, StepContext, StepError};
+
 /// Whether an action changes the systems it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -45,7 +47,7 @@ pub struct VerbInfo {
 }
 
 /// Implemented by each verb's params struct.
-pub trait Verb {
+pub trait Verb: Sync {
     const EFFECT: Effect;
     const SUMMARY: &'static str;
     const OUTPUTS: &'static [&'static str] = &[];
@@ -60,6 +62,24 @@ pub trait Verb {
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// Does the work. Templates in params are rendered through `ctx`; the engine adds the
+    /// timeout, retries, journal and rollback around it.
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>>;
+
+    /// Check mode, for mutating verbs: what the action would do, from live state where it can
+    /// ("would stop goodgo-api (running, healthy)"). Never changes anything.
+    fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
+        let _ = ctx;
+        Box::pin(async { Ok(format!("would {}", lowercase_first(Self::SUMMARY))) })
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().chain(chars).collect()
+    })
 }
 
 /// The closed set of actions a playbook can use, as one enum. It deserializes from a
@@ -71,6 +91,8 @@ pub trait Action:
     fn effect(&self) -> Effect;
     fn validate(&self) -> Result<(), String>;
     fn catalog() -> &'static [VerbInfo];
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>>;
+    fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>>;
 
     fn info(verb: &str) -> Option<&'static VerbInfo> {
         Self::catalog().iter().find(|v| v.name == verb)

@@ -4,6 +4,7 @@
 //! ```text
 //! YAML --load--> RawPlaybook (spans) --compile--> Playbook (petgraph DAG of typed steps)
 //!      --plan--> text / markdown / mermaid / dot / json (no side effects)
+//!      --execute--> events --> journal (append-only, fsynced) --> runs / show / resume
 //! ```
 //!
 //! The engine knows nothing of Docker or PostgreSQL: step families plug in through
@@ -12,10 +13,13 @@
 pub mod action;
 pub mod compile;
 pub mod diagnostic;
+pub mod execute;
+pub mod journal;
 pub mod load;
 pub mod params;
 pub mod plan;
 pub mod schema;
+pub mod secrets;
 pub mod source;
 mod suggest;
 

@@ -1,7 +1,13 @@
 //! One file per subcommand.
 
+pub mod approve;
 pub mod plan;
+pub mod resume;
+pub mod run;
+pub mod runs;
 pub mod schema;
+mod session;
+pub mod show;
 pub mod validate;
 
 use runbook_engine::compile::CompileOptions;
@@ -9,13 +15,15 @@ use runbook_engine::diagnostic::Diagnostic;
 use runbook_engine::source::SourceFile;
 use std::path::Path;
 
-use crate::Playbook;
+use crate::{Exit, Playbook};
+use runbook_engine::journal::reader::Journal;
+use runbook_engine::journal::{RunDir, Store};
 
 /// Read and check one playbook: the compiled plan, or the file and its diagnostics.
 pub fn check(
     path: &Path,
     options: &CompileOptions,
-) -> Result<Playbook, (SourceFile, Vec<Diagnostic>)> {
+) -> Result<(SourceFile, Playbook), (SourceFile, Vec<Diagnostic>)> {
     let source = match SourceFile::read(path) {
         Ok(source) => source,
         Err(e) => {
@@ -28,7 +36,23 @@ pub fn check(
             return Err((source, vec![diagnostic]));
         }
     };
-    runbook_engine::check::<runbook_steps::Action>(&source, options).map_err(|d| (source, d))
+    match runbook_engine::check::<runbook_steps::Action>(&source, options) {
+        Ok(playbook) => Ok((source, playbook)),
+        Err(diagnostics) => Err((source, diagnostics)),
+    }
+}
+
+/// A recorded run and its journal, or the exit code after saying why not.
+pub fn open_run(store: &Store, query: &str) -> Result<(RunDir, Journal), Exit> {
+    let run = store.find(query).map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Invalid
+    })?;
+    let journal = run.read_journal().map_err(|e| {
+        eprintln!("error: {}: {e}", run.journal_path().display());
+        Exit::Refused
+    })?;
+    Ok((run, journal))
 }
 
 /// Diagnostics for people, with a closing count.

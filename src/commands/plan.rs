@@ -12,7 +12,7 @@ pub fn run(args: &PlanArgs) -> Exit {
         require_inputs: true,
     };
     match super::check(&args.file, &options) {
-        Ok(playbook) => {
+        Ok((_, playbook)) => {
             let format = match args.format {
                 PlanFormat::Text => Format::Text,
                 PlanFormat::Markdown => Format::Markdown,

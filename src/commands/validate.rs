@@ -15,7 +15,7 @@ pub fn run(args: &ValidateArgs) -> Exit {
     let mut report = Vec::new();
     for path in &args.files {
         match super::check(path, &options) {
-            Ok(playbook) => {
+            Ok((_, playbook)) => {
                 if let ReportFormat::Text = args.format {
                     println!(
                         "ok: {} ({} steps in {} stages)",

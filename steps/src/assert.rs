@@ -16,4 +16,15 @@ impl Verb for That {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Check a condition over inputs and outputs";
     const PRINTED: &'static [&'static str] = &["message"];
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            if ctx.condition(&self.that.0)? {
+                return Ok(Outputs::new());
+            }
+            Err(StepError::failed(match &self.message {
+                Some(message) => ctx.render(message)?,
+                None => format!("assertion failed: {}", self.that.0),
+            }))
+        })
+    }
 }

@@ -2,6 +2,7 @@
 //! that must handle it; nothing else lists verbs.
 
 use runbook_engine::action::{Effect, Verb, VerbInfo};
+use runbook_engine::execute::{BoxFuture, Outputs, StepContext, StepError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,14 @@ macro_rules! actions {
 
             fn validate(&self) -> Result<(), String> {
                 match self { $( Self::$variant(p) => Verb::validate(p), )* }
+            }
+
+            fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+                match self { $( Self::$variant(p) => Verb::run(p, ctx), )* }
+            }
+
+            fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
+                match self { $( Self::$variant(p) => Verb::preview(p, ctx), )* }
             }
 
             fn catalog() -> &'static [VerbInfo] {
@@ -100,5 +109,18 @@ mod tests {
         sorted.dedup();
         assert_eq!(names, sorted);
         assert_eq!(names.len(), 38);
+    }
+
+    #[test]
+    fn no_verb_shadows_the_outputs_every_step_has() {
+        for verb in Action::catalog() {
+            for output in verb.outputs {
+                assert!(
+                    !runbook_engine::compile::COMMON_OUTPUTS.contains(output),
+                    "`{}` declares `{output}`, which every step already has",
+                    verb.name
+                );
+            }
+        }
     }
 }

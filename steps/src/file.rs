@@ -1,6 +1,9 @@
 //! `file.*`: backups and artefacts on the runner's filesystem.
 
 use crate::prelude::*;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Fail unless a file exists (and is big enough).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -16,6 +19,14 @@ impl Verb for Exists {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Check that a file exists";
     const OUTPUTS: &'static [&'static str] = &["path", "size", "modified"];
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let path = PathBuf::from(ctx.render(&self.path)?);
+            let found = Found::stat(&path)?;
+            found.check_size(self.min_size.as_ref().map(|s| ctx.resolve(s)).transpose()?)?;
+            Ok(found.outputs())
+        })
+    }
 }
 
 /// The newest file matching a glob, optionally no older than `max_age`.
@@ -35,6 +46,32 @@ impl Verb for Latest {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Find the newest file matching a glob";
     const OUTPUTS: &'static [&'static str] = &["path", "size", "modified", "age"];
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let pattern = ctx.render(&self.glob)?;
+            let paths = glob::glob(&pattern)
+                .map_err(|e| StepError::failed(format!("`{pattern}` is not a glob: {e}")))?;
+            let newest = paths
+                .filter_map(Result::ok)
+                .filter_map(|path| Found::stat(&path).ok())
+                .max_by_key(|found| found.modified)
+                .ok_or_else(|| StepError::failed(format!("no file matches `{pattern}`")))?;
+            let age = newest.age();
+            if let Some(max_age) = self.max_age.as_ref().map(|a| ctx.resolve(a)).transpose()?
+                && age > max_age.0
+            {
+                return Err(StepError::failed(format!(
+                    "the newest match, {}, is {} old (max_age {max_age})",
+                    newest.path.display(),
+                    Duration(std::time::Duration::from_secs(age.as_secs()))
+                )));
+            }
+            newest.check_size(self.min_size.as_ref().map(|s| ctx.resolve(s)).transpose()?)?;
+            let mut out = newest.outputs();
+            out.insert("age".into(), age.as_secs_f64().into());
+            Ok(out)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
@@ -61,4 +98,103 @@ impl Verb for Checksum {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Compute a file's checksum";
     const OUTPUTS: &'static [&'static str] = &["path", "checksum"];
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let path = PathBuf::from(ctx.render(&self.path)?);
+            let algorithm = self.algorithm;
+            let hashed = path.clone();
+            let checksum = tokio::task::spawn_blocking(move || digest(&hashed, algorithm))
+                .await
+                .map_err(|e| StepError::failed(format!("checksum task: {e}")))?
+                .map_err(|e| StepError::failed(format!("reading {}: {e}", path.display())))?;
+            if let Some(expected) = &self.expect {
+                let expected = ctx.render(expected)?;
+                if !expected.trim().eq_ignore_ascii_case(&checksum) {
+                    return Err(StepError::failed(format!(
+                        "{} has checksum {checksum}, expected {}",
+                        path.display(),
+                        expected.trim()
+                    )));
+                }
+            }
+            Ok(outputs(serde_json::json!({
+                "path": path.display().to_string(),
+                "checksum": checksum,
+            })))
+        })
+    }
+}
+
+/// A file found on disk.
+struct Found {
+    path: PathBuf,
+    size: u64,
+    modified: SystemTime,
+}
+
+impl Found {
+    fn stat(path: &Path) -> Result<Self, StepError> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| StepError::failed(format!("{}: {e}", path.display())))?;
+        if !meta.is_file() {
+            return Err(StepError::failed(format!(
+                "{} is not a file",
+                path.display()
+            )));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        })
+    }
+
+    fn check_size(&self, min_size: Option<u64>) -> Result<(), StepError> {
+        match min_size {
+            Some(min) if self.size < min => Err(StepError::failed(format!(
+                "{} has {} bytes, fewer than min_size {min}",
+                self.path.display(),
+                self.size
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn age(&self) -> std::time::Duration {
+        SystemTime::now()
+            .duration_since(self.modified)
+            .unwrap_or_default()
+    }
+
+    fn outputs(&self) -> Outputs {
+        let modified: chrono::DateTime<chrono::Utc> = self.modified.into();
+        outputs(serde_json::json!({
+            "path": self.path.display().to_string(),
+            "size": self.size,
+            "modified": modified.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }))
+    }
+}
+
+fn digest(path: &Path, algorithm: Algorithm) -> std::io::Result<String> {
+    use md5::Digest as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut sha = sha2::Sha256::new();
+    let mut md5 = md5::Md5::new();
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        match algorithm {
+            Algorithm::Sha256 => sha.update(&buffer[..n]),
+            Algorithm::Md5 => md5.update(&buffer[..n]),
+        }
+    }
+    let bytes = match algorithm {
+        Algorithm::Sha256 => sha.finalize().to_vec(),
+        Algorithm::Md5 => md5.finalize().to_vec(),
+    };
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -1,6 +1,7 @@
 //! `http.*`: health endpoints and API calls.
 
 use crate::prelude::*;
+use crate::{tail_bytes, tail_lines};
 
 /// What a response must look like.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -58,7 +59,21 @@ pub struct Check {
 impl Verb for Check {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "GET a URL and check status, headers and body";
-    const OUTPUTS: &'static [&'static str] = &["status", "body", "json"];
+    const OUTPUTS: &'static [&'static str] = &["status_code", "body", "json"];
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let request = Outgoing {
+                method: Method::Get,
+                url: ctx.render(&self.url)?,
+                headers: render_map(ctx, &self.headers)?,
+                body: Body::None,
+                timeout: resolve_timeout(ctx, self.request_timeout.as_ref())?,
+            };
+            let response = request.send().await?;
+            response.check(self.expect.as_ref())?;
+            Ok(response.outputs(false))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -97,7 +112,7 @@ pub struct Request {
 impl Verb for Request {
     const EFFECT: Effect = Effect::Mutating;
     const SUMMARY: &'static str = "Send an HTTP request and check the response";
-    const OUTPUTS: &'static [&'static str] = &["status", "body", "json", "headers"];
+    const OUTPUTS: &'static [&'static str] = &["status_code", "body", "json", "headers"];
     fn effect(&self) -> Effect {
         match self.method {
             Method::Get | Method::Head => Effect::ReadOnly,
@@ -109,5 +124,292 @@ impl Verb for Request {
             return Err("give either `body` or `json`, not both".into());
         }
         Ok(())
+    }
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let response = self.outgoing(ctx)?.send().await?;
+            response.check(self.expect.as_ref())?;
+            Ok(response.outputs(true))
+        })
+    }
+    fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
+        Box::pin(async move {
+            let request = self.outgoing(ctx)?;
+            Ok(format!(
+                "would send {} {}",
+                request.method.as_str(),
+                runbook_engine::plan::redact_url_password(&request.url)
+            ))
+        })
+    }
+}
+
+impl Request {
+    fn outgoing(&self, ctx: &StepContext) -> Result<Outgoing, StepError> {
+        let body = match (&self.body, &self.json) {
+            (Some(body), _) => Body::Text(ctx.render(body)?),
+            (None, Some(fields)) => {
+                let mut object = serde_json::Map::new();
+                for (key, value) in fields {
+                    object.insert(key.clone(), ctx.render(value)?.into());
+                }
+                Body::Json(serde_json::Value::Object(object))
+            }
+            (None, None) => Body::None,
+        };
+        Ok(Outgoing {
+            method: self.method,
+            url: ctx.render(&self.url)?,
+            headers: render_map(ctx, &self.headers)?,
+            body,
+            timeout: resolve_timeout(ctx, self.request_timeout.as_ref())?,
+        })
+    }
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// A request per call when none is given: long enough for a slow health endpoint, short
+/// enough that a black-holed one fails with a message rather than eating the step's timeout.
+const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Bytes of a response body kept as the `body` output.
+const BODY_TAIL: usize = 16 << 10;
+
+pub(crate) enum Body {
+    None,
+    Text(String),
+    Json(serde_json::Value),
+}
+
+/// A request with every template rendered.
+pub(crate) struct Outgoing {
+    pub method: Method,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Body,
+    pub timeout: std::time::Duration,
+}
+
+pub(crate) fn render_map(
+    ctx: &StepContext,
+    map: &BTreeMap<String, Template>,
+) -> Result<BTreeMap<String, String>, StepError> {
+    map.iter()
+        .map(|(k, v)| Ok((k.clone(), ctx.render(v)?)))
+        .collect()
+}
+
+fn resolve_timeout(
+    ctx: &StepContext,
+    timeout: Option<&Tpl<Duration>>,
+) -> Result<std::time::Duration, StepError> {
+    Ok(match timeout {
+        Some(t) => ctx.resolve(t)?.0,
+        None => DEFAULT_REQUEST_TIMEOUT,
+    })
+}
+
+/// What came back.
+pub(crate) struct Response {
+    pub url: String,
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+    pub json: Option<serde_json::Value>,
+}
+
+impl Outgoing {
+    pub async fn send(self) -> Result<Response, StepError> {
+        let shown_url = runbook_engine::plan::redact_url_password(&self.url);
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")))
+            .timeout(self.timeout)
+            .build()
+            .map_err(|e| StepError::failed(format!("HTTP client: {}", error_chain(&e))))?;
+        let method =
+            reqwest::Method::from_bytes(self.method.as_str().as_bytes()).expect("standard method");
+        let mut request = client.request(method, &self.url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        request = match self.body {
+            Body::None => request,
+            Body::Text(text) => request.body(text),
+            Body::Json(value) => request.json(&value),
+        };
+        let response = request.send().await.map_err(|e| {
+            StepError::failed(format!(
+                "{} {shown_url}: {}",
+                self.method.as_str(),
+                error_chain(&e)
+            ))
+        })?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| StepError::failed(format!("reading {shown_url}: {}", error_chain(&e))))?;
+        let json = serde_json::from_str(&body).ok();
+        Ok(Response {
+            url: shown_url,
+            status,
+            headers,
+            body,
+            json,
+        })
+    }
+}
+
+/// reqwest's own message is "error sending request"; the useful part ("connection refused",
+/// "certificate expired") is further down the chain of sources.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+impl Response {
+    pub fn check(&self, expect: Option<&Expect>) -> Result<(), StepError> {
+        let fail = |what: String| {
+            let body = tail_lines(tail_bytes(&self.body, 2048), 5);
+            StepError::failed(format!(
+                "{} answered {}: {what}; body: {body}",
+                self.url, self.status
+            ))
+        };
+        let default = Expect::default();
+        let expect = expect.unwrap_or(&default);
+        let status_ok = match &expect.status {
+            None => (200..300).contains(&self.status),
+            Some(Status::One(code)) => self.status == *code,
+            Some(Status::Any(codes)) => codes.contains(&self.status),
+        };
+        if !status_ok {
+            let wanted = match &expect.status {
+                None => "2xx".to_string(),
+                Some(Status::One(code)) => code.to_string(),
+                Some(Status::Any(codes)) => format!("{codes:?}"),
+            };
+            return Err(fail(format!("expected status {wanted}")));
+        }
+        for (name, wanted) in &expect.headers {
+            let found = self
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str());
+            if found != Some(wanted.as_str()) {
+                return Err(fail(format!(
+                    "header `{name}` is {found:?}, expected \"{wanted}\""
+                )));
+            }
+        }
+        if let Some(pattern) = &expect.body {
+            let regex = regex::Regex::new(pattern)
+                .map_err(|e| StepError::failed(format!("`expect.body`: {e}")))?;
+            if !regex.is_match(&self.body) {
+                return Err(fail(format!("body does not match /{pattern}/")));
+            }
+        }
+        for (path, wanted) in &expect.json {
+            let found = self.json.as_ref().and_then(|json| json_path(json, path));
+            if !found.is_some_and(|v| json_equals(v, wanted)) {
+                let found = found.map_or("nothing".to_string(), |v| v.to_string());
+                return Err(fail(format!(
+                    "`{path}` is {found}, expected {}",
+                    shown(wanted)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn outputs(&self, with_headers: bool) -> Outputs {
+        let mut out = outputs(serde_json::json!({
+            "status_code": self.status,
+            "body": tail_bytes(&self.body, BODY_TAIL),
+            "json": self.json.clone().unwrap_or(serde_json::Value::Null),
+        }));
+        if with_headers {
+            out.insert("headers".into(), serde_json::json!(self.headers));
+        }
+        out
+    }
+}
+
+/// `info.database.status` or `items.0.name` inside a JSON document.
+fn json_path<'v>(value: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    path.split('.').try_fold(value, |v, key| match v {
+        serde_json::Value::Object(map) => map.get(key),
+        serde_json::Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+fn json_equals(found: &serde_json::Value, wanted: &serde_json_value::Value) -> bool {
+    use serde_json_value::Value as W;
+    match (found, wanted) {
+        (serde_json::Value::Bool(a), W::Bool(b)) => a == b,
+        (serde_json::Value::Number(a), W::Int(b)) => a.as_f64() == Some(*b as f64),
+        (serde_json::Value::Number(a), W::Float(b)) => a.as_f64() == Some(*b),
+        (serde_json::Value::String(a), W::Text(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn shown(wanted: &serde_json_value::Value) -> String {
+    use serde_json_value::Value as W;
+    match wanted {
+        W::Bool(b) => b.to_string(),
+        W::Int(i) => i.to_string(),
+        W::Float(f) => f.to_string(),
+        W::Text(t) => format!("\"{t}\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_walk_objects_and_arrays() {
+        let doc = serde_json::json!({"info": {"database": {"status": "up"}}, "items": [{"n": 2}]});
+        assert_eq!(
+            json_path(&doc, "info.database.status"),
+            Some(&serde_json::json!("up"))
+        );
+        assert_eq!(json_path(&doc, "items.0.n"), Some(&serde_json::json!(2)));
+        assert_eq!(json_path(&doc, "items.1.n"), None);
+        assert!(json_equals(
+            &serde_json::json!(2),
+            &serde_json_value::Value::Int(2)
+        ));
+        assert!(!json_equals(
+            &serde_json::json!("2"),
+            &serde_json_value::Value::Int(2)
+        ));
     }
 }

@@ -22,6 +22,7 @@ pub use catalog::Action;
 /// Shorthands every family uses.
 pub(crate) mod prelude {
     pub use runbook_engine::action::{Effect, Verb};
+    pub use runbook_engine::execute::{BoxFuture, Outputs, StepContext, StepError};
     pub use runbook_engine::params::{Duration, Template, Tpl};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
@@ -30,4 +31,40 @@ pub(crate) mod prelude {
     pub fn is_false(b: &bool) -> bool {
         !*b
     }
+
+    /// Outputs from `json!({...})`.
+    pub fn outputs(value: serde_json::Value) -> Outputs {
+        match value {
+            serde_json::Value::Object(map) => map,
+            _ => Outputs::new(),
+        }
+    }
+
+    /// Families whose runtime is not built yet: a clear failure at run time, never a silent
+    /// success. Plans, validation and the schema already cover them.
+    pub fn not_built_yet<'a>(family: &'static str) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            Err(StepError::failed(format!(
+                "this build of runbook cannot run `{family}.*` steps yet"
+            )))
+        })
+    }
+}
+
+/// Text for error messages: the last lines of a command's output, or of a response body.
+pub(crate) fn tail_lines(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.trim_end().lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Keeps at most `limit` bytes from the end of `text`, cut at a character boundary.
+pub(crate) fn tail_bytes(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut start = text.len() - limit;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
 }

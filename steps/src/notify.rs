@@ -1,5 +1,6 @@
 //! `notify.webhook`: tell people (Slack-compatible incoming webhooks).
 
+use crate::http::{Body, Method, Outgoing, render_map};
 use crate::prelude::*;
 
 /// POST a JSON message to a webhook.
@@ -17,6 +18,31 @@ pub struct Webhook {
 impl Verb for Webhook {
     const EFFECT: Effect = Effect::Mutating;
     const SUMMARY: &'static str = "Post a message to a webhook (Slack-compatible)";
-    const OUTPUTS: &'static [&'static str] = &["status"];
+    const OUTPUTS: &'static [&'static str] = &["status_code"];
     const PRINTED: &'static [&'static str] = &["text"];
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let request = Outgoing {
+                method: Method::Post,
+                url: ctx.render(&self.url)?,
+                headers: render_map(ctx, &self.headers)?,
+                body: Body::Json(serde_json::json!({ "text": ctx.render(&self.text)? })),
+                timeout: std::time::Duration::from_secs(30),
+            };
+            let response = request.send().await?;
+            response.check(None)?;
+            Ok(outputs(
+                serde_json::json!({ "status_code": response.status }),
+            ))
+        })
+    }
+    fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
+        Box::pin(async move {
+            // The URL is usually the credential: only the text is shown.
+            Ok(format!(
+                "would post to a webhook: \"{}\"",
+                ctx.render(&self.text)?
+            ))
+        })
+    }
 }

@@ -24,6 +24,9 @@ impl Verb for Query {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Run a PromQL query and check it against thresholds";
     const OUTPUTS: &'static [&'static str] = &["value", "series"];
+    fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        not_built_yet("prometheus")
+    }
 }
 
 /// Check that alerting rules are loaded.
@@ -46,6 +49,9 @@ impl Verb for Rules {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Check that alerting rules are loaded";
     const OUTPUTS: &'static [&'static str] = &["groups", "rule_count"];
+    fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        not_built_yet("prometheus")
+    }
 }
 
 /// Check which alerts are firing.
@@ -68,4 +74,7 @@ impl Verb for Alerts {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Check which alerts are firing";
     const OUTPUTS: &'static [&'static str] = &["firing"];
+    fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        not_built_yet("prometheus")
+    }
 }

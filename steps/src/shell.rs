@@ -1,6 +1,14 @@
 //! `shell.run`: the escape hatch for what no typed verb covers yet.
 
 use crate::prelude::*;
+use crate::{tail_bytes, tail_lines};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use regex::Regex;
+use serde_json::json;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use tokio::io::AsyncReadExt;
 
 /// Run a program (argv) or a script, in its own process group so a timeout kills it all.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -41,6 +49,201 @@ pub struct Expect {
     pub stderr: Option<String>,
 }
 
+/// Bytes of output kept for expectations; beyond this the oldest output is dropped.
+const CAPTURE_LIMIT: usize = 4 << 20;
+/// Bytes of output kept as the `stdout`/`stderr` outputs (they go into the journal).
+const OUTPUT_TAIL: usize = 16 << 10;
+
+impl Run {
+    /// The command line as argv: the program first.
+    fn command_line(&self, ctx: &StepContext) -> Result<Vec<String>, StepError> {
+        match (&self.argv, &self.script) {
+            (Some(argv), _) => argv.iter().map(|a| ctx.render(a)).collect(),
+            (None, Some(script)) => {
+                let shell = self.shell.as_deref().unwrap_or("sh -eu");
+                let mut line: Vec<String> = shell.split_whitespace().map(str::to_string).collect();
+                line.push("-c".into());
+                line.push(ctx.render(script)?);
+                Ok(line)
+            }
+            (None, None) => Err(StepError::failed("give `argv` or `script`")),
+        }
+    }
+
+    async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let line = self.command_line(ctx)?;
+        let (program, args) = line
+            .split_first()
+            .ok_or_else(|| StepError::failed("empty `argv`"))?;
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group: a timeout or Ctrl-C kills everything it started.
+            .process_group(0)
+            .kill_on_drop(true);
+        die_with_runbook(&mut command);
+        for (name, value) in &self.env {
+            command.env(name, ctx.render(value)?);
+        }
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(ctx.render(cwd)?);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| StepError::failed(format!("cannot start `{program}`: {e}")))?;
+        let group = ProcessGroup(child.id());
+        let stdout = tokio::spawn(capture(child.stdout.take()));
+        let stderr = tokio::spawn(capture(child.stderr.take()));
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| StepError::failed(format!("waiting for `{program}`: {e}")))?;
+        // Whatever it left running in the background would hold the pipes open: end it.
+        drop(group);
+        let stdout = stdout.await.unwrap_or_default();
+        let stderr = stderr.await.unwrap_or_default();
+        let exit_code = status
+            .code()
+            .or_else(|| status.signal().map(|s| 128 + s))
+            .unwrap_or(-1);
+
+        Finished {
+            program,
+            exit_code,
+            signal: status.signal(),
+            stdout: &stdout,
+            stderr: &stderr,
+        }
+        .judge(self.expect.as_ref())?;
+        Ok(outputs(json!({
+            "exit_code": exit_code,
+            "stdout": tail_bytes(&stdout, OUTPUT_TAIL),
+            "stderr": tail_bytes(&stderr, OUTPUT_TAIL),
+        })))
+    }
+}
+
+/// A finished command, judged against what it was expected to do (`shell.run`, `docker.exec`).
+pub(crate) struct Finished<'a> {
+    pub program: &'a str,
+    pub exit_code: i32,
+    pub signal: Option<i32>,
+    pub stdout: &'a str,
+    pub stderr: &'a str,
+}
+
+impl Finished<'_> {
+    pub fn judge(&self, expect: Option<&Expect>) -> Result<(), StepError> {
+        let program = self.program;
+        let exit_code = self.exit_code;
+        let accepted = match expect {
+            Some(e) if !e.exit_codes.is_empty() => e.exit_codes.clone(),
+            _ => vec![0],
+        };
+        if !accepted.contains(&exit_code) {
+            let mut message = match self.signal {
+                Some(signal) => format!("`{program}` was killed by signal {signal}"),
+                None if accepted == [0] => format!("`{program}` exited with {exit_code}"),
+                None => {
+                    format!("`{program}` exited with {exit_code} (expected one of {accepted:?})")
+                }
+            };
+            let said = tail_lines(
+                if self.stderr.trim().is_empty() {
+                    self.stdout
+                } else {
+                    self.stderr
+                },
+                5,
+            );
+            if !said.is_empty() {
+                message.push_str(&format!(":\n{said}"));
+            }
+            return Err(StepError::failed(message));
+        }
+        let Some(expect) = expect else {
+            return Ok(());
+        };
+        for (stream, pattern, text) in [
+            ("stdout", &expect.stdout, self.stdout),
+            ("stderr", &expect.stderr, self.stderr),
+        ] {
+            if let Some(pattern) = pattern {
+                let regex = Regex::new(pattern)
+                    .map_err(|e| StepError::failed(format!("`expect.{stream}`: {e}")))?;
+                if !regex.is_match(text) {
+                    return Err(StepError::failed(format!(
+                        "{stream} does not match /{pattern}/; it ends with:\n{}",
+                        tail_lines(text, 5)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a stream to its end, keeping the last `CAPTURE_LIMIT` bytes.
+async fn capture(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> String {
+    let Some(mut stream) = stream else {
+        return String::new();
+    };
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                kept.extend_from_slice(&buffer[..n]);
+                if kept.len() > CAPTURE_LIMIT {
+                    kept.drain(..kept.len() - CAPTURE_LIMIT);
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// Makes the started command die when runbook dies, even by `kill -9`, when no `Drop` runs.
+/// A command left running unobserved would finish work the journal says never finished, and
+/// a resume would then do it a second time (a compensation run twice, for one). Its own
+/// children may outlive it, but what the command does after them (the rest of its script)
+/// does not happen.
+#[allow(unsafe_code)]
+fn die_with_runbook(command: &mut tokio::process::Command) {
+    let runbook = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes two
+    // async-signal-safe system calls (prctl, getppid).
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // runbook may have died between fork and prctl: then nobody will signal us.
+            if nix::unistd::getppid().as_raw() as u32 != runbook {
+                return Err(std::io::Error::other(
+                    "runbook exited while starting the command",
+                ));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The process group of a started command, killed when this is dropped: after the command
+/// exits (stragglers), or when the step is cancelled or times out (everything).
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // ESRCH (the group is already gone) is the usual, fine outcome.
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
 impl Verb for Run {
     const EFFECT: Effect = Effect::Mutating;
     const SUMMARY: &'static str = "Run a command or script";
@@ -61,5 +264,24 @@ impl Verb for Run {
             (Some(_), None) | (None, Some(_)) => Ok(()),
             _ => Err("give exactly one of `argv` or `script`".into()),
         }
+    }
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(self.execute(ctx))
+    }
+    fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
+        Box::pin(async move {
+            Ok(match (&self.argv, &self.script) {
+                (Some(_), _) => format!("would run `{}`", self.command_line(ctx)?.join(" ")),
+                _ => {
+                    let script = self.command_line(ctx)?.pop().unwrap_or_default();
+                    let first = script.lines().next().unwrap_or_default();
+                    let more = script.lines().count().saturating_sub(1);
+                    match more {
+                        0 => format!("would run the script `{first}`"),
+                        n => format!("would run the script `{first}` (+{n} lines)"),
+                    }
+                }
+            })
+        })
     }
 }

@@ -14,6 +14,12 @@ pub struct Sleep {
 impl Verb for Sleep {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Wait a fixed time";
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            tokio::time::sleep(ctx.resolve(&self.duration)?.0).await;
+            Ok(Outputs::new())
+        })
+    }
 }
 
 /// Repeat a read-only action until it passes or the step's timeout ends.
@@ -43,5 +49,28 @@ impl Verb for Until {
             ));
         }
         self.check.validate()
+    }
+    fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let interval = ctx.resolve(&self.interval)?.0;
+            let mut polls: u64 = 0;
+            loop {
+                polls += 1;
+                let error = match self.check.run(ctx).await {
+                    Ok(_) => return Ok(outputs(serde_json::json!({ "polls": polls }))),
+                    Err(e) if e.unknown => return Err(e),
+                    Err(e) => e,
+                };
+                // Give up just before the step's timeout, to report why it never passed.
+                let next = tokio::time::Instant::now() + interval;
+                if ctx.deadline().is_some_and(|deadline| next >= deadline) {
+                    return Err(StepError::failed(format!(
+                        "`{}` still failing after {polls} polls: {error}",
+                        self.check.verb()
+                    )));
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
     }
 }

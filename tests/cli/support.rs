@@ -58,3 +58,362 @@ pub fn playbooks() -> Vec<String> {
     files.sort();
     files
 }
+
+/// A scratch directory per test, holding its playbooks, files and run journals.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::Builder::new()
+                .prefix("runbook-test-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file; `{dir}` in the text becomes the sandbox path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(
+            &path,
+            text.replace("{dir}", &self.path().display().to_string()),
+        )
+        .expect("write fixture");
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).unwrap_or_default()
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.path().join(name).exists()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("RUNBOOK_STATE_DIR", self.path().join("state"))
+            .env("RUNBOOK_USER", "tester")
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .expect("the runbook binary runs")
+    }
+
+    /// Starts runbook in the background, output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the runbook binary starts")
+    }
+
+    /// Waits (up to a minute, a safety net not a measurement) until `name` exists.
+    pub fn wait_for(&self, name: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self.exists(name) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} never appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until some run's journal holds an event of this kind.
+    pub fn wait_for_event(&self, kind: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self.journals().iter().flatten().any(|e| e["event"] == kind) {
+            assert!(std::time::Instant::now() < deadline, "no `{kind}` event");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Every run's journal, oldest run first, as JSON events.
+    pub fn journals(&self) -> Vec<Vec<serde_json::Value>> {
+        let runs = self.path().join("state/runs");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+            .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs.iter()
+            .map(|dir| {
+                std::fs::read_to_string(dir.join("journal.jsonl"))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|line| serde_json::from_str(line).ok())
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn last_journal(&self) -> Vec<serde_json::Value> {
+        self.journals().pop().expect("a run was journaled")
+    }
+
+    /// Waits (up to a minute, a safety net) until no process mentions this sandbox.
+    pub fn wait_for_no_leftovers(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self.leftover_processes().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running: {:?}",
+                self.leftover_processes()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Processes still alive whose command line mentions this sandbox.
+    pub fn leftover_processes(&self) -> Vec<String> {
+        let needle = self.path().display().to_string();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let zombie = std::fs::read_to_string(entry.path().join("stat"))
+                .is_ok_and(|stat| stat.contains(") Z "));
+            if cmdline.contains(&needle) && !zombie {
+                found.push(cmdline);
+            }
+        }
+        found
+    }
+}
+
+/// `event` names of a journal, in order.
+pub fn kinds(journal: &[serde_json::Value]) -> Vec<String> {
+    journal
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// Events of one kind.
+pub fn events<'j>(journal: &'j [serde_json::Value], kind: &str) -> Vec<&'j serde_json::Value> {
+    journal.iter().filter(|e| e["event"] == kind).collect()
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+/// A small HTTP server for `http.*` and `notify.*` steps: answers by path and records what
+/// it was sent.
+pub struct StandIn {
+    pub port: u16,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+}
+
+impl StandIn {
+    pub fn start() -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let mut parts = request_line.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let path = parts.next().unwrap_or("").to_string();
+                seen.lock().expect("lock").push((
+                    method,
+                    path.clone(),
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
+                let (status, body) = match path.as_str() {
+                    "/health" => (
+                        "200 OK",
+                        r#"{"status":"ok","info":{"database":{"status":"up"}}}"#,
+                    ),
+                    "/degraded" => (
+                        "200 OK",
+                        r#"{"status":"error","info":{"database":{"status":"down"}}}"#,
+                    ),
+                    "/hook" => ("200 OK", "ok"),
+                    _ => ("503 Service Unavailable", "down"),
+                };
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Self { port, requests }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// Containers labelled as one compose project on the real Docker engine, made from the local
+/// test images (`scripts/test-images.sh`), removed when dropped, also when a test fails.
+pub struct Stack {
+    pub project: String,
+}
+
+impl Stack {
+    pub fn new(name: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let project = format!("rbt-{name}-{}-{n}", std::process::id());
+        Self { project }
+    }
+
+    /// Starts replica `number` of `service` with the fixture service; `healthcheck` adds the
+    /// compose-style container healthcheck (`/fixture-service probe`).
+    pub fn add(&self, service: &str, number: u32, image: &str, healthcheck: bool) -> String {
+        let name = format!("{}-{service}-{number}", self.project);
+        let mut args: Vec<String> = [
+            "run",
+            "-d",
+            "--init",
+            "--name",
+            &name,
+            "--label",
+            &format!("com.docker.compose.project={}", self.project),
+            "--label",
+            &format!("com.docker.compose.service={service}"),
+            "--label",
+            &format!("com.docker.compose.container-number={number}"),
+            "--label",
+            "runbook.test=true",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        if healthcheck {
+            args.extend(
+                [
+                    "--health-cmd",
+                    "/fixture-service probe",
+                    "--health-interval",
+                    "300ms",
+                    "--health-retries",
+                    "2",
+                ]
+                .map(String::from),
+            );
+        }
+        args.push(image.to_string());
+        docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        name
+    }
+
+    /// `state health started-at id image` of a container, or "" if it does not exist.
+    pub fn state(&self, name: &str) -> String {
+        let output = Command::new("docker")
+            .args(["inspect", name])
+            .output()
+            .expect("docker inspect runs");
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+        let Some(c) = parsed.get(0) else {
+            return String::new();
+        };
+        format!(
+            "{} {} {} {} {}",
+            c["State"]["Status"].as_str().unwrap_or("?"),
+            c["State"]["Health"]["Status"].as_str().unwrap_or("none"),
+            c["State"]["StartedAt"].as_str().unwrap_or("?"),
+            c["Id"].as_str().unwrap_or("?"),
+            c["Config"]["Image"].as_str().unwrap_or("?"),
+        )
+    }
+
+    /// Waits (a safety net, not a measurement) until every container of the project is healthy.
+    pub fn wait_healthy(&self, names: &[&str]) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !names
+            .iter()
+            .all(|n| self.state(n).starts_with("running healthy"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never healthy: {:?}",
+                names.iter().map(|n| self.state(n)).collect::<Vec<_>>()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=com.docker.compose.project={}", self.project),
+            ])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = Command::new("docker").args(&args).output();
+        }
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.project])
+            .output();
+    }
+}
+
+/// Runs the docker CLI (test setup only; runbook itself talks to the engine API).
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}

@@ -12,6 +12,7 @@ mod text;
 mod values;
 mod view;
 
+pub use values::redact_url_password;
 pub use view::{ActionView, PlanView, StepView};
 
 use crate::action::Action;

@@ -193,7 +193,10 @@ pub fn redact_url_password(text: &str) -> String {
         let authority_start = scheme_end + 3;
         out.push_str(&rest[..authority_start]);
         rest = &rest[authority_start..];
-        let authority_end = rest.find(['/', '?', '#', ' ']).unwrap_or(rest.len());
+        // A quote or a backslash ends it too: the text may be a line of JSON.
+        let authority_end = rest
+            .find(['/', '?', '#', ' ', '"', '\\'])
+            .unwrap_or(rest.len());
         let authority = &rest[..authority_end];
         match authority
             .rfind('@')

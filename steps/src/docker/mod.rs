@@ -7,6 +7,17 @@
 
 use crate::prelude::*;
 
+mod engine;
+mod exec;
+mod lifecycle;
+mod logs;
+mod recreate;
+mod rolling;
+mod state;
+mod volume;
+
+pub use engine::{PROJECT_LABEL, SERVICE_LABEL};
+
 macro_rules! docker_params {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
@@ -35,6 +46,30 @@ macro_rules! docker_params {
         }
 
         impl $name {
+            /// The selection with templates rendered.
+            fn selection(&self, ctx: &StepContext) -> Result<engine::Selection, StepError> {
+                let render_all = |items: &[Template]| -> Result<Vec<String>, StepError> {
+                    items.iter().map(|t| ctx.render(t)).collect()
+                };
+                Ok(engine::Selection {
+                    project: self.project.as_ref().map(|p| ctx.render(p)).transpose()?,
+                    services: render_all(&self.services)?,
+                    containers: render_all(&self.containers)?,
+                    labels: render_all(&self.labels)?,
+                    allow_empty: self.allow_empty,
+                })
+            }
+
+            /// Connects to the engine and selects the containers.
+            async fn targets(
+                &self,
+                ctx: &StepContext,
+            ) -> Result<(bollard::Docker, Vec<engine::Container>), StepError> {
+                let docker = engine::connect(ctx, self.engine.as_ref()).await?;
+                let containers = engine::select(&docker, &self.selection(ctx)?).await?;
+                Ok((docker, containers))
+            }
+
             fn check_selection(&self) -> Result<(), String> {
                 if self.project.is_none() && self.containers.is_empty() && self.labels.is_empty() {
                     return Err("select containers with `project` (+ `services`), `containers` or `labels`".into());
@@ -48,15 +83,43 @@ macro_rules! docker_params {
     };
 }
 
+/// `Verb::run` and `Verb::preview` of a mutating verb: its inherent `execute` and `forecast`.
+macro_rules! execute_and_forecast {
+    () => {
+        fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+            Box::pin(self.execute(ctx))
+        }
+        fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
+            Box::pin(self.forecast(ctx))
+        }
+    };
+}
+
+/// Read-only verbs run in check mode too; mutating ones also forecast, from live state, what
+/// they would do.
 macro_rules! docker_verb {
-    ($name:ident, $effect:ident, $summary:literal, [$($out:literal),*]) => {
+    ($name:ident, ReadOnly, $summary:literal, [$($out:literal),*]) => {
         impl Verb for $name {
-            const EFFECT: Effect = Effect::$effect;
+            const EFFECT: Effect = Effect::ReadOnly;
             const SUMMARY: &'static str = $summary;
             const OUTPUTS: &'static [&'static str] = &[$($out),*];
             fn validate(&self) -> Result<(), String> {
                 self.check_selection()
             }
+            fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+                Box::pin(self.execute(ctx))
+            }
+        }
+    };
+    ($name:ident, Mutating, $summary:literal, [$($out:literal),*]) => {
+        impl Verb for $name {
+            const EFFECT: Effect = Effect::Mutating;
+            const SUMMARY: &'static str = $summary;
+            const OUTPUTS: &'static [&'static str] = &[$($out),*];
+            fn validate(&self) -> Result<(), String> {
+                self.check_selection()
+            }
+            execute_and_forecast!();
         }
     };
 }
@@ -195,6 +258,7 @@ impl Verb for Exec {
         }
         self.check_selection()
     }
+    execute_and_forecast!();
 }
 
 docker_params! {
@@ -314,6 +378,7 @@ impl Verb for VolumeBackup {
     const EFFECT: Effect = Effect::Mutating;
     const SUMMARY: &'static str = "Archive a named volume to a tar file";
     const OUTPUTS: &'static [&'static str] = &["path", "size"];
+    execute_and_forecast!();
 }
 
 /// Restore a named volume from a tar file, through a helper container.
@@ -335,6 +400,7 @@ impl Verb for VolumeRestore {
     const EFFECT: Effect = Effect::Mutating;
     const SUMMARY: &'static str = "Restore a named volume from a tar file";
     const OUTPUTS: &'static [&'static str] = &["size"];
+    execute_and_forecast!();
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]

@@ -1,0 +1,166 @@
+//! What a step family sees while its action runs: rendered params, the check-mode flag, the
+//! deadline, and a way to ask a person. Families never see the graph, the journal or retries.
+
+use minijinja::Value as JinjaValue;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+use super::scope::Templates;
+use crate::journal::ApprovalDecision;
+use crate::params::{Template, Tpl};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What an action leaves for later steps (`steps.<id>.<output>`).
+pub type Outputs = Map<String, Value>;
+
+/// Why an action did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepError {
+    pub message: String,
+    /// Check mode only: the outcome cannot be known without running what was only previewed.
+    pub unknown: bool,
+}
+
+impl StepError {
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unknown: false,
+        }
+    }
+
+    pub fn unknown(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unknown: true,
+        }
+    }
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Asks a person for a decision on an `approval.gate` (terminal prompt or `runbook approve`)
+/// and journals it; implemented by the executor, so families stay free of journals.
+pub trait Approver: Send + Sync {
+    fn decide<'a>(
+        &'a self,
+        step: &'a str,
+        message: &'a str,
+        approvers: &'a [String],
+    ) -> BoxFuture<'a, Result<ApprovalDecision, StepError>>;
+}
+
+#[derive(Clone)]
+pub struct StepContext {
+    step: String,
+    templates: Arc<Templates>,
+    /// The template context: inputs, vars, secrets, run, outputs of finished steps, item.
+    values: JinjaValue,
+    check_mode: bool,
+    deadline: Option<Instant>,
+    approver: Arc<dyn Approver>,
+}
+
+impl StepContext {
+    pub(crate) fn new(
+        step: String,
+        templates: Arc<Templates>,
+        values: JinjaValue,
+        check_mode: bool,
+        approver: Arc<dyn Approver>,
+    ) -> Self {
+        Self {
+            step,
+            templates,
+            values,
+            check_mode,
+            deadline: None,
+            approver,
+        }
+    }
+
+    pub(crate) fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The id of the step being run (`restart[api]` for a `for_each` item).
+    pub fn step(&self) -> &str {
+        &self.step
+    }
+
+    /// `runbook run --dry-run`: read-only actions run, mutating ones are only previewed.
+    pub fn is_check_mode(&self) -> bool {
+        self.check_mode
+    }
+
+    /// When the step's timeout ends; a polling verb stops in time to report its last error.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    pub fn render(&self, template: &Template) -> Result<String, StepError> {
+        self.render_str(&template.0)
+    }
+
+    pub fn render_str(&self, text: &str) -> Result<String, StepError> {
+        self.templates
+            .render(text, &self.values)
+            .map_err(|e| self.template_error(text, e))
+    }
+
+    /// A param that may be a template, rendered and converted to its type.
+    pub fn resolve<T: DeserializeOwned + Clone>(&self, value: &Tpl<T>) -> Result<T, StepError> {
+        match value {
+            Tpl::Value(v) => Ok(v.clone()),
+            Tpl::Template(text) => {
+                let rendered = self.render_str(text)?;
+                // `"30"` becomes the number 30, `"2m"` stays a string for a duration.
+                let json = serde_json::from_str::<Value>(&rendered)
+                    .ok()
+                    .filter(|v| !v.is_string())
+                    .unwrap_or(Value::String(rendered.clone()));
+                serde_json::from_value(json).map_err(|e| {
+                    StepError::failed(format!("`{text}` rendered to `{rendered}`: {e}"))
+                })
+            }
+        }
+    }
+
+    /// A condition: a bare expression (`inputs.flush and steps.x.ok`) or a template
+    /// (`"{{ steps.count.rows[0].n > 0 }}"`), judged by minijinja's truthiness.
+    pub fn condition(&self, text: &str) -> Result<bool, StepError> {
+        self.templates
+            .condition(text, &self.values)
+            .map_err(|e| self.template_error(text, e))
+    }
+
+    pub async fn approval(
+        &self,
+        message: &str,
+        approvers: &[String],
+    ) -> Result<ApprovalDecision, StepError> {
+        self.approver.decide(&self.step, message, approvers).await
+    }
+
+    fn template_error(&self, text: &str, error: minijinja::Error) -> StepError {
+        let message = format!("template `{text}`: {error}");
+        if self.check_mode && error.kind() == minijinja::ErrorKind::UndefinedError {
+            StepError::unknown(format!(
+                "reads a value only known after a real run ({message})"
+            ))
+        } else {
+            StepError::failed(message)
+        }
+    }
+}

@@ -1,0 +1,610 @@
+//! Running a compiled playbook: a wavefront over the DAG with bounded parallelism, rollback of
+//! what ran when something fails, and every event journaled.
+//!
+//! ```text
+//! main phase   ready steps (all needs done) start, at most `max_parallel` at once
+//!              first failure or signal: nothing new starts
+//!              failure: running steps finish (bounded by their timeouts)
+//!              signal:  running steps are cancelled (their process groups killed)
+//! rollback     compensations of the steps that succeeded, newest first
+//! on_failure   handlers, whose failures are journaled and never change the outcome
+//! ```
+//!
+//! The executor is the only writer of the journal; `resume` rebuilds an executor from a
+//! journal ([`Executor::restore`]) and calls the same [`Executor::run`].
+
+pub mod approval;
+pub mod attempt;
+pub mod context;
+pub mod recorder;
+pub mod scope;
+pub mod session;
+mod step;
+
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::action::{Action, Effect};
+use crate::compile::{Edge, Playbook};
+use crate::journal::{Event, RunRecord, RunStatus, StepState};
+pub use context::{Approver, BoxFuture, Outputs, StepContext, StepError};
+use recorder::Recorder;
+use scope::{Scope, Templates};
+use step::{StepOutcome, StepRun, run_spec, spec_label};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Steps running at once, at most.
+    pub max_parallel: usize,
+    /// Read-only actions run, mutating ones are previewed; nothing is rolled back.
+    pub check_mode: bool,
+    /// Undo what ran when the run fails or is interrupted (`--no-rollback` turns it off).
+    pub rollback: bool,
+    /// Make this step fail on purpose (drills of the rollback path).
+    pub fail_at: Option<String>,
+}
+
+/// A signal, shared between whoever catches it and the executor.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    token: CancellationToken,
+    signal: Arc<Mutex<Option<String>>>,
+}
+
+impl Interrupt {
+    pub fn trigger(&self, signal: &str) {
+        self.signal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(|| signal.to_string());
+        self.token.cancel();
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    fn signal(&self) -> String {
+        self.signal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| "interrupt".into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Running,
+    Succeeded,
+    Skipped,
+    /// Failed with `continue_on_error`: dependants still run.
+    FailedContinued,
+    Failed,
+    Cancelled,
+    Previewed,
+    Unknown,
+}
+
+impl State {
+    /// Dependants may start after this.
+    fn lets_dependants_run(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Skipped | Self::FailedContinued | Self::Previewed
+        )
+    }
+}
+
+/// Why the main phase stopped before the end.
+#[derive(Debug, Clone)]
+enum Stop {
+    Failed { step: String, precondition: bool },
+    Interrupted(String),
+    JournalBroken,
+}
+
+pub struct Executor<A> {
+    playbook: Arc<Playbook<A>>,
+    templates: Arc<Templates>,
+    scope: Scope,
+    recorder: Arc<Recorder>,
+    approver: Arc<dyn Approver>,
+    options: RunOptions,
+    states: HashMap<NodeIndex, State>,
+    /// Steps that succeeded, in completion order.
+    completed: Vec<NodeIndex>,
+    stop: Option<Stop>,
+    rollback_started: bool,
+    compensations_done: BTreeSet<(String, usize)>,
+    compensations_failed: usize,
+    handlers_done: BTreeSet<usize>,
+    started: Instant,
+}
+
+impl<A: Action> Executor<A> {
+    pub fn new(
+        playbook: Arc<Playbook<A>>,
+        scope: Scope,
+        templates: Arc<Templates>,
+        recorder: Arc<Recorder>,
+        approver: Arc<dyn Approver>,
+        options: RunOptions,
+    ) -> Self {
+        let states = playbook
+            .steps
+            .iter()
+            .map(|&i| (i, State::Pending))
+            .collect();
+        Self {
+            playbook,
+            templates,
+            scope,
+            recorder,
+            approver,
+            options,
+            states,
+            completed: Vec::new(),
+            stop: None,
+            rollback_started: false,
+            compensations_done: BTreeSet::new(),
+            compensations_failed: 0,
+            handlers_done: BTreeSet::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Takes over a journaled run: finished steps keep their results and outputs; the steps in
+    /// `rerun` (started, never finished, and allowed to run again) start over.
+    pub fn restore(&mut self, record: &RunRecord) {
+        let by_id: HashMap<&str, NodeIndex> = self
+            .playbook
+            .steps
+            .iter()
+            .map(|&i| (self.playbook.step(i).id.as_str(), i))
+            .collect();
+        for (id, state) in &record.steps {
+            let Some(&index) = by_id.get(id.as_str()) else {
+                continue;
+            };
+            let step = self.playbook.step(index);
+            let restored = match state {
+                StepState::Started | StepState::Cancelled => State::Pending,
+                StepState::Succeeded { outputs } => {
+                    self.scope.record(index, step, outputs);
+                    State::Succeeded
+                }
+                StepState::Skipped => {
+                    self.scope.record(index, step, &status_only("skipped"));
+                    State::Skipped
+                }
+                StepState::Failed {
+                    continued: true, ..
+                } => {
+                    self.scope.record(index, step, &status_only("failed"));
+                    State::FailedContinued
+                }
+                StepState::Failed { .. } | StepState::PreconditionFailed { .. } => State::Failed,
+                StepState::Previewed => State::Previewed,
+                StepState::Unknown => State::Unknown,
+            };
+            self.states.insert(index, restored);
+        }
+        self.completed = record
+            .completed
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()).copied())
+            .collect();
+        if let Some(step) = &record.failure {
+            let precondition = matches!(
+                record.steps.get(step),
+                Some(StepState::PreconditionFailed { .. })
+            );
+            self.stop = Some(Stop::Failed {
+                step: step.clone(),
+                precondition,
+            });
+        } else if record.interrupted || record.rollback_started {
+            self.stop = Some(Stop::Interrupted("interrupt (before resume)".into()));
+        }
+        self.rollback_started = record.rollback_started;
+        self.compensations_done = record.compensations_done.clone();
+        self.compensations_failed = record.compensations_failed;
+        self.handlers_done = record.handlers_done.clone();
+    }
+
+    /// Runs to the end (or continues a restored run) and journals how it finished.
+    pub async fn run(mut self, interrupt: Interrupt) -> RunStatus {
+        if self.stop.is_none() {
+            self.main_phase(&interrupt).await;
+        }
+        let (status, error) = self.finish_phase().await;
+        self.recorder.record(Event::RunFinished {
+            status,
+            exit_code: status.exit_code(),
+            duration: self.started.elapsed().as_secs_f64(),
+            error,
+        });
+        status
+    }
+
+    async fn main_phase(&mut self, interrupt: &Interrupt) {
+        let mut tasks: JoinSet<StepOutcome> = JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, NodeIndex> = HashMap::new();
+        loop {
+            if self.recorder.is_broken() && self.stop.is_none() {
+                self.stop = Some(Stop::JournalBroken);
+            }
+            if self.stop.is_none() {
+                self.propagate_unknown();
+                for index in self.ready() {
+                    if running.len() >= self.options.max_parallel.max(1) {
+                        break;
+                    }
+                    self.states.insert(index, State::Running);
+                    let task = tasks.spawn(self.step_run(index).run());
+                    running.insert(task.id(), index);
+                }
+            }
+            if running.is_empty() {
+                return;
+            }
+            tokio::select! {
+                Some(joined) = tasks.join_next_with_id() => {
+                    let (id, outcome) = match joined {
+                        Ok((id, outcome)) => (id, outcome),
+                        Err(e) => (e.id(), StepOutcome::Failed {
+                            error: format!("internal error: the step's task ended abnormally: {e}"),
+                            attempts: 0,
+                            duration: std::time::Duration::ZERO,
+                        }),
+                    };
+                    let index = running.remove(&id).expect("every task is tracked");
+                    self.settle(index, outcome);
+                }
+                () = interrupt.token.cancelled(), if !matches!(self.stop, Some(Stop::Interrupted(_))) => {
+                    let signal = interrupt.signal();
+                    self.recorder.record(Event::Interrupted { signal: signal.clone() });
+                    self.stop = Some(Stop::Interrupted(signal.clone()));
+                    // Dropping a step's future kills what it started (process groups, requests).
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    for (_, index) in running.drain() {
+                        self.states.insert(index, State::Cancelled);
+                        self.recorder.record(Event::StepCancelled {
+                            step: self.playbook.step(index).id.clone(),
+                            reason: format!("run interrupted ({signal})"),
+                        });
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Pending steps whose needs are all done, in declaration order.
+    fn ready(&self) -> Vec<NodeIndex> {
+        self.playbook
+            .steps
+            .iter()
+            .copied()
+            .filter(|i| self.states[i] == State::Pending)
+            .filter(|&i| self.needs(i).all(|n| self.states[&n].lets_dependants_run()))
+            .collect()
+    }
+
+    fn needs(&self, index: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.playbook
+            .graph
+            .edges_directed(index, Direction::Incoming)
+            .filter(|e| *e.weight() == Edge::Needs)
+            .map(|e| petgraph::visit::EdgeRef::source(&e))
+    }
+
+    /// Check mode: a step that needs an unknown step is unknown too.
+    fn propagate_unknown(&mut self) {
+        for &index in &self.playbook.steps {
+            if self.states[&index] == State::Pending
+                && self.needs(index).any(|n| self.states[&n] == State::Unknown)
+            {
+                self.states.insert(index, State::Unknown);
+                self.recorder.record(Event::StepUnknown {
+                    step: self.playbook.step(index).id.clone(),
+                    reason: "a step it needs is unknown".into(),
+                });
+            }
+        }
+    }
+
+    fn step_run(&self, index: NodeIndex) -> StepRun<A> {
+        let step = self.playbook.step(index);
+        StepRun {
+            playbook: self.playbook.clone(),
+            index,
+            ctx: self.context(&step.id, step.item.as_ref()),
+            recorder: self.recorder.clone(),
+            inject_failure: self.options.fail_at.as_deref() == Some(step.id.as_str())
+                || self.options.fail_at.as_deref() == Some(step.origin.as_str()),
+        }
+    }
+
+    fn context(&self, step: &str, item: Option<&serde_json::Value>) -> StepContext {
+        StepContext::new(
+            step.to_string(),
+            self.templates.clone(),
+            self.scope.values(item),
+            self.options.check_mode,
+            self.approver.clone(),
+        )
+    }
+
+    /// Check mode: whether a step comes after a change that was only previewed, so the live
+    /// state it observes is not the state a real run would give it.
+    fn after_a_preview(&self, index: NodeIndex) -> bool {
+        let mut stack: Vec<NodeIndex> = self.needs(index).collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(node) = stack.pop() {
+            if !seen.insert(node) {
+                continue;
+            }
+            if matches!(self.states[&node], State::Previewed | State::Unknown) {
+                return true;
+            }
+            stack.extend(self.needs(node));
+        }
+        false
+    }
+
+    /// Journals a step's outcome and makes its outputs visible to later steps.
+    fn settle(&mut self, index: NodeIndex, outcome: StepOutcome) {
+        let outcome = match outcome {
+            StepOutcome::Failed { error, .. }
+                if self.options.check_mode && self.after_a_preview(index) =>
+            {
+                StepOutcome::Unknown {
+                    reason: format!(
+                        "fails against the current state, which a previewed step before it would change: {error}"
+                    ),
+                }
+            }
+            other => other,
+        };
+        let playbook = self.playbook.clone();
+        let step = playbook.step(index);
+        let id = step.id.clone();
+        let state = match outcome {
+            StepOutcome::Skipped { reason } => {
+                self.scope.record(index, step, &status_only("skipped"));
+                self.recorder
+                    .record(Event::StepSkipped { step: id, reason });
+                State::Skipped
+            }
+            StepOutcome::Succeeded {
+                mut outputs,
+                attempts,
+                duration,
+            } => {
+                outputs.insert("status".into(), "succeeded".into());
+                outputs.insert("duration".into(), duration.as_secs_f64().into());
+                outputs.insert("attempts".into(), attempts.into());
+                self.scope.record(index, step, &outputs);
+                self.completed.push(index);
+                self.recorder.record(Event::StepSucceeded {
+                    step: id,
+                    attempts,
+                    duration: duration.as_secs_f64(),
+                    outputs,
+                });
+                State::Succeeded
+            }
+            StepOutcome::Failed {
+                error,
+                attempts,
+                duration,
+            } => {
+                let continued = step.continue_on_error;
+                self.recorder.record(Event::StepFailed {
+                    step: id.clone(),
+                    attempts,
+                    duration: duration.as_secs_f64(),
+                    error,
+                    continued,
+                });
+                if continued {
+                    self.scope.record(index, step, &status_only("failed"));
+                    State::FailedContinued
+                } else {
+                    self.stop_for(id, false);
+                    State::Failed
+                }
+            }
+            StepOutcome::PreconditionFailed {
+                precondition,
+                error,
+            } => {
+                self.recorder.record(Event::PreconditionFailed {
+                    step: id.clone(),
+                    precondition,
+                    error,
+                });
+                self.stop_for(id, true);
+                State::Failed
+            }
+            StepOutcome::Previewed { preview } => {
+                self.recorder
+                    .record(Event::StepPreviewed { step: id, preview });
+                State::Previewed
+            }
+            StepOutcome::Unknown { reason } => {
+                self.recorder
+                    .record(Event::StepUnknown { step: id, reason });
+                State::Unknown
+            }
+        };
+        self.states.insert(index, state);
+    }
+
+    fn stop_for(&mut self, step: String, precondition: bool) {
+        if self.stop.is_none() {
+            self.stop = Some(Stop::Failed { step, precondition });
+        }
+    }
+
+    /// After the main phase: roll back and run handlers if it stopped early; decide the status.
+    async fn finish_phase(&mut self) -> (RunStatus, Option<String>) {
+        let Some(stop) = self.stop.clone() else {
+            let status = if self.options.check_mode {
+                RunStatus::Checked
+            } else {
+                RunStatus::Succeeded
+            };
+            return (status, None);
+        };
+        let reason = match &stop {
+            Stop::Failed {
+                step,
+                precondition: true,
+            } => format!("a precondition of `{step}` failed"),
+            Stop::Failed { step, .. } => format!("step `{step}` failed"),
+            Stop::Interrupted(signal) => format!("interrupted ({signal})"),
+            Stop::JournalBroken => "the journal could not be written".to_string(),
+        };
+        if self.options.check_mode {
+            return (RunStatus::Failed, Some(reason));
+        }
+
+        let changed: Vec<&str> = self
+            .completed
+            .iter()
+            .map(|&i| self.playbook.step(i))
+            .filter(|s| s.action.effect() == Effect::Mutating)
+            .map(|s| s.id.as_str())
+            .collect();
+        let nothing_changed = changed.is_empty();
+        let unprotected: Vec<String> = self
+            .completed
+            .iter()
+            .filter(|&&i| {
+                self.playbook.step(i).action.effect() == Effect::Mutating
+                    && self.playbook.rollback_of(i).is_empty()
+            })
+            .map(|&i| self.playbook.step(i).id.clone())
+            .collect();
+
+        let mut rolled_back = false;
+        if self.options.rollback && self.has_compensations() {
+            self.rollback(&reason).await;
+            rolled_back = true;
+        }
+        self.handlers().await;
+
+        let mut error = reason;
+        if !unprotected.is_empty() {
+            error.push_str(&format!(
+                "; changed without a rollback: {}",
+                unprotected.join(", ")
+            ));
+        }
+        let status = match stop {
+            _ if self.compensations_failed > 0 => RunStatus::RollbackFailed,
+            Stop::Interrupted(_) => RunStatus::Interrupted,
+            Stop::Failed {
+                precondition: true, ..
+            } if nothing_changed => RunStatus::PreconditionFailed,
+            _ if rolled_back => RunStatus::RolledBack,
+            Stop::Failed { .. } | Stop::JournalBroken => RunStatus::Failed,
+        };
+        (status, Some(error))
+    }
+
+    fn has_compensations(&self) -> bool {
+        self.completed
+            .iter()
+            .any(|&i| !self.playbook.rollback_of(i).is_empty())
+    }
+
+    /// Compensations of the steps that succeeded, newest first, each in the order written.
+    /// A failed compensation does not stop the others: undoing as much as possible leaves
+    /// the least for the person who has to finish by hand.
+    async fn rollback(&mut self, reason: &str) {
+        if !self.rollback_started {
+            self.recorder.record(Event::RollbackStarted {
+                reason: reason.to_string(),
+            });
+            self.rollback_started = true;
+        }
+        let playbook = self.playbook.clone();
+        for &index in self.completed.clone().iter().rev() {
+            for (position, compensation) in playbook.rollback_of(index).into_iter().enumerate() {
+                let step_id = playbook.step(index).id.clone();
+                if self
+                    .compensations_done
+                    .contains(&(step_id.clone(), position))
+                {
+                    continue;
+                }
+                self.recorder.record(Event::CompensationStarted {
+                    step: step_id.clone(),
+                    index: position,
+                    verb: spec_label(&compensation.spec),
+                });
+                let ctx = self.context(&step_id, compensation.item.as_ref());
+                let started = Instant::now();
+                let attempted = run_spec(&compensation.spec, &ctx, &self.recorder, &step_id).await;
+                match attempted.result {
+                    Ok(_) => self.recorder.record(Event::CompensationSucceeded {
+                        step: step_id.clone(),
+                        index: position,
+                        duration: started.elapsed().as_secs_f64(),
+                    }),
+                    Err(e) => {
+                        self.compensations_failed += 1;
+                        self.recorder.record(Event::CompensationFailed {
+                            step: step_id.clone(),
+                            index: position,
+                            error: e.message,
+                        });
+                    }
+                }
+                self.compensations_done.insert((step_id, position));
+            }
+        }
+        self.recorder.record(Event::RollbackFinished {
+            failed: self.compensations_failed,
+        });
+    }
+
+    /// `on_failure` handlers (usually notifications). Their failures are journaled and never
+    /// change how the run ended.
+    async fn handlers(&mut self) {
+        let playbook = self.playbook.clone();
+        for (index, spec) in playbook.on_failure.iter().enumerate() {
+            if self.handlers_done.contains(&index) {
+                continue;
+            }
+            let ctx = self.context("on_failure", None);
+            let attempted = run_spec(spec, &ctx, &self.recorder, "on_failure").await;
+            self.recorder.record(Event::HandlerFinished {
+                index,
+                verb: spec_label(spec),
+                error: attempted.result.err().map(|e| e.message),
+            });
+            self.handlers_done.insert(index);
+        }
+    }
+}
+
+fn status_only(status: &str) -> Outputs {
+    let mut outputs = Outputs::new();
+    outputs.insert("status".into(), status.into());
+    outputs
+}
+
+#[cfg(test)]
+mod tests;

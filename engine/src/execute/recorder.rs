@@ -1,0 +1,47 @@
+//! Every event of a run goes through here: into the journal first (fsynced), then to whoever
+//! watches (the console). Nothing else in the executor writes or prints.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::journal::{Entry, Event, JournalWriter};
+
+/// Told of each event after it is journaled, with secrets already redacted.
+pub type Observer = Arc<dyn Fn(&Entry) + Send + Sync>;
+
+pub struct Recorder {
+    writer: Mutex<JournalWriter>,
+    observer: Observer,
+    /// Set when a write failed: the executor stops going forward, since what it does next
+    /// could not be resumed or audited.
+    broken: AtomicBool,
+}
+
+impl Recorder {
+    pub fn new(writer: JournalWriter, observer: Observer) -> Self {
+        Self {
+            writer: Mutex::new(writer),
+            observer,
+            broken: AtomicBool::new(false),
+        }
+    }
+
+    pub fn record(&self, event: Event) {
+        // One writer at a time keeps lines whole; a poisoned lock only means another thread
+        // panicked mid-write, and the torn line is handled by the reader.
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let (entry, written) = writer.append(event);
+        (self.observer)(&entry);
+        if let Err(error) = written {
+            self.broken.store(true, Ordering::SeqCst);
+            let (entry, _) = writer.append(Event::JournalError {
+                error: format!("cannot write the journal: {error}"),
+            });
+            (self.observer)(&entry);
+        }
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,209 @@
+//! The values templates read at run time, and rendering with them.
+//!
+//! The compiler already proved every reference points at something declared and at a step the
+//! reader depends on; here the values are filled in as steps finish.
+
+use chrono::{DateTime, Utc};
+use minijinja::value::Value as JinjaValue;
+use minijinja::{Environment, UndefinedBehavior};
+use petgraph::graph::NodeIndex;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use super::context::Outputs;
+use crate::action::Action;
+use crate::compile::{Playbook, Step};
+use crate::params::is_template;
+use crate::secrets::Secrets;
+
+fn jinja<T: serde::Serialize>(value: T) -> JinjaValue {
+    JinjaValue::from(minijinja::value::Serde(value))
+}
+
+/// The template engine, configured once per run.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        let mut env = Environment::new();
+        // An undefined value is an error, never an empty string in a command line.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        Self { env }
+    }
+}
+
+impl Templates {
+    pub fn render(&self, text: &str, values: &JinjaValue) -> Result<String, minijinja::Error> {
+        if !is_template(text) {
+            return Ok(text.to_string());
+        }
+        self.env.render_str(text, values)
+    }
+
+    pub fn condition(&self, text: &str, values: &JinjaValue) -> Result<bool, minijinja::Error> {
+        let trimmed = text.trim();
+        // `"{{ expr }}"` alone is the expression itself: keep its truthiness, not its text.
+        let expression = trimmed
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+            .filter(|inner| !inner.contains("{{") && !inner.contains("}}"))
+            .map(|inner| inner.trim_matches('-'));
+        match expression {
+            Some(expr) => self.eval(expr, values),
+            None if is_template(trimmed) => {
+                let rendered = self.render(trimmed, values)?;
+                Ok(!matches!(
+                    rendered.trim().to_ascii_lowercase().as_str(),
+                    "" | "false" | "0" | "none" | "no"
+                ))
+            }
+            None => self.eval(trimmed, values),
+        }
+    }
+
+    fn eval(&self, expr: &str, values: &JinjaValue) -> Result<bool, minijinja::Error> {
+        let compiled = self.env.compile_expression(expr)?;
+        Ok(compiled.eval(values)?.is_true())
+    }
+}
+
+/// Facts about the run, readable as `run.*`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunFacts {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub playbook: String,
+    pub check_mode: bool,
+}
+
+/// Everything templates can read, growing as steps finish.
+pub struct Scope {
+    inputs: JinjaValue,
+    vars: JinjaValue,
+    secrets: JinjaValue,
+    run: JinjaValue,
+    steps: BTreeMap<String, JinjaValue>,
+    /// Outputs of the items of each `for_each` step, by item order.
+    groups: BTreeMap<String, BTreeMap<NodeIndex, Outputs>>,
+}
+
+impl Scope {
+    /// Vars are rendered once, here: they may read inputs (the compiler made sure that is all).
+    pub fn new<A: Action>(
+        playbook: &Playbook<A>,
+        templates: &Templates,
+        secrets: &Secrets,
+        run: &RunFacts,
+    ) -> Result<Self, String> {
+        let secret_values: BTreeMap<&str, &str> = secrets.iter().collect();
+        let mut scope = Self {
+            inputs: jinja(&playbook.input_values),
+            vars: JinjaValue::from(()),
+            secrets: jinja(secret_values),
+            run: jinja(run),
+            steps: BTreeMap::new(),
+            groups: BTreeMap::new(),
+        };
+        let early = scope.values(None);
+        let mut vars = Map::new();
+        for (name, value) in &playbook.vars {
+            let rendered =
+                render_value(templates, value, &early).map_err(|e| format!("var `{name}`: {e}"))?;
+            vars.insert(name.clone(), rendered);
+        }
+        scope.vars = jinja(vars);
+        Ok(scope)
+    }
+
+    /// The outputs of a finished step become readable as `steps.<id>.*`; an item of a
+    /// `for_each` step also adds to `steps.<origin>.<output>`, a list in item order.
+    pub fn record<A>(&mut self, index: NodeIndex, step: &Step<A>, outputs: &Outputs) {
+        self.steps.insert(step.id.clone(), jinja(outputs));
+        if step.item.is_some() {
+            let group = self.groups.entry(step.origin.clone()).or_default();
+            group.insert(index, outputs.clone());
+            let mut merged: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+            for item_outputs in group.values() {
+                for (name, value) in item_outputs {
+                    merged.entry(name).or_default().push(value);
+                }
+            }
+            self.steps.insert(step.origin.clone(), jinja(merged));
+        }
+    }
+
+    /// The template context for one step (or compensation) and its `for_each` item.
+    pub fn values(&self, item: Option<&Value>) -> JinjaValue {
+        minijinja::context! {
+            inputs => self.inputs.clone(),
+            vars => self.vars.clone(),
+            secrets => self.secrets.clone(),
+            run => self.run.clone(),
+            steps => JinjaValue::from(self.steps.clone()),
+            item => item.map(jinja).unwrap_or(JinjaValue::UNDEFINED),
+        }
+    }
+}
+
+/// Renders every template string inside a JSON value (a var may be a list or a mapping).
+fn render_value(
+    templates: &Templates,
+    value: &Value,
+    values: &JinjaValue,
+) -> Result<Value, minijinja::Error> {
+    Ok(match value {
+        Value::String(text) => Value::String(templates.render(text, values)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| render_value(templates, v, values))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), render_value(templates, v, values)?)))
+                .collect::<Result<_, minijinja::Error>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> JinjaValue {
+        minijinja::context! {
+            inputs => jinja(serde_json::json!({"flush": true, "port": 5432})),
+            steps => jinja(serde_json::json!({"count": {"rows": [{"n": 3}]}})),
+        }
+    }
+
+    #[test]
+    fn conditions_accept_expressions_and_templates() {
+        let t = Templates::default();
+        let v = values();
+        assert!(t.condition("inputs.flush", &v).unwrap());
+        assert!(t.condition("{{ steps.count.rows[0].n > 2 }}", &v).unwrap());
+        assert!(!t.condition("{{ steps.count.rows[0].n > 5 }}", &v).unwrap());
+        assert!(
+            !t.condition("{% if inputs.port == 1 %}yes{% endif %}", &v)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn undefined_values_are_errors_not_empty_strings() {
+        let t = Templates::default();
+        let error = t
+            .render("pg_dump -p {{ inputs.prot }}", &values())
+            .unwrap_err();
+        assert_eq!(error.kind(), minijinja::ErrorKind::UndefinedError);
+        assert_eq!(
+            t.render("-p {{ inputs.port }}", &values()).unwrap(),
+            "-p 5432"
+        );
+    }
+}

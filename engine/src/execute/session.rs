@@ -1,0 +1,374 @@
+//! Starting and resuming runs: everything between "the playbook compiled" and "the executor
+//! runs", in the order that keeps a run safe: lock, run directory and snapshots, journal,
+//! then the first event.
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::approval::GateKeeper;
+use super::recorder::{Observer, Recorder};
+use super::scope::{RunFacts, Scope, Templates};
+use super::{Executor, Interrupt, RunOptions};
+use crate::action::Action;
+use crate::compile::{CompileOptions, Playbook};
+use crate::diagnostic::Diagnostic;
+use crate::journal::lock::{self, Holder, LockError, RunLock};
+use crate::journal::{Event, JournalWriter, Mode, RunDir, RunRecord, RunStatus, Store};
+use crate::plan::{Format, render};
+use crate::secrets::{SecretError, Secrets};
+use crate::source::SourceFile;
+
+/// Who is running: journaled with every start, resume and lock.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+}
+
+impl Operator {
+    pub fn current() -> Self {
+        let user = ["RUNBOOK_USER", "USER", "LOGNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "unknown".into());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        Self {
+            user,
+            host,
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// Why a run did not start (or resume). Nothing was changed in any of these cases.
+#[derive(Debug)]
+pub enum SessionError {
+    /// The playbook does not compile (resume recompiles it).
+    Invalid(SourceFile, Vec<Diagnostic>),
+    Secrets(Vec<SecretError>),
+    Lock(LockError),
+    /// The run cannot go on as asked (finished, changed playbook, unfinished mutating steps).
+    Refused(String),
+    Io(String),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(source, diagnostics) => {
+                write!(f, "{}: {} problems", source.name(), diagnostics.len())
+            }
+            Self::Secrets(errors) => {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                f.write_str(&lines.join("\n"))
+            }
+            Self::Lock(e) => write!(f, "{e}"),
+            Self::Refused(message) | Self::Io(message) => f.write_str(message),
+        }
+    }
+}
+
+fn io(context: &str) -> impl Fn(std::io::Error) -> SessionError + '_ {
+    move |e| SessionError::Io(format!("{context}: {e}"))
+}
+
+/// What every run needs, for a start or a resume.
+pub struct Session {
+    pub store: Store,
+    pub options: RunOptions,
+    /// Ask approvals on the terminal (when it is one).
+    pub prompt: bool,
+    pub observer: Observer,
+    pub interrupt: Interrupt,
+    /// Reads environment variables for secrets (tests pass their own).
+    pub env: fn(&str) -> Option<String>,
+}
+
+pub fn fingerprint(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A started run: where its journal is, and how it ended.
+pub struct Finished {
+    pub run: RunDir,
+    pub status: RunStatus,
+}
+
+impl Session {
+    pub async fn start<A: Action>(
+        self,
+        source: &SourceFile,
+        playbook: Playbook<A>,
+        raw_inputs: &[(String, String)],
+    ) -> Result<Finished, SessionError> {
+        let operator = Operator::current();
+        let secrets =
+            Secrets::resolve(&playbook.secrets, self.env).map_err(SessionError::Secrets)?;
+        let id = Store::new_run_id();
+        let mode = if self.options.check_mode {
+            Mode::Check
+        } else {
+            Mode::Run
+        };
+        let facts = RunFacts {
+            id: id.clone(),
+            started_at: Utc::now(),
+            playbook: playbook.name.clone(),
+            check_mode: self.options.check_mode,
+        };
+        let templates = Arc::new(Templates::default());
+        let scope =
+            Scope::new(&playbook, &templates, &secrets, &facts).map_err(SessionError::Refused)?;
+        // The lock first: a refused run leaves nothing behind.
+        let lock = self.lock(&playbook, &templates, &scope, &id, &operator)?;
+
+        let run = self
+            .store
+            .create_run(&id)
+            .map_err(io("creating the run directory"))?;
+        let _live = run.hold().map_err(io("marking the run live"))?;
+        std::fs::write(run.playbook_path(), &source.text).map_err(io("saving the playbook"))?;
+        std::fs::write(run.plan_path(), render(&playbook, Format::Json))
+            .map_err(io("saving the plan"))?;
+        let inputs = serde_json::to_string_pretty(raw_inputs).unwrap_or_default();
+        std::fs::write(run.inputs_path(), inputs).map_err(io("saving the inputs"))?;
+
+        let recorder = self.recorder(&run, &secrets)?;
+        recorder.record(Event::RunStarted {
+            run: id,
+            playbook: playbook.name.clone(),
+            path: source.name(),
+            fingerprint: fingerprint(&source.text),
+            mode,
+            inputs: playbook.input_values.clone(),
+            max_parallel: self.options.max_parallel,
+            user: operator.user.clone(),
+            host: operator.host.clone(),
+            pid: operator.pid,
+        });
+        if let Some((key, _)) = &lock {
+            recorder.record(Event::LockAcquired { key: key.clone() });
+        }
+        let executor = self.executor(playbook, scope, templates, recorder, &run, &operator);
+        let status = executor.run(self.interrupt.clone()).await;
+        Ok(Finished { run, status })
+    }
+
+    /// Continues a run from its journal. `compile` turns the playbook text into a plan (the
+    /// caller owns the step families).
+    pub async fn resume<A: Action>(
+        self,
+        query: &str,
+        force: bool,
+        rerun: &[String],
+        compile: impl Fn(&SourceFile, &CompileOptions) -> Result<Playbook<A>, Vec<Diagnostic>>,
+    ) -> Result<Finished, SessionError> {
+        let operator = Operator::current();
+        let run = self
+            .store
+            .find(query)
+            .map_err(|e| SessionError::Refused(e.to_string()))?;
+        let _live = run
+            .hold()
+            .map_err(|e| SessionError::Refused(e.to_string()))?;
+        let journal = run
+            .read_journal()
+            .map_err(|e| SessionError::Io(format!("reading the journal of {}: {e}", run.id)))?;
+        let record = RunRecord::from_entries(&journal.entries);
+        let header = record.header.clone().ok_or_else(|| {
+            SessionError::Refused(format!("run {} has no start event in its journal", run.id))
+        })?;
+        if let Some(finish) = &record.finish {
+            return Err(SessionError::Refused(format!(
+                "run {} already finished: {}; nothing to resume",
+                run.id,
+                finish.status.as_str()
+            )));
+        }
+        if header.mode == Mode::Check {
+            return Err(SessionError::Refused(format!(
+                "run {} was a check (--dry-run); start a new one instead",
+                run.id
+            )));
+        }
+
+        let source = self.resume_source(&run, &header.path, &header.fingerprint, force)?;
+        let raw_inputs: Vec<(String, String)> = std::fs::read_to_string(run.inputs_path())
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let options = CompileOptions {
+            inputs: raw_inputs,
+            require_inputs: true,
+        };
+        let playbook =
+            compile(&source, &options).map_err(|d| SessionError::Invalid(source.clone(), d))?;
+
+        let unfinished = record.unfinished();
+        if let Some(wrong) = rerun.iter().find(|r| !unfinished.contains(&r.as_str())) {
+            return Err(SessionError::Refused(format!(
+                "`--rerun {wrong}`: only steps that started and never finished can be re-run (unfinished: {})",
+                if unfinished.is_empty() {
+                    "none".to_string()
+                } else {
+                    unfinished.join(", ")
+                }
+            )));
+        }
+
+        // A step that started and never finished may have done part of its work.
+        let mut refused = Vec::new();
+        for &id in &unfinished {
+            let step = playbook
+                .steps
+                .iter()
+                .map(|&i| playbook.step(i))
+                .find(|s| s.id == id);
+            match step {
+                Some(step) if step.idempotent || rerun.iter().any(|r| r == id) => {}
+                Some(step) => refused.push(format!("`{}` ({})", step.id, step.action.verb())),
+                None => {}
+            }
+        }
+        if !refused.is_empty() {
+            return Err(SessionError::Refused(format!(
+                "{} started and never finished, and may have done part of its work: {}.\nCheck what it did, then resume with `--rerun STEP` for each step that is safe to run again",
+                if refused.len() == 1 {
+                    "this step"
+                } else {
+                    "these steps"
+                },
+                refused.join(", ")
+            )));
+        }
+
+        let secrets =
+            Secrets::resolve(&playbook.secrets, self.env).map_err(SessionError::Secrets)?;
+        let facts = RunFacts {
+            id: run.id.clone(),
+            started_at: record.started_at.unwrap_or_else(Utc::now),
+            playbook: playbook.name.clone(),
+            check_mode: false,
+        };
+        let templates = Arc::new(Templates::default());
+        let scope =
+            Scope::new(&playbook, &templates, &secrets, &facts).map_err(SessionError::Refused)?;
+        let lock = self.lock(&playbook, &templates, &scope, &run.id, &operator)?;
+        let recorder = self.recorder(&run, &secrets)?;
+        recorder.record(Event::RunResumed {
+            run: run.id.clone(),
+            user: operator.user.clone(),
+            host: operator.host.clone(),
+            pid: operator.pid,
+            forced: force,
+            rerun: rerun.to_vec(),
+        });
+        if let Some((key, _)) = &lock {
+            recorder.record(Event::LockAcquired { key: key.clone() });
+        }
+        let mut executor = self.executor(playbook, scope, templates, recorder, &run, &operator);
+        executor.restore(&record);
+        let status = executor.run(self.interrupt.clone()).await;
+        Ok(Finished { run, status })
+    }
+
+    /// The playbook a resumed run continues with: the snapshot taken at the start, unless the
+    /// file changed and `--force` says to use the new text.
+    fn resume_source(
+        &self,
+        run: &RunDir,
+        path: &str,
+        recorded: &str,
+        force: bool,
+    ) -> Result<SourceFile, SessionError> {
+        let current = std::fs::read_to_string(path).ok();
+        let changed = current.as_deref().map(fingerprint).as_deref() != Some(recorded);
+        match (changed, force, current) {
+            (false, _, Some(text)) => Ok(SourceFile::new(path, text)),
+            (true, true, Some(text)) => Ok(SourceFile::new(path, text)),
+            (true, false, Some(_)) => Err(SessionError::Refused(format!(
+                "`{path}` changed since run {} started; resuming would mix two versions of the procedure.\nRestore the file, or resume with `--force` to continue with the new version",
+                run.id
+            ))),
+            (_, _, None) if force => {
+                let text = std::fs::read_to_string(run.playbook_path())
+                    .map_err(io("reading the playbook snapshot"))?;
+                Ok(SourceFile::new(PathBuf::from(path), text))
+            }
+            (_, _, None) => Err(SessionError::Refused(format!(
+                "`{path}` is gone; resume with `--force` to continue from the copy saved with the run"
+            ))),
+        }
+    }
+
+    fn lock<A: Action>(
+        &self,
+        playbook: &Playbook<A>,
+        templates: &Templates,
+        scope: &Scope,
+        run: &str,
+        operator: &Operator,
+    ) -> Result<Option<(String, RunLock)>, SessionError> {
+        // A check changes nothing, so it neither needs nor blocks the lock.
+        let Some(key) = &playbook.lock else {
+            return Ok(None);
+        };
+        if self.options.check_mode {
+            return Ok(None);
+        }
+        let key = templates
+            .render(key, &scope.values(None))
+            .map_err(|e| SessionError::Refused(format!("lock `{key}`: {e}")))?;
+        let holder = Holder {
+            run: run.to_string(),
+            playbook: playbook.name.clone(),
+            pid: operator.pid,
+            user: operator.user.clone(),
+            host: operator.host.clone(),
+            since: Utc::now(),
+        };
+        let held =
+            lock::acquire(&self.store.locks_dir(), &key, &holder).map_err(SessionError::Lock)?;
+        Ok(Some((key, held)))
+    }
+
+    fn recorder(&self, run: &RunDir, secrets: &Secrets) -> Result<Arc<Recorder>, SessionError> {
+        let writer = JournalWriter::open(&run.journal_path(), secrets.redactor())
+            .map_err(io("opening the journal"))?;
+        Ok(Arc::new(Recorder::new(writer, self.observer.clone())))
+    }
+
+    fn executor<A: Action>(
+        &self,
+        playbook: Playbook<A>,
+        scope: Scope,
+        templates: Arc<Templates>,
+        recorder: Arc<Recorder>,
+        run: &RunDir,
+        operator: &Operator,
+    ) -> Executor<A> {
+        let approver = Arc::new(GateKeeper::new(
+            run.clone(),
+            recorder.clone(),
+            self.prompt,
+            operator.user.clone(),
+        ));
+        Executor::new(
+            Arc::new(playbook),
+            scope,
+            templates,
+            recorder,
+            approver,
+            self.options.clone(),
+        )
+    }
+}

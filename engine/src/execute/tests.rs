@@ -1,0 +1,228 @@
+//! The executor's scheduling logic with a fake step family (pure logic, paused time): bounded
+//! parallelism, rollback order when steps finish out of declaration order, and check mode.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::approval::GateKeeper;
+use super::recorder::Recorder;
+use super::scope::{RunFacts, Scope, Templates};
+use super::*;
+use crate::action::{Action as ActionTrait, Effect, VerbInfo};
+use crate::compile::CompileOptions;
+use crate::journal::{Entry, JournalWriter, Store};
+use crate::secrets::Secrets;
+use crate::source::SourceFile;
+
+/// `fake.work`: sleeps `ms` (paused time), counts how many run at once, fails on request.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Work {
+    ms: u64,
+    #[serde(default)]
+    fail: bool,
+    #[serde(default)]
+    label: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+enum Fake {
+    #[serde(rename = "fake.work")]
+    Work(Work),
+}
+
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl ActionTrait for Fake {
+    fn verb(&self) -> &'static str {
+        "fake.work"
+    }
+    fn effect(&self) -> Effect {
+        Effect::Mutating
+    }
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+    fn catalog() -> &'static [VerbInfo] {
+        &[VerbInfo {
+            name: "fake.work",
+            effect: Effect::Mutating,
+            summary: "Pretend to work",
+            outputs: &[],
+            printed: &[],
+        }]
+    }
+    fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        let Self::Work(work) = self;
+        Box::pin(async move {
+            let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(work.ms)).await;
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+            LOG.lock().unwrap().push(work.label.clone());
+            if work.fail {
+                Err(StepError::failed("asked to fail"))
+            } else {
+                Ok(Outputs::new())
+            }
+        })
+    }
+    fn preview<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
+        Box::pin(async { Ok("would pretend".to_string()) })
+    }
+}
+
+/// The executor tests share the counters above, so they run one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn execute(yaml: &str, options: RunOptions) -> (RunStatus, Vec<Entry>) {
+    RUNNING.store(0, Ordering::SeqCst);
+    PEAK.store(0, Ordering::SeqCst);
+    LOG.lock().unwrap().clear();
+    let source = SourceFile::new("test.yml", yaml);
+    let playbook = crate::check::<Fake>(&source, &CompileOptions::default()).unwrap_or_else(|d| {
+        panic!(
+            "{}",
+            d.iter().map(|d| d.render(&source)).collect::<String>()
+        )
+    });
+    let dir = tempfile_dir();
+    let store = Store::new(&dir);
+    let run = store.create_run(&Store::new_run_id()).unwrap();
+    let seen: Arc<Mutex<Vec<Entry>>> = Arc::default();
+    let observer_seen = seen.clone();
+    let writer = JournalWriter::open(&run.journal_path(), Default::default()).unwrap();
+    let recorder = Arc::new(Recorder::new(
+        writer,
+        Arc::new(move |e: &Entry| observer_seen.lock().unwrap().push(e.clone())),
+    ));
+    let templates = Arc::new(Templates::default());
+    let facts = RunFacts {
+        id: run.id.clone(),
+        started_at: chrono::Utc::now(),
+        playbook: playbook.name.clone(),
+        check_mode: options.check_mode,
+    };
+    let scope = Scope::new(&playbook, &templates, &Secrets::default(), &facts).unwrap();
+    let approver = Arc::new(GateKeeper::new(run, recorder.clone(), false, "t".into()));
+    let executor = Executor::new(
+        Arc::new(playbook),
+        scope,
+        templates,
+        recorder,
+        approver,
+        options,
+    );
+    let status = executor.run(Interrupt::default()).await;
+    let entries = seen.lock().unwrap().clone();
+    let _ = std::fs::remove_dir_all(dir);
+    (status, entries)
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("runbook-exec-{}", uuid::Uuid::now_v7()))
+}
+
+fn options(max_parallel: usize) -> RunOptions {
+    RunOptions {
+        max_parallel,
+        check_mode: false,
+        rollback: true,
+        fail_at: None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_runs_more_steps_at_once_than_allowed() {
+    let _serial = SERIAL.lock().await;
+    let steps: String = (0..8)
+        .map(|i| format!("  - id: s{i}\n    fake.work: {{ ms: {} }}\n", 10 + i * 7))
+        .collect();
+    let yaml = format!("version: 1\nname: wide\nsteps:\n{steps}");
+    let (status, _) = execute(&yaml, options(3)).await;
+    assert_eq!(status, RunStatus::Succeeded);
+    assert_eq!(PEAK.load(Ordering::SeqCst), 3);
+    let (_, _) = execute(&yaml, options(1)).await;
+    assert_eq!(PEAK.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_follows_completion_order_not_declaration_order() {
+    let _serial = SERIAL.lock().await;
+    let yaml = r#"
+version: 1
+name: race
+steps:
+  - id: slow
+    fake.work: { ms: 50, label: slow }
+    rollback: { fake.work: { ms: 1, label: undo-slow } }
+  - id: fast
+    fake.work: { ms: 5, label: fast }
+    rollback: { fake.work: { ms: 1, label: undo-fast } }
+  - id: boom
+    needs: [slow, fast]
+    fake.work: { ms: 1, fail: true, label: boom }
+"#;
+    let (status, entries) = execute(yaml, options(4)).await;
+    assert_eq!(status, RunStatus::RolledBack);
+    assert_eq!(
+        *LOG.lock().unwrap(),
+        ["fast", "slow", "boom", "undo-slow", "undo-fast"]
+    );
+    assert!(matches!(
+        &entries.last().unwrap().event,
+        Event::RunFinished { error: Some(e), .. } if e == "step `boom` failed"
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_failure_running_steps_finish_and_nothing_new_starts() {
+    let _serial = SERIAL.lock().await;
+    let yaml = r#"
+version: 1
+name: stop
+steps:
+  - id: fails
+    fake.work: { ms: 1, fail: true, label: fails }
+  - id: running
+    fake.work: { ms: 30, label: running }
+    rollback: { fake.work: { ms: 1, label: undo-running } }
+  - id: later
+    needs: [running]
+    fake.work: { ms: 1, label: later }
+"#;
+    let (status, _) = execute(yaml, options(4)).await;
+    assert_eq!(status, RunStatus::RolledBack);
+    assert_eq!(*LOG.lock().unwrap(), ["fails", "running", "undo-running"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn check_mode_previews_every_mutating_step_and_rolls_nothing_back() {
+    let _serial = SERIAL.lock().await;
+    let yaml = r#"
+version: 1
+name: check
+steps:
+  - id: a
+    fake.work: { ms: 1, label: a }
+    rollback: { fake.work: { ms: 1, label: undo-a } }
+  - id: b
+    needs: [a]
+    fake.work: { ms: 1, label: b }
+"#;
+    let mut check = options(2);
+    check.check_mode = true;
+    let (status, entries) = execute(yaml, check).await;
+    assert_eq!(status, RunStatus::Checked);
+    assert!(LOG.lock().unwrap().is_empty());
+    let previews = entries
+        .iter()
+        .filter(|e| matches!(e.event, Event::StepPreviewed { .. }))
+        .count();
+    assert_eq!(previews, 2);
+}

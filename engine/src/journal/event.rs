@@ -1,0 +1,237 @@
+//! The typed events of a run, one JSON object per journal line.
+//!
+//! The journal is the run's memory: `resume` rebuilds state from it, `runs`/`show` read it,
+//! reports are made from it. Events are facts in the past tense and carry what a reader needs
+//! without the playbook at hand (the verb of a compensation, the error text).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One journal line: when, and what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// `run` really changes things; `check` (`run --dry-run`) only observes and previews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Run,
+    Check,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run: String,
+        playbook: String,
+        /// The playbook file as given on the command line.
+        path: String,
+        /// sha256 of the playbook text, so `resume` can tell it was edited.
+        fingerprint: String,
+        mode: Mode,
+        inputs: Map<String, Value>,
+        max_parallel: usize,
+        user: String,
+        host: String,
+        pid: u32,
+    },
+    RunResumed {
+        run: String,
+        user: String,
+        host: String,
+        pid: u32,
+        /// Resumed although the playbook changed (`--force`).
+        forced: bool,
+        /// Steps the operator allowed to run again (`--rerun`).
+        rerun: Vec<String>,
+    },
+    LockAcquired {
+        key: String,
+    },
+    StepStarted {
+        step: String,
+        verb: String,
+    },
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
+    PreconditionFailed {
+        step: String,
+        precondition: String,
+        error: String,
+    },
+    AttemptFailed {
+        step: String,
+        attempt: u32,
+        error: String,
+        /// Seconds until the next attempt.
+        retry_in: f64,
+    },
+    StepSucceeded {
+        step: String,
+        attempts: u32,
+        /// Seconds.
+        duration: f64,
+        outputs: Map<String, Value>,
+    },
+    StepFailed {
+        step: String,
+        attempts: u32,
+        duration: f64,
+        error: String,
+        /// `continue_on_error`: the failure is recorded and the run goes on.
+        continued: bool,
+    },
+    StepCancelled {
+        step: String,
+        reason: String,
+    },
+    /// Check mode: what a mutating step would have done.
+    StepPreviewed {
+        step: String,
+        preview: String,
+    },
+    /// Check mode: the step could not be evaluated (it reads what a previewed step would
+    /// produce, or a step it needs is unknown).
+    StepUnknown {
+        step: String,
+        reason: String,
+    },
+    ApprovalRequested {
+        step: String,
+        message: String,
+        approvers: Vec<String>,
+    },
+    ApprovalDecided {
+        step: String,
+        approved: bool,
+        approver: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    Interrupted {
+        signal: String,
+    },
+    RollbackStarted {
+        reason: String,
+    },
+    CompensationStarted {
+        step: String,
+        /// Position among the step's compensations, as written.
+        index: usize,
+        verb: String,
+    },
+    CompensationSucceeded {
+        step: String,
+        index: usize,
+        duration: f64,
+    },
+    CompensationFailed {
+        step: String,
+        index: usize,
+        error: String,
+    },
+    RollbackFinished {
+        failed: usize,
+    },
+    HandlerFinished {
+        /// Position in `on_failure`.
+        index: usize,
+        verb: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The journal could not be written; what happened after may be missing.
+    JournalError {
+        error: String,
+    },
+    RunFinished {
+        status: RunStatus,
+        exit_code: i32,
+        duration: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+}
+
+/// How a run ended. Each status has one exit code (see the README's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    /// A step failed and everything that ran was rolled back.
+    RolledBack,
+    /// A step failed and rollback was disabled (`--no-rollback`) or nothing needed undoing
+    /// because nothing had changed.
+    Failed,
+    /// A compensation failed: the systems are in between, someone must look.
+    RollbackFailed,
+    /// A precondition failed before anything was changed.
+    PreconditionFailed,
+    /// Stopped by a signal (and rolled back unless `--no-rollback`).
+    Interrupted,
+    /// Check mode finished (previews and probes only).
+    Checked,
+}
+
+impl RunStatus {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Self::Succeeded | Self::Checked => 0,
+            Self::RolledBack | Self::Failed => 1,
+            Self::RollbackFailed => 3,
+            Self::PreconditionFailed => 4,
+            Self::Interrupted => 130,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::RolledBack => "rolled back",
+            Self::Failed => "failed",
+            Self::RollbackFailed => "rollback failed, manual action needed",
+            Self::PreconditionFailed => "precondition failed, nothing changed",
+            Self::Interrupted => "interrupted",
+            Self::Checked => "checked",
+        }
+    }
+}
+
+impl Event {
+    /// The step an event is about, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Self::StepStarted { step, .. }
+            | Self::StepSkipped { step, .. }
+            | Self::PreconditionFailed { step, .. }
+            | Self::AttemptFailed { step, .. }
+            | Self::StepSucceeded { step, .. }
+            | Self::StepFailed { step, .. }
+            | Self::StepCancelled { step, .. }
+            | Self::StepPreviewed { step, .. }
+            | Self::StepUnknown { step, .. }
+            | Self::ApprovalRequested { step, .. }
+            | Self::ApprovalDecided { step, .. }
+            | Self::CompensationStarted { step, .. }
+            | Self::CompensationSucceeded { step, .. }
+            | Self::CompensationFailed { step, .. } => Some(step),
+            Self::RunStarted { .. }
+            | Self::RunResumed { .. }
+            | Self::LockAcquired { .. }
+            | Self::Interrupted { .. }
+            | Self::RollbackStarted { .. }
+            | Self::RollbackFinished { .. }
+            | Self::HandlerFinished { .. }
+            | Self::JournalError { .. }
+            | Self::RunFinished { .. } => None,
+        }
+    }
+}

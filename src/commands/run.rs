@@ -1,0 +1,44 @@
+//! `runbook run FILE`
+
+use runbook_engine::compile::CompileOptions;
+use runbook_engine::execute::RunOptions;
+use runbook_engine::journal::Store;
+
+use super::session::{execute, session};
+use crate::Exit;
+use crate::cli::RunArgs;
+
+pub fn run(args: &RunArgs, store: Store) -> Exit {
+    let options = CompileOptions {
+        inputs: args.inputs.clone(),
+        require_inputs: true,
+    };
+    let (source, playbook) = match super::check(&args.file, &options) {
+        Ok(checked) => checked,
+        Err((source, diagnostics)) => {
+            super::print_diagnostics(&source, &diagnostics);
+            return Exit::Invalid;
+        }
+    };
+    if let Some(step) = &args.fail_at {
+        let known = playbook
+            .steps
+            .iter()
+            .map(|&i| playbook.step(i))
+            .any(|s| s.id == *step || s.origin == *step);
+        if !known {
+            eprintln!("error: --fail-at `{step}`: the playbook has no such step");
+            return Exit::Invalid;
+        }
+    }
+    let run_options = RunOptions {
+        max_parallel: usize::from(args.execution.max_parallel),
+        check_mode: args.dry_run,
+        rollback: !args.execution.no_rollback,
+        fail_at: args.fail_at.clone(),
+    };
+    execute(|interrupt| {
+        let session = session(store, run_options, &args.execution, interrupt);
+        async move { session.start(&source, playbook, &args.inputs).await }
+    })
+}

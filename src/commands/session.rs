@@ -1,0 +1,105 @@
+//! What `run` and `resume` share: a tokio runtime, signal handling, and how a session's
+//! outcome becomes an exit code.
+
+use runbook_engine::execute::session::{Finished, Session, SessionError};
+use runbook_engine::execute::{Interrupt, RunOptions};
+use runbook_engine::journal::Store;
+use std::future::Future;
+
+use crate::Exit;
+use crate::cli::ExecutionArgs;
+
+pub fn session(
+    store: Store,
+    options: RunOptions,
+    execution: &ExecutionArgs,
+    interrupt: Interrupt,
+) -> Session {
+    Session {
+        store,
+        options,
+        prompt: !execution.no_prompt,
+        observer: crate::console::live(),
+        interrupt,
+        env: |name| std::env::var(name).ok(),
+    }
+}
+
+/// Runs a session on a fresh runtime, with SIGINT and SIGTERM turned into an [`Interrupt`].
+pub fn execute<F, Fut>(start: F) -> Exit
+where
+    F: FnOnce(Interrupt) -> Fut,
+    Fut: Future<Output = Result<Finished, SessionError>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Refused;
+        }
+    };
+    runtime.block_on(async {
+        let interrupt = Interrupt::default();
+        let watcher = tokio::spawn(watch_signals(interrupt.clone()));
+        let outcome = start(interrupt).await;
+        watcher.abort();
+        match outcome {
+            Ok(finished) => {
+                eprintln!(
+                    "journal: {}\n  runbook show {}",
+                    finished.run.journal_path().display(),
+                    finished.run.id
+                );
+                Exit::from(finished.status)
+            }
+            Err(error) => report(error),
+        }
+    })
+}
+
+fn report(error: SessionError) -> Exit {
+    match error {
+        SessionError::Invalid(source, diagnostics) => {
+            super::print_diagnostics(&source, &diagnostics);
+            Exit::Invalid
+        }
+        SessionError::Secrets(_) => {
+            eprintln!("error: {error}");
+            Exit::Invalid
+        }
+        SessionError::Lock(_) | SessionError::Refused(_) | SessionError::Io(_) => {
+            eprintln!("error: {error}");
+            Exit::Refused
+        }
+    }
+}
+
+/// The first signal stops the run (and rolls back); later ones are only acknowledged, so a
+/// second Ctrl-C cannot leave the systems half rolled back. `resume` can finish a rollback
+/// that `kill -9` cut short.
+async fn watch_signals(interrupt: Interrupt) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        eprintln!("warning: cannot watch signals; Ctrl-C will kill runbook without rollback");
+        return;
+    };
+    loop {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        if interrupt.is_triggered() {
+            eprintln!(
+                "{name} again: finishing the rollback first (kill -9 stops it; `runbook resume` completes it later)"
+            );
+        } else {
+            interrupt.trigger(name);
+        }
+    }
+}

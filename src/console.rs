@@ -1,0 +1,199 @@
+//! How run events read on a terminal: one line per event, shared by the live console of
+//! `run`/`resume` and by `show`.
+
+use runbook_engine::execute::recorder::Observer;
+use runbook_engine::journal::{Entry, Event, Mode};
+use std::sync::{Arc, Mutex};
+
+fn secs(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0}ms", seconds * 1000.0)
+    } else if seconds < 60.0 {
+        format!("{seconds:.1}s")
+    } else {
+        let total = seconds.round() as u64;
+        let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+        if h > 0 {
+            format!("{h}h{m:02}m{s:02}s")
+        } else {
+            format!("{m}m{s:02}s")
+        }
+    }
+}
+
+/// `, 3 attempts` when a step needed more than one.
+fn tries(prefix: &str, attempts: u32) -> String {
+    if attempts > 1 {
+        format!("{prefix}{attempts} attempts")
+    } else {
+        String::new()
+    }
+}
+
+/// Continuation lines of a multi-line message line up under its first line.
+fn indent(text: &str) -> String {
+    text.trim_end().replace('\n', "\n             ")
+}
+
+/// One line (or a few) for an event.
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::RunStarted {
+            run,
+            playbook,
+            mode,
+            user,
+            host,
+            ..
+        } => match mode {
+            Mode::Run => format!("run {run} of `{playbook}` by {user}@{host}"),
+            Mode::Check => format!(
+                "check {run} of `{playbook}` by {user}@{host} (--dry-run: nothing is changed)"
+            ),
+        },
+        Event::RunResumed {
+            user,
+            host,
+            forced,
+            rerun,
+            ..
+        } => {
+            let mut line = format!("resumed by {user}@{host}");
+            if *forced {
+                line.push_str(", with the changed playbook (--force)");
+            }
+            if !rerun.is_empty() {
+                line.push_str(&format!(", re-running {}", rerun.join(", ")));
+            }
+            line
+        }
+        Event::LockAcquired { key } => format!("lock `{key}` taken"),
+        Event::StepStarted { step, verb } => format!("▶ {step}  {verb}"),
+        Event::StepSkipped { step, reason } => format!("- {step}  skipped: {reason}"),
+        Event::PreconditionFailed {
+            step,
+            precondition,
+            error,
+        } => format!(
+            "✗ {step}  precondition {precondition} failed: {}",
+            indent(error)
+        ),
+        Event::AttemptFailed {
+            step,
+            attempt,
+            error,
+            retry_in,
+        } => format!(
+            "↻ {step}  attempt {attempt} failed, retrying in {}: {}",
+            secs(*retry_in),
+            indent(error)
+        ),
+        Event::StepSucceeded {
+            step,
+            attempts,
+            duration,
+            ..
+        } => {
+            format!("✓ {step}  {}{}", secs(*duration), tries(", ", *attempts))
+        }
+        Event::StepFailed {
+            step,
+            attempts,
+            error,
+            continued,
+            ..
+        } => {
+            let tries = tries(" after ", *attempts);
+            let going_on = if *continued {
+                " (continue_on_error: the run goes on)"
+            } else {
+                ""
+            };
+            format!("✗ {step}  failed{tries}{going_on}: {}", indent(error))
+        }
+        Event::StepCancelled { step, reason } => format!("■ {step}  cancelled: {reason}"),
+        Event::StepPreviewed { step, preview } => format!("~ {step}  {}", indent(preview)),
+        Event::StepUnknown { step, reason } => format!("? {step}  unknown: {}", indent(reason)),
+        Event::ApprovalRequested { step, message, .. } => {
+            format!("⏸ {step}  waits for approval: {message}")
+        }
+        Event::ApprovalDecided {
+            step,
+            approved,
+            approver,
+            comment,
+        } => {
+            let verdict = if *approved { "approved" } else { "rejected" };
+            let comment = comment
+                .as_ref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            format!("  {step}  {verdict} by {approver}{comment}")
+        }
+        Event::Interrupted { signal } => {
+            format!("! interrupted ({signal}): nothing new starts, running steps are cancelled")
+        }
+        Event::RollbackStarted { reason } => format!("↺ rolling back: {reason}"),
+        Event::CompensationStarted { step, verb, .. } => format!("↺ {step}  undo: {verb}"),
+        Event::CompensationSucceeded { step, duration, .. } => {
+            format!("✓ {step}  undone  {}", secs(*duration))
+        }
+        Event::CompensationFailed { step, error, .. } => {
+            format!("✗ {step}  could not be undone: {}", indent(error))
+        }
+        Event::RollbackFinished { failed: 0 } => "↺ rollback complete".to_string(),
+        Event::RollbackFinished { failed } => {
+            format!("↺ rollback finished with {failed} failed compensation(s)")
+        }
+        Event::HandlerFinished {
+            verb, error: None, ..
+        } => format!("  on_failure {verb}: done"),
+        Event::HandlerFinished {
+            verb,
+            error: Some(error),
+            ..
+        } => format!("  on_failure {verb} failed: {}", indent(error)),
+        Event::JournalError { error } => format!("!! {error}"),
+        Event::RunFinished {
+            status,
+            exit_code,
+            duration,
+            error,
+        } => {
+            let why = error
+                .as_ref()
+                .map(|e| format!(": {}", indent(e)))
+                .unwrap_or_default();
+            format!(
+                "{} in {} (exit {exit_code}){why}",
+                status.as_str(),
+                secs(*duration)
+            )
+        }
+    }
+}
+
+/// Prints events to stderr as they are journaled: `03:12:09  ✓ restore  42.0s`.
+pub fn live() -> Observer {
+    let run = Mutex::new(String::new());
+    Arc::new(move |entry: &Entry| {
+        let time = entry.at.with_timezone(&chrono::Local).format("%H:%M:%S");
+        eprintln!("{time}  {}", describe(&entry.event));
+        let mut run = run.lock().unwrap_or_else(|e| e.into_inner());
+        match &entry.event {
+            Event::RunStarted { run: id, .. } | Event::RunResumed { run: id, .. } => {
+                *run = id.clone();
+            }
+            Event::ApprovalRequested { step, .. } => {
+                eprintln!(
+                    "          decide from any shell: runbook approve {run} '{step}' [--reject]"
+                );
+            }
+            _ => {}
+        }
+    })
+}
+
+pub fn duration(seconds: f64) -> String {
+    secs(seconds)
+}

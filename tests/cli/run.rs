@@ -1,0 +1,435 @@
+//! `runbook run`: the executor end to end, with real processes, files and HTTP.
+
+use crate::support::{Sandbox, StandIn, code, events, kinds, stderr};
+
+/// Three steps that each leave a trace and undo it, then one that can be made to fail.
+const CHAIN: &str = r#"
+version: 1
+name: chain
+steps:
+  - id: a
+    shell.run: { script: "echo a >> {dir}/done" }
+    rollback:
+      shell.run: { script: "echo undo-a >> {dir}/undone" }
+  - id: b
+    needs: [a]
+    shell.run: { script: "echo b >> {dir}/done" }
+    rollback:
+      shell.run: { script: "echo undo-b >> {dir}/undone" }
+  - id: c
+    needs: [a]
+    shell.run: { script: "echo c >> {dir}/done" }
+    rollback:
+      - shell.run: { script: "echo undo-c1 >> {dir}/undone" }
+      - shell.run: { script: "echo undo-c2 >> {dir}/undone" }
+  - id: d
+    needs: [b, c]
+    shell.run: { script: "test ! -e {dir}/break" }
+"#;
+
+#[test]
+fn a_successful_run_passes_outputs_on_and_journals_every_step() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "hello.yml",
+        r#"
+version: 1
+name: hello
+inputs:
+  who: { default: world }
+steps:
+  - id: greet
+    shell.run: { argv: [echo, "hello {{ inputs.who }}"], read_only: true }
+  - id: check
+    needs: [greet]
+    assert.that: { that: "{{ steps.greet.stdout | trim == 'hello ops' }}" }
+  - id: skipped
+    needs: [check]
+    when: inputs.who == 'nobody'
+    shell.run: { argv: ["false"] }
+"#,
+    );
+    let output = sandbox.run(&["run", "hello.yml", "--input", "who=ops"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    assert_eq!(
+        kinds(&journal),
+        [
+            "run_started",
+            "step_started",
+            "step_succeeded",
+            "step_started",
+            "step_succeeded",
+            "step_skipped",
+            "run_finished"
+        ]
+    );
+    let greet = events(&journal, "step_succeeded")[0];
+    assert_eq!(greet["outputs"]["stdout"], "hello ops\n");
+    assert_eq!(greet["outputs"]["exit_code"], 0);
+    assert_eq!(journal[6]["status"], "succeeded");
+    assert_eq!(journal[0]["inputs"]["who"], "ops");
+
+    let runs = sandbox.run(&["runs"]);
+    let listing = String::from_utf8_lossy(&runs.stdout).into_owned();
+    assert!(
+        listing.contains("hello") && listing.contains("succeeded"),
+        "{listing}"
+    );
+
+    let show = sandbox.run(&["show", "last"]);
+    let timeline = String::from_utf8_lossy(&show.stdout).into_owned();
+    assert!(timeline.contains("✓ greet"), "{timeline}");
+    assert!(
+        timeline.contains("- skipped  skipped: `when` is false"),
+        "{timeline}"
+    );
+}
+
+#[test]
+fn a_failure_rolls_back_completed_steps_newest_first() {
+    let sandbox = Sandbox::new();
+    sandbox.write("chain.yml", CHAIN);
+    sandbox.write("break", "");
+    let output = sandbox.run(&["run", "chain.yml", "--max-parallel", "1"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    // With one step at a time the completion order is a, b, c: undone c, b, a, and each
+    // step's own compensations in the order written.
+    assert_eq!(sandbox.read("done"), "a\nb\nc\n");
+    assert_eq!(sandbox.read("undone"), "undo-c1\nundo-c2\nundo-b\nundo-a\n");
+    let journal = sandbox.last_journal();
+    let finished = journal.last().expect("events");
+    assert_eq!(finished["status"], "rolled_back");
+    assert_eq!(finished["exit_code"], 1);
+    assert_eq!(finished["error"], "step `d` failed");
+    assert!(stderr(&output).contains("rolled back"));
+}
+
+#[test]
+fn fail_at_injects_a_failure_and_no_rollback_leaves_things_as_they_are() {
+    let sandbox = Sandbox::new();
+    sandbox.write("chain.yml", CHAIN);
+    let output = sandbox.run(&["run", "chain.yml", "--fail-at", "b", "--no-rollback"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(!sandbox.exists("undone"));
+    let journal = sandbox.last_journal();
+    let failed = events(&journal, "step_failed");
+    assert_eq!(failed[0]["step"], "b");
+    assert_eq!(failed[0]["error"], "failure injected with --fail-at");
+    assert_eq!(journal.last().expect("events")["status"], "failed");
+    assert!(
+        events(&journal, "step_started")
+            .iter()
+            .all(|e| e["step"] != "d")
+    );
+
+    let unknown = sandbox.run(&["run", "chain.yml", "--fail-at", "zz"]);
+    assert_eq!(code(&unknown), 2);
+    assert!(stderr(&unknown).contains("--fail-at `zz`: the playbook has no such step"));
+}
+
+#[test]
+fn a_failed_compensation_is_reported_without_hiding_the_original_error() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "bad-undo.yml",
+        r#"
+version: 1
+name: bad-undo
+steps:
+  - id: first
+    shell.run: { script: "true" }
+    rollback:
+      shell.run: { script: "echo undo-first >> {dir}/undone" }
+  - id: second
+    needs: [first]
+    shell.run: { script: "true" }
+    rollback:
+      shell.run: { script: "echo cannot undo >&2; exit 7" }
+  - id: third
+    needs: [second]
+    shell.run: { script: "echo disk full >&2; exit 1" }
+"#,
+    );
+    let output = sandbox.run(&["run", "bad-undo.yml"]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    // The other compensation still ran.
+    assert_eq!(sandbox.read("undone"), "undo-first\n");
+    let journal = sandbox.last_journal();
+    assert_eq!(
+        events(&journal, "step_failed")[0]["error"],
+        "`sh` exited with 1:\ndisk full"
+    );
+    let failed = events(&journal, "compensation_failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["step"], "second");
+    let finished = journal.last().expect("events");
+    assert_eq!(finished["status"], "rollback_failed");
+    assert_eq!(finished["error"], "step `third` failed");
+    assert!(stderr(&output).contains("rollback failed, manual action needed"));
+}
+
+#[test]
+fn a_precondition_failing_before_any_change_exits_4() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "pre.yml",
+        r#"
+version: 1
+name: pre
+steps:
+  - id: look
+    file.exists: { path: "{dir}/pre.yml" }
+  - id: change
+    needs: [look]
+    requires:
+      - file.exists: { path: "{dir}/missing.dump" }
+    shell.run: { script: "touch {dir}/changed" }
+"#,
+    );
+    let output = sandbox.run(&["run", "pre.yml"]);
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert!(!sandbox.exists("changed"));
+    let journal = sandbox.last_journal();
+    let failed = events(&journal, "precondition_failed");
+    assert_eq!(failed[0]["precondition"], "file.exists");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing.dump")
+    );
+    assert_eq!(
+        journal.last().expect("events")["status"],
+        "precondition_failed"
+    );
+}
+
+#[test]
+fn continue_on_error_records_the_failure_and_goes_on() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "soft.yml",
+        r#"
+version: 1
+name: soft
+steps:
+  - id: optional
+    continue_on_error: true
+    shell.run: { script: "exit 2" }
+    rollback:
+      shell.run: { script: "touch {dir}/rolled-back" }
+  - id: after
+    needs: [optional]
+    assert.that: { that: "{{ steps.optional.status == 'failed' }}" }
+"#,
+    );
+    let output = sandbox.run(&["run", "soft.yml"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(!sandbox.exists("rolled-back"));
+    let journal = sandbox.last_journal();
+    assert_eq!(events(&journal, "step_failed")[0]["continued"], true);
+    assert_eq!(events(&journal, "step_succeeded")[0]["step"], "after");
+}
+
+#[test]
+fn retries_back_off_and_a_timeout_kills_the_whole_process_group() {
+    let sandbox = Sandbox::new();
+    sandbox.write("spin.sh", "while true; do sleep 1; done\n");
+    sandbox.write(
+        "slow.yml",
+        r#"
+version: 1
+name: slow
+steps:
+  - id: flaky
+    shell.run: { script: "echo x >> {dir}/tries; test $(wc -l < {dir}/tries) -ge 3" }
+    retry: { attempts: 5, delay: 10ms, backoff: exponential }
+  - id: hang
+    needs: [flaky]
+    timeout: 1s
+    shell.run: { script: "sh {dir}/spin.sh & sh {dir}/spin.sh" }
+"#,
+    );
+    let output = sandbox.run(&["run", "slow.yml"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let retried = events(&journal, "attempt_failed");
+    assert_eq!(retried.len(), 2);
+    assert_eq!(retried[0]["retry_in"], 0.01);
+    assert_eq!(retried[1]["retry_in"], 0.02);
+    assert_eq!(events(&journal, "step_succeeded")[0]["attempts"], 3);
+    assert_eq!(
+        events(&journal, "step_failed")[0]["error"],
+        "timed out after 1s"
+    );
+    assert_eq!(sandbox.leftover_processes(), Vec::<String>::new());
+}
+
+#[test]
+fn secrets_reach_commands_but_never_the_journal_or_console() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "secret.yml",
+        r#"
+version: 1
+name: secret
+secrets:
+  token: { env: DEMO_TOKEN }
+steps:
+  - id: use
+    shell.run:
+      script: 'test ${#TOKEN} -eq 12; echo "token=$TOKEN"; echo "token=$TOKEN" >&2; exit 1'
+      env: { TOKEN: "{{ secrets.token }}" }
+"#,
+    );
+    let output = sandbox
+        .command(&["run", "secret.yml"])
+        .env("DEMO_TOKEN", "s3cr3t-value")
+        .output()
+        .expect("runs");
+    assert_eq!(code(&output), 1);
+    let console = stderr(&output);
+    assert!(console.contains("token=••••"), "{console}");
+    let everything: String = std::fs::read_dir(sandbox.path().join("state/runs"))
+        .unwrap()
+        .flatten()
+        .flat_map(|run| std::fs::read_dir(run.path()).unwrap().flatten())
+        .filter(|f| f.path().is_file())
+        .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+        .collect();
+    assert!(everything.contains("token=••••"));
+    assert!(!everything.contains("s3cr3t-value"));
+    assert!(!console.contains("s3cr3t-value"));
+
+    let missing = sandbox.run(&["run", "secret.yml"]);
+    assert_eq!(code(&missing), 2);
+    assert!(
+        stderr(&missing).contains(
+            "secret `token`: environment variable `DEMO_TOKEN` is not set; export it before the run"
+        ),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn http_file_and_notify_steps_work_against_real_endpoints() {
+    let server = StandIn::start();
+    let sandbox = Sandbox::new();
+    sandbox.write("backup_1.sql.gz", "old");
+    sandbox.write("backup_2.sql.gz", "newest backup");
+    let playbook = r#"
+version: 1
+name: probes
+steps:
+  - id: health
+    http.check:
+      url: "URL/health"
+      expect: { status: 200, json: { "info.database.status": "up" }, body: "ok" }
+  - id: latest
+    file.latest: { glob: "{dir}/backup_*.sql.gz", max_age: 1h, min_size: 5 }
+  - id: sum
+    needs: [latest]
+    file.checksum: { path: "{{ steps.latest.path }}", algorithm: md5 }
+  - id: tell
+    needs: [health, sum]
+    notify.webhook:
+      url: "URL/hook"
+      text: "backup {{ steps.sum.checksum }} is fine, health {{ steps.health.status_code }}"
+  - id: degraded
+    needs: [tell]
+    http.check:
+      url: "URL/degraded"
+      expect: { json: { "info.database.status": "up" } }
+"#
+    .replace("URL", &server.url(""));
+    sandbox.write("probes.yml", &playbook);
+    let output = sandbox.run(&["run", "probes.yml"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let done = events(&journal, "step_succeeded");
+    assert_eq!(done.len(), 4, "{}", stderr(&output));
+    let latest = done.iter().find(|e| e["step"] == "latest").unwrap();
+    assert!(
+        latest["outputs"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("backup_2.sql.gz")
+    );
+    assert_eq!(latest["outputs"]["size"], 13);
+    let sum = done.iter().find(|e| e["step"] == "sum").unwrap();
+    // md5 of "newest backup"
+    assert_eq!(
+        sum["outputs"]["checksum"],
+        "1cdbf5dfeb089d6a27e0deff8fa1162d"
+    );
+    let hooks: Vec<_> = server
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, path, _)| path == "/hook")
+        .cloned()
+        .collect();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].0, "POST");
+    let body: serde_json::Value = serde_json::from_str(&hooks[0].2).unwrap();
+    assert_eq!(
+        body["text"],
+        "backup 1cdbf5dfeb089d6a27e0deff8fa1162d is fine, health 200"
+    );
+    let failed = events(&journal, "step_failed");
+    assert_eq!(failed[0]["step"], "degraded");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`info.database.status` is \"down\", expected \"up\""),
+        "{}",
+        failed[0]["error"]
+    );
+}
+
+#[test]
+fn wait_until_polls_a_read_only_action_and_reports_its_last_failure() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "poll.yml",
+        r#"
+version: 1
+name: poll
+steps:
+  - id: slow-writer
+    shell.run: { script: "sleep 0.3; touch {dir}/ready" }
+  - id: ready
+    timeout: 30s
+    wait.until:
+      check: { file.exists: { path: "{dir}/ready" } }
+      interval: 50ms
+  - id: never
+    needs: [ready, slow-writer]
+    timeout: 300ms
+    wait.until:
+      check: { file.exists: { path: "{dir}/never" } }
+      interval: 50ms
+"#,
+    );
+    let output = sandbox.run(&["run", "poll.yml"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let ready = events(&journal, "step_succeeded")
+        .into_iter()
+        .find(|e| e["step"] == "ready")
+        .expect("ready succeeded")
+        .clone();
+    assert!(ready["outputs"]["polls"].as_u64().unwrap() > 1, "{ready}");
+    let failed = events(&journal, "step_failed");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("`file.exists` still failing after ")
+            && error.contains("polls: ")
+            && error.ends_with("/never: No such file or directory (os error 2)"),
+        "{error}"
+    );
+}
