@@ -4,6 +4,18 @@
 //! whether the verb is read-only or mutating, what outputs it leaves, and which of its params
 //! are printed. Families know nothing of graphs, journals or retries: that is the engine's job.
 
+/// `Verb::run` and `Verb::preview` of a mutating verb: its inherent `execute` and `forecast`.
+macro_rules! execute_and_forecast {
+    () => {
+        fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+            Box::pin(self.execute(ctx))
+        }
+        fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
+            Box::pin(self.forecast(ctx))
+        }
+    };
+}
+
 pub mod alertmanager;
 pub mod approval;
 pub mod assert;
@@ -13,6 +25,7 @@ pub mod file;
 pub mod http;
 pub mod notify;
 pub mod postgres;
+mod process;
 pub mod prometheus;
 pub mod shell;
 pub mod wait;
@@ -30,6 +43,15 @@ pub(crate) mod prelude {
 
     pub fn is_false(b: &bool) -> bool {
         !*b
+    }
+
+    pub fn is_true(b: &bool) -> bool {
+        *b
+    }
+
+    /// serde's `default = "yes"`: a flag that is on unless turned off.
+    pub fn yes() -> bool {
+        true
     }
 
     /// Outputs from `json!({...})`.

@@ -1,14 +1,10 @@
 //! `shell.run`: the escape hatch for what no typed verb covers yet.
 
 use crate::prelude::*;
+use crate::process;
 use crate::{tail_bytes, tail_lines};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use regex::Regex;
 use serde_json::json;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
-use tokio::io::AsyncReadExt;
 
 /// Run a program (argv) or a script, in its own process group so a timeout kills it all.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -49,8 +45,6 @@ pub struct Expect {
     pub stderr: Option<String>,
 }
 
-/// Bytes of output kept for expectations; beyond this the oldest output is dropped.
-const CAPTURE_LIMIT: usize = 4 << 20;
 /// Bytes of output kept as the `stdout`/`stderr` outputs (they go into the journal).
 const OUTPUT_TAIL: usize = 16 << 10;
 
@@ -76,44 +70,20 @@ impl Run {
             .split_first()
             .ok_or_else(|| StepError::failed("empty `argv`"))?;
         let mut command = tokio::process::Command::new(program);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group: a timeout or Ctrl-C kills everything it started.
-            .process_group(0)
-            .kill_on_drop(true);
-        die_with_runbook(&mut command);
+        command.args(args);
         for (name, value) in &self.env {
             command.env(name, ctx.render(value)?);
         }
         if let Some(cwd) = &self.cwd {
             command.current_dir(ctx.render(cwd)?);
         }
-        let mut child = command
-            .spawn()
-            .map_err(|e| StepError::failed(format!("cannot start `{program}`: {e}")))?;
-        let group = ProcessGroup(child.id());
-        let stdout = tokio::spawn(capture(child.stdout.take()));
-        let stderr = tokio::spawn(capture(child.stderr.take()));
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| StepError::failed(format!("waiting for `{program}`: {e}")))?;
-        // Whatever it left running in the background would hold the pipes open: end it.
-        drop(group);
-        let stdout = stdout.await.unwrap_or_default();
-        let stderr = stderr.await.unwrap_or_default();
-        let exit_code = status
-            .code()
-            .or_else(|| status.signal().map(|s| 128 + s))
-            .unwrap_or(-1);
+        let ended = process::run(command, program, None).await?;
+        let (exit_code, stdout, stderr) = (ended.exit_code, ended.stdout, ended.stderr);
 
         Finished {
             program,
             exit_code,
-            signal: status.signal(),
+            signal: ended.signal,
             stdout: &stdout,
             stderr: &stderr,
         }
@@ -183,64 +153,6 @@ impl Finished<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// Reads a stream to its end, keeping the last `CAPTURE_LIMIT` bytes.
-async fn capture(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> String {
-    let Some(mut stream) = stream else {
-        return String::new();
-    };
-    let mut kept: Vec<u8> = Vec::new();
-    let mut buffer = [0u8; 8192];
-    loop {
-        match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                kept.extend_from_slice(&buffer[..n]);
-                if kept.len() > CAPTURE_LIMIT {
-                    kept.drain(..kept.len() - CAPTURE_LIMIT);
-                }
-            }
-        }
-    }
-    String::from_utf8_lossy(&kept).into_owned()
-}
-
-/// Makes the started command die when runbook dies, even by `kill -9`, when no `Drop` runs.
-/// A command left running unobserved would finish work the journal says never finished, and
-/// a resume would then do it a second time (a compensation run twice, for one). Its own
-/// children may outlive it, but what the command does after them (the rest of its script)
-/// does not happen.
-#[allow(unsafe_code)]
-fn die_with_runbook(command: &mut tokio::process::Command) {
-    let runbook = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec and only makes two
-    // async-signal-safe system calls (prctl, getppid).
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            // runbook may have died between fork and prctl: then nobody will signal us.
-            if nix::unistd::getppid().as_raw() as u32 != runbook {
-                return Err(std::io::Error::other(
-                    "runbook exited while starting the command",
-                ));
-            }
-            Ok(())
-        });
-    }
-}
-
-/// The process group of a started command, killed when this is dropped: after the command
-/// exits (stragglers), or when the step is cancelled or times out (everything).
-struct ProcessGroup(Option<u32>);
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) {
-            // ESRCH (the group is already gone) is the usual, fine outcome.
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
     }
 }
 

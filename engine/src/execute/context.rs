@@ -145,6 +145,18 @@ impl StepContext {
             .map_err(|e| self.template_error(text, e))
     }
 
+    /// A condition over the step's own results as well (`rows[0].count > 0` for
+    /// `postgres.query`): `own` values shadow same-named ones of the run.
+    pub fn condition_with(&self, text: &str, own: &Outputs) -> Result<bool, StepError> {
+        let values = minijinja::value::merge_maps([
+            JinjaValue::from(minijinja::value::Serde(own)),
+            self.values.clone(),
+        ]);
+        self.templates
+            .condition(text, &values)
+            .map_err(|e| self.template_error(text, e))
+    }
+
     pub async fn approval(
         &self,
         message: &str,

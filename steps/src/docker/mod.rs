@@ -83,18 +83,6 @@ macro_rules! docker_params {
     };
 }
 
-/// `Verb::run` and `Verb::preview` of a mutating verb: its inherent `execute` and `forecast`.
-macro_rules! execute_and_forecast {
-    () => {
-        fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
-            Box::pin(self.execute(ctx))
-        }
-        fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
-            Box::pin(self.forecast(ctx))
-        }
-    };
-}
-
 /// Read-only verbs run in check mode too; mutating ones also forecast, from live state, what
 /// they would do.
 macro_rules! docker_verb {

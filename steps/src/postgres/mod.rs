@@ -1,10 +1,21 @@
 //! `postgres.*`: readiness, queries, backups, restores and their verification.
 //!
-//! Every verb connects the same way: a `url` (its password redacted wherever printed) or
-//! discrete fields, the password usually `{{ secrets.db_password }}`. The connection fields are
-//! repeated by `postgres_params!` because serde's `flatten` cannot refuse unknown keys.
+//! Every verb connects the same way (`connect.rs`): a `url` (its password redacted wherever
+//! printed) or discrete fields, the password usually `{{ secrets.db_password }}`. The
+//! connection fields are repeated by `postgres_params!` because serde's `flatten` cannot refuse
+//! unknown keys. Dumps and restores go through pg_dump/pg_restore/psql (`tools.rs`).
 
 use crate::prelude::*;
+
+mod backends;
+mod compare;
+mod connect;
+mod dump;
+mod inventory;
+mod query;
+mod restore;
+mod tools;
+mod verify;
 
 macro_rules! postgres_params {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
@@ -42,32 +53,66 @@ macro_rules! postgres_params {
                     _ => Ok(()),
                 }
             }
+
+            /// The server and database this step works on, templates rendered.
+            fn target(&self, ctx: &StepContext) -> Result<connect::Target, StepError> {
+                let render = |t: &Option<Template>| t.as_ref().map(|t| ctx.render(t)).transpose();
+                connect::Target::new(connect::Params {
+                    url: render(&self.url)?,
+                    host: render(&self.host)?,
+                    port: self.port.as_ref().map(|p| ctx.resolve(p)).transpose()?,
+                    user: render(&self.user)?,
+                    password: render(&self.password)?,
+                    database: render(&self.database)?,
+                    sslmode: self.sslmode,
+                    connect_timeout: self
+                        .connect_timeout
+                        .as_ref()
+                        .map(|d| ctx.resolve(d))
+                        .transpose()?
+                        .map(|d| d.0),
+                })
+            }
         }
     };
 }
 
 macro_rules! postgres_verb {
-    ($name:ident, $effect:ident, $summary:literal, [$($out:literal),*]) => {
+    ($name:ident, ReadOnly, $summary:literal, [$($out:literal),*]) => {
         impl Verb for $name {
-            const EFFECT: Effect = Effect::$effect;
+            const EFFECT: Effect = Effect::ReadOnly;
             const SUMMARY: &'static str = $summary;
             const OUTPUTS: &'static [&'static str] = &[$($out),*];
             fn validate(&self) -> Result<(), String> {
                 self.check_connection()
             }
-            fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
-                not_built_yet("postgres")
+            fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+                Box::pin(self.execute(ctx))
             }
+        }
+    };
+    ($name:ident, Mutating, $summary:literal, [$($out:literal),*]) => {
+        impl Verb for $name {
+            const EFFECT: Effect = Effect::Mutating;
+            const SUMMARY: &'static str = $summary;
+            const OUTPUTS: &'static [&'static str] = &[$($out),*];
+            fn validate(&self) -> Result<(), String> {
+                self.check_connection()
+            }
+            execute_and_forecast!();
         }
     };
 }
 
+/// libpq's modes: `prefer` and `require` encrypt without checking the certificate,
+/// `verify-full` checks it against the system's roots and the host name.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum SslMode {
     Disable,
     Prefer,
     Require,
+    VerifyFull,
 }
 
 postgres_params! {
@@ -78,7 +123,7 @@ postgres_verb!(
     Ready,
     ReadOnly,
     "Check that PostgreSQL accepts connections",
-    ["version"]
+    ["version", "version_num", "in_recovery"]
 );
 
 postgres_params! {
@@ -116,6 +161,10 @@ postgres_params! {
     /// Run statements in one transaction, rolled back if any fails.
     pub struct Exec {
         pub sql: Template,
+        /// `false` for statements that cannot run in a transaction (`CREATE DATABASE`,
+        /// `VACUUM`): each statement then stands on its own.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        pub transaction: bool,
     }
 }
 postgres_verb!(
@@ -151,6 +200,10 @@ postgres_verb!(
 postgres_params! {
     /// `pg_dump` in custom format, named by pattern, with retention.
     pub struct Dump {
+        /// Directory of pg_dump/pg_restore/psql. Default: PATH, then Debian's
+        /// /usr/lib/postgresql/<version>/bin, the first not older than the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub bin_dir: Option<Template>,
         /// Directory the dump is written to.
         pub to_dir: Template,
         /// File name; `{timestamp}` and `{database}` are replaced.
@@ -168,7 +221,7 @@ postgres_verb!(
     Dump,
     Mutating,
     "Dump a database with pg_dump (custom format) and prune old dumps",
-    ["path", "size"]
+    ["path", "size", "pruned", "tool"]
 );
 
 fn default_dump_name() -> String {
@@ -182,6 +235,10 @@ fn default_compress() -> Tpl<u8> {
 postgres_params! {
     /// Restore a dump (custom format, `.sql` or `.sql.gz`) into the database.
     pub struct Restore {
+        /// Directory of pg_dump/pg_restore/psql. Default: PATH, then Debian's
+        /// /usr/lib/postgresql/<version>/bin, the first not older than the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub bin_dir: Option<Template>,
         pub file: Template,
         /// `pg_restore --clean --if-exists`: drop objects before recreating them.
         #[serde(default, skip_serializing_if = "is_false")]
@@ -194,12 +251,21 @@ postgres_params! {
         pub jobs: Option<Tpl<u8>>,
     }
 }
-postgres_verb!(Restore, Mutating, "Restore a database from a dump", []);
+postgres_verb!(
+    Restore,
+    Mutating,
+    "Restore a database from a dump",
+    ["format", "tool"]
+);
 
 postgres_params! {
     /// Restore a backup into an isolated `<db>_verify_<timestamp>` database and compare it
     /// with the live one; writes a JSON report like `verify-latest.json`.
     pub struct VerifyBackup {
+        /// Directory of pg_dump/pg_restore/psql. Default: PATH, then Debian's
+        /// /usr/lib/postgresql/<version>/bin, the first not older than the server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub bin_dir: Option<Template>,
         pub file: Template,
         /// Tables that must exist and whose row counts must match the live database.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -216,6 +282,13 @@ postgres_params! {
         /// Keep the verification database afterwards (default: drop it).
         #[serde(default, skip_serializing_if = "is_false")]
         pub keep: bool,
+        /// Row counts may differ from the live database by this percentage (a warning, not a
+        /// failure): the live database has moved on since the backup. Default 0: exact.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub row_count_tolerance: Option<Tpl<f64>>,
+        /// Parallel pg_restore jobs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub jobs: Option<Tpl<u8>>,
     }
 }
 postgres_verb!(
@@ -228,7 +301,9 @@ postgres_verb!(
         "warnings",
         "result",
         "report_path",
-        "test_database"
+        "test_database",
+        "restore_seconds",
+        "checks"
     ]
 );
 
@@ -241,6 +316,9 @@ postgres_params! {
         pub tables: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub checksum_tables: Vec<String>,
+        /// Report differences as outputs without failing the step.
+        #[serde(default, skip_serializing_if = "is_false")]
+        pub allow_differences: bool,
     }
 }
 postgres_verb!(

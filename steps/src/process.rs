@@ -1,0 +1,142 @@
+//! Running a local program (`shell.run`, and pg_dump/pg_restore/psql for `postgres.*`) so that
+//! nothing it starts outlives the step: its own process group, killed when the step ends,
+//! times out or is cancelled, and killed with runbook itself.
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use std::os::unix::process::ExitStatusExt;
+use std::pin::Pin;
+use std::process::Stdio;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::prelude::*;
+
+/// Bytes of output kept for expectations; beyond this the oldest output is dropped.
+const CAPTURE_LIMIT: usize = 4 << 20;
+
+/// What is written to the program's standard input, then closed (a decompressed dump).
+pub(crate) type Feed = Pin<Box<dyn AsyncRead + Send>>;
+
+/// How a program ended and the (tail of the) output it wrote.
+pub(crate) struct Ended {
+    pub exit_code: i32,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Reading the feed failed (a corrupt `.gz`): the program saw a truncated input.
+    pub feed_error: Option<String>,
+}
+
+/// Runs `command` to its end. `program` names it in errors.
+pub(crate) async fn run(
+    mut command: tokio::process::Command,
+    program: &str,
+    feed: Option<Feed>,
+) -> Result<Ended, StepError> {
+    command
+        .stdin(if feed.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: a timeout or Ctrl-C kills everything it started.
+        .process_group(0)
+        .kill_on_drop(true);
+    die_with_runbook(&mut command);
+    let mut child = command
+        .spawn()
+        .map_err(|e| StepError::failed(format!("cannot start `{program}`: {e}")))?;
+    let group = ProcessGroup(child.id());
+    let stdout = tokio::spawn(capture(child.stdout.take()));
+    let stderr = tokio::spawn(capture(child.stderr.take()));
+    let feeding = feed.zip(child.stdin.take()).map(|(mut feed, mut stdin)| {
+        tokio::spawn(async move {
+            // The program may stop reading early (an error): that broken pipe is its story.
+            let result = tokio::io::copy(&mut feed, &mut stdin).await;
+            drop(stdin);
+            result
+                .err()
+                .filter(|e| e.kind() != std::io::ErrorKind::BrokenPipe)
+        })
+    });
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| StepError::failed(format!("waiting for `{program}`: {e}")))?;
+    // Whatever it left running in the background would hold the pipes open: end it.
+    drop(group);
+    let feed_error = match feeding {
+        Some(task) => task.await.ok().flatten().map(|e| e.to_string()),
+        None => None,
+    };
+    Ok(Ended {
+        exit_code: status
+            .code()
+            .or_else(|| status.signal().map(|s| 128 + s))
+            .unwrap_or(-1),
+        signal: status.signal(),
+        stdout: stdout.await.unwrap_or_default(),
+        stderr: stderr.await.unwrap_or_default(),
+        feed_error,
+    })
+}
+
+/// Reads a stream to its end, keeping the last `CAPTURE_LIMIT` bytes.
+async fn capture(stream: Option<impl AsyncRead + Unpin>) -> String {
+    let Some(mut stream) = stream else {
+        return String::new();
+    };
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                kept.extend_from_slice(&buffer[..n]);
+                if kept.len() > CAPTURE_LIMIT {
+                    kept.drain(..kept.len() - CAPTURE_LIMIT);
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// Makes the started command die when runbook dies, even by `kill -9`, when no `Drop` runs.
+/// A command left running unobserved would finish work the journal says never finished, and
+/// a resume would then do it a second time (a compensation run twice, for one). Its own
+/// children may outlive it, but what the command does after them (the rest of its script)
+/// does not happen.
+#[allow(unsafe_code)]
+fn die_with_runbook(command: &mut tokio::process::Command) {
+    let runbook = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes two
+    // async-signal-safe system calls (prctl, getppid).
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // runbook may have died between fork and prctl: then nobody will signal us.
+            if nix::unistd::getppid().as_raw() as u32 != runbook {
+                return Err(std::io::Error::other(
+                    "runbook exited while starting the command",
+                ));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The process group of a started command, killed when this is dropped: after the command
+/// exits (stragglers), or when the step is cancelled or times out (everything).
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // ESRCH (the group is already gone) is the usual, fine outcome.
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
