@@ -1,8 +1,10 @@
 //! Integration tests: the real `runbook` binary against fixture playbooks.
 //! One test binary (one link) for every command; one file per command.
 
+mod database;
 mod docker;
 mod plan;
+mod postgres;
 mod resume;
 mod run;
 mod schema;

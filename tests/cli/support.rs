@@ -81,6 +81,9 @@ impl Sandbox {
     /// Writes a file; `{dir}` in the text becomes the sandbox path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("fixture directory");
+        }
         std::fs::write(
             &path,
             text.replace("{dir}", &self.path().display().to_string()),
