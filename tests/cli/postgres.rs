@@ -338,8 +338,9 @@ steps:
 }
 
 #[test]
-fn exec_is_one_transaction_and_query_rows_are_outputs() {
+fn exec_is_one_transaction_its_rollback_undoes_it_and_query_rows_are_outputs() {
     let live = Database::fixture("exec");
+    let before = live.content();
     let sandbox = Sandbox::new();
     let output = run_playbook(
         &sandbox,
@@ -359,8 +360,13 @@ steps:
       url: "@URL@"
       password: "{{ secrets.pg }}"
       sql: |
-        UPDATE "Listing" SET status = 'SOLD' WHERE id <= {{ steps.count.rows[0].n }};
-        UPDATE "Listing" SET price = price + 1 WHERE id = 1;
+        UPDATE "Listing" SET tags = tags || '{runbook}' WHERE id <= {{ steps.count.rows[0].n }};
+        UPDATE "Listing" SET tags = tags || '{first}' WHERE id = 1;
+    rollback:
+      postgres.exec:
+        url: "@URL@"
+        password: "{{ secrets.pg }}"
+        sql: UPDATE "Listing" SET tags = array_remove(array_remove(tags, 'runbook'), 'first')
   - id: broken
     needs: [mark]
     postgres.exec:
@@ -385,7 +391,12 @@ steps:
         error.contains("the transaction was rolled back and nothing changed: division by zero"),
         "{error}"
     );
-    assert_eq!(live.psql("SELECT count(*) FROM \"Payment\""), "1000");
+    // `broken` changed nothing; `mark` was undone by its rollback.
+    assert_eq!(
+        events(&sandbox.last_journal(), "compensation_succeeded")[0]["step"],
+        "mark"
+    );
+    assert_eq!(live.content(), before);
 
     // A read-only verb cannot write, even when asked to.
     let output = run_playbook(
