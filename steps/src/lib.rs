@@ -16,6 +16,36 @@ macro_rules! execute_and_forecast {
     };
 }
 
+/// `impl Verb` for a verb whose params validate themselves with `$check` and whose inherent
+/// `execute` does the work. Read-only verbs run in check mode too; mutating ones also
+/// `forecast`, from live state, what they would do.
+macro_rules! family_verb {
+    ($name:ident, ReadOnly, $check:ident, $summary:literal, [$($out:literal),*]) => {
+        impl Verb for $name {
+            const EFFECT: Effect = Effect::ReadOnly;
+            const SUMMARY: &'static str = $summary;
+            const OUTPUTS: &'static [&'static str] = &[$($out),*];
+            fn validate(&self) -> Result<(), String> {
+                self.$check()
+            }
+            fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+                Box::pin(self.execute(ctx))
+            }
+        }
+    };
+    ($name:ident, Mutating, $check:ident, $summary:literal, [$($out:literal),*]) => {
+        impl Verb for $name {
+            const EFFECT: Effect = Effect::Mutating;
+            const SUMMARY: &'static str = $summary;
+            const OUTPUTS: &'static [&'static str] = &[$($out),*];
+            fn validate(&self) -> Result<(), String> {
+                self.$check()
+            }
+            execute_and_forecast!();
+        }
+    };
+}
+
 pub mod alertmanager;
 pub mod approval;
 pub mod assert;

@@ -83,32 +83,10 @@ macro_rules! docker_params {
     };
 }
 
-/// Read-only verbs run in check mode too; mutating ones also forecast, from live state, what
-/// they would do.
+/// A docker verb: its selection is validated by `check_selection`.
 macro_rules! docker_verb {
-    ($name:ident, ReadOnly, $summary:literal, [$($out:literal),*]) => {
-        impl Verb for $name {
-            const EFFECT: Effect = Effect::ReadOnly;
-            const SUMMARY: &'static str = $summary;
-            const OUTPUTS: &'static [&'static str] = &[$($out),*];
-            fn validate(&self) -> Result<(), String> {
-                self.check_selection()
-            }
-            fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
-                Box::pin(self.execute(ctx))
-            }
-        }
-    };
-    ($name:ident, Mutating, $summary:literal, [$($out:literal),*]) => {
-        impl Verb for $name {
-            const EFFECT: Effect = Effect::Mutating;
-            const SUMMARY: &'static str = $summary;
-            const OUTPUTS: &'static [&'static str] = &[$($out),*];
-            fn validate(&self) -> Result<(), String> {
-                self.check_selection()
-            }
-            execute_and_forecast!();
-        }
+    ($name:ident, $effect:ident, $($rest:tt)*) => {
+        family_verb!($name, $effect, check_selection, $($rest)*);
     };
 }
 

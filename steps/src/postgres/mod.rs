@@ -77,30 +77,10 @@ macro_rules! postgres_params {
     };
 }
 
+/// A postgres verb: its connection fields are validated by `check_connection`.
 macro_rules! postgres_verb {
-    ($name:ident, ReadOnly, $summary:literal, [$($out:literal),*]) => {
-        impl Verb for $name {
-            const EFFECT: Effect = Effect::ReadOnly;
-            const SUMMARY: &'static str = $summary;
-            const OUTPUTS: &'static [&'static str] = &[$($out),*];
-            fn validate(&self) -> Result<(), String> {
-                self.check_connection()
-            }
-            fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
-                Box::pin(self.execute(ctx))
-            }
-        }
-    };
-    ($name:ident, Mutating, $summary:literal, [$($out:literal),*]) => {
-        impl Verb for $name {
-            const EFFECT: Effect = Effect::Mutating;
-            const SUMMARY: &'static str = $summary;
-            const OUTPUTS: &'static [&'static str] = &[$($out),*];
-            fn validate(&self) -> Result<(), String> {
-                self.check_connection()
-            }
-            execute_and_forecast!();
-        }
+    ($name:ident, $effect:ident, $($rest:tt)*) => {
+        family_verb!($name, $effect, check_connection, $($rest)*);
     };
 }
 
