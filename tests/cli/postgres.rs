@@ -531,16 +531,7 @@ fn connection_failures_are_one_clear_line_without_the_secret() {
             "{error}"
         );
         assert!(!error.contains('\n'), "one line: {error}");
-        let journal = std::fs::read_to_string(
-            std::fs::read_dir(sandbox.path().join("state/runs"))
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path()
-                .join("journal.jsonl"),
-        )
-        .unwrap();
+        let journal = serde_json::to_string(&sandbox.last_journal()).expect("json");
         for text in [stdout(&output), stderr(&output), journal] {
             assert!(!text.contains(&secret), "the password leaked: {text}");
         }

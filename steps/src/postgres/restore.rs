@@ -265,6 +265,7 @@ impl Restore {
             jobs,
             no_owner: false,
         };
+        // Refuse impossible options (`clean` on plain SQL) before dropping anything.
         job.args()?;
         if self.recreate {
             Recreate::look(&target)

@@ -7,6 +7,7 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use tokio_postgres::Client;
 
 use super::VerifyBackup;
 use super::connect::{Target, reason};
@@ -73,9 +74,23 @@ struct Wanted {
 }
 
 impl VerifyBackup {
-    pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+    /// The live database, a connection to it, the backup and the tool that restores it.
+    async fn prepare(
+        &self,
+        ctx: &StepContext,
+    ) -> Result<(Target, Client, PathBuf, Format, Tool), StepError> {
         let live = self.target(ctx)?;
         let file = PathBuf::from(ctx.render(&self.file)?);
+        let format = Format::detect(&file).await?;
+        let client = live.connect().await?;
+        let server = ServerVersion::of(&client).await?;
+        let bin_dir = self.bin_dir.as_ref().map(|d| ctx.render(d)).transpose()?;
+        let tool = Tool::find(format.tool(), bin_dir.as_deref(), server).await?;
+        Ok((live, client, file, format, tool))
+    }
+
+    pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let (live, live_client, file, format, tool) = self.prepare(ctx).await?;
         let report_path = self
             .report
             .as_ref()
@@ -97,11 +112,6 @@ impl VerifyBackup {
                 .unwrap_or(0.0),
         };
         let jobs = self.jobs.as_ref().map(|j| ctx.resolve(j)).transpose()?;
-        let live_client = live.connect().await?;
-        let server = ServerVersion::of(&live_client).await?;
-        let format = Format::detect(&file).await?;
-        let bin_dir = self.bin_dir.as_ref().map(|d| ctx.render(d)).transpose()?;
-        let tool = Tool::find(format.tool(), bin_dir.as_deref(), server).await?;
 
         let started = chrono::Utc::now();
         let test_database = format!(
@@ -238,12 +248,7 @@ impl VerifyBackup {
     }
 
     pub(super) async fn forecast(&self, ctx: &StepContext) -> Result<String, StepError> {
-        let live = self.target(ctx)?;
-        let file = PathBuf::from(ctx.render(&self.file)?);
-        let format = Format::detect(&file).await?;
-        let server = ServerVersion::of(&live.connect().await?).await?;
-        let bin_dir = self.bin_dir.as_ref().map(|d| ctx.render(d)).transpose()?;
-        let tool = Tool::find(format.tool(), bin_dir.as_deref(), server).await?;
+        let (live, _, file, format, tool) = self.prepare(ctx).await?;
         Ok(format!(
             "would restore {} ({}, {}) with {} into a new database {}_verify_<timestamp>, \
              compare it with {}, then {}",
@@ -273,7 +278,7 @@ fn write_report(path: &Path, report: &Report) -> Result<(), StepError> {
 
 /// The restored copy against the live database, check by check.
 async fn compare(
-    live_client: &tokio_postgres::Client,
+    live_client: &Client,
     test: &Target,
     wanted: &Wanted,
     checks: &mut Checks,
