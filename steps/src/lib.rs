@@ -103,6 +103,36 @@ pub(crate) mod prelude {
     }
 }
 
+/// How long before a step's deadline a polling verb (`wait.until`, `docker.wait`...) stops,
+/// to report what it last saw instead of being cut off by the timeout with nothing to say.
+const REPORT_MARGIN: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// One poll, cut off `REPORT_MARGIN` before `deadline`: `None` when it was (a slow engine or
+/// server must not eat the time left to report).
+pub(crate) async fn poll_within<T>(
+    deadline: Option<tokio::time::Instant>,
+    poll: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match deadline {
+        None => Some(poll.await),
+        Some(d) => {
+            let cutoff = d.checked_sub(REPORT_MARGIN).unwrap_or(d);
+            tokio::time::timeout_at(cutoff, poll).await.ok()
+        }
+    }
+}
+
+/// Whether there is time to sleep `interval` and poll again before the cutoff, counting the
+/// next poll as twice the last one: a loaded machine slows polls down.
+pub(crate) fn time_for_another_poll(
+    deadline: Option<tokio::time::Instant>,
+    interval: std::time::Duration,
+    last_poll: std::time::Duration,
+) -> bool {
+    deadline
+        .is_none_or(|d| tokio::time::Instant::now() + interval + last_poll * 2 + REPORT_MARGIN < d)
+}
+
 /// Text for error messages: the last lines of a command's output, or of a response body.
 pub(crate) fn tail_lines(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.trim_end().lines().collect();

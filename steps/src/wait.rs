@@ -54,21 +54,33 @@ impl Verb for Until {
         Box::pin(async move {
             let interval = ctx.resolve(&self.interval)?.0;
             let mut polls: u64 = 0;
+            let mut last_error: Option<StepError> = None;
+            // Give up just before the step's timeout, to report why it never passed.
+            let give_up = |polls: u64, error: Option<StepError>| {
+                StepError::failed(match error {
+                    Some(error) => format!(
+                        "`{}` still failing after {polls} polls: {error}",
+                        self.check.verb()
+                    ),
+                    None => format!("`{}` did not finish before the timeout", self.check.verb()),
+                })
+            };
             loop {
+                let started = tokio::time::Instant::now();
+                let Some(result) = crate::poll_within(ctx.deadline(), self.check.run(ctx)).await
+                else {
+                    return Err(give_up(polls, last_error));
+                };
                 polls += 1;
-                let error = match self.check.run(ctx).await {
+                let error = match result {
                     Ok(_) => return Ok(outputs(serde_json::json!({ "polls": polls }))),
                     Err(e) if e.unknown => return Err(e),
                     Err(e) => e,
                 };
-                // Give up just before the step's timeout, to report why it never passed.
-                let next = tokio::time::Instant::now() + interval;
-                if ctx.deadline().is_some_and(|deadline| next >= deadline) {
-                    return Err(StepError::failed(format!(
-                        "`{}` still failing after {polls} polls: {error}",
-                        self.check.verb()
-                    )));
+                if !crate::time_for_another_poll(ctx.deadline(), interval, started.elapsed()) {
+                    return Err(give_up(polls, Some(error)));
                 }
+                last_error = Some(error);
                 tokio::time::sleep(interval).await;
             }
         })

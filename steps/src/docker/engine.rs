@@ -300,11 +300,23 @@ pub async fn wait_for(
     interval: Duration,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<Vec<Container>, StepError> {
+    let mut last_seen: Option<String> = None;
     loop {
-        let mut containers = Vec::with_capacity(ids.len());
-        for id in ids {
-            containers.push(inspect(docker, id).await?);
-        }
+        let started = tokio::time::Instant::now();
+        let round = async {
+            let mut containers = Vec::with_capacity(ids.len());
+            for id in ids {
+                containers.push(inspect(docker, id).await?);
+            }
+            Ok::<_, StepError>(containers)
+        };
+        let Some(containers) = crate::poll_within(deadline, round).await else {
+            return Err(StepError::failed(match last_seen {
+                Some(seen) => format!("still waiting for {seen}"),
+                None => "the Docker engine did not answer before the deadline".into(),
+            }));
+        };
+        let containers = containers?;
         let mut pending = Vec::new();
         for container in &containers {
             match target.reached(container) {
@@ -316,13 +328,11 @@ pub async fn wait_for(
         if pending.is_empty() {
             return Ok(containers);
         }
-        let next = tokio::time::Instant::now() + interval;
-        if deadline.is_some_and(|d| next >= d) {
-            return Err(StepError::failed(format!(
-                "still waiting for {}",
-                pending.join(", ")
-            )));
+        let seen = pending.join(", ");
+        if !crate::time_for_another_poll(deadline, interval, started.elapsed()) {
+            return Err(StepError::failed(format!("still waiting for {seen}")));
         }
+        last_seen = Some(seen);
         tokio::time::sleep(interval).await;
     }
 }
