@@ -21,7 +21,7 @@ pub struct Cli {
 
 const EXIT_CODES: &str = "Exit codes: 0 success · 1 run failed (rolled back) · 2 invalid playbook or usage · \
 3 rollback failed, manual action needed · 4 a precondition failed, nothing changed · \
-5 refused (lock held, run finished or changed) · 130 interrupted.";
+5 refused (lock held, run finished or changed) · 6 objectives (RTO/RPO) missed · 130 interrupted.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -29,6 +29,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show what a playbook would do, step by step, without touching anything.
     Plan(PlanArgs),
+    /// What a change to a playbook changes in its plan (steps, edges, params), for review.
+    Diff(DiffArgs),
     /// Print the JSON Schema of playbooks (for editors).
     Schema,
     /// Run a playbook: journaled, rolled back on failure, resumable after a crash.
@@ -39,6 +41,12 @@ pub enum Command {
     Runs(RunsArgs),
     /// Print the timeline of one run.
     Show(ShowArgs),
+    /// The report of one run, from its journal: json, markdown, html (with an SVG timeline), junit.
+    Report(ReportArgs),
+    /// Run the scheduled playbooks of a directory at their cron times (the quarterly DR drill).
+    Daemon(DaemonArgs),
+    /// List the scheduled playbooks of a directory and when each fires next.
+    Schedule(ScheduleArgs),
     /// Approve (or reject) a run waiting at an `approval.gate`.
     Approve(ApproveArgs),
 }
@@ -54,6 +62,9 @@ pub struct ExecutionArgs {
     /// Never ask for approval on this terminal; wait for `runbook approve` instead.
     #[arg(long)]
     pub no_prompt: bool,
+    /// Also post to this webhook when the run starts and ends (Slack-compatible; repeatable).
+    #[arg(long, value_name = "URL")]
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +73,10 @@ pub struct RunArgs {
     pub file: PathBuf,
     #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
     pub inputs: Vec<(String, String)>,
+    /// Environment file with the input values of one stack (e.g. environments/demo.yml);
+    /// `--input` wins over it.
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
     /// Check mode: run read-only actions and preconditions for real, preview mutating ones.
     #[arg(long)]
     pub dry_run: bool,
@@ -99,6 +114,88 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Directory of playbooks; those with a `schedule:` run.
+    #[arg(default_value = "playbooks")]
+    pub dir: PathBuf,
+    /// Run what is due now (and catch-ups), wait for it, and exit: for cron or systemd timers.
+    #[arg(long)]
+    pub once: bool,
+    /// Exit after this many runs have finished.
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<usize>,
+    /// Also post every run's start and end to this webhook (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub notify: Vec<String>,
+    /// Where to write the Prometheus metrics (default: STATE_DIR/daemon/runbook.prom), for
+    /// node-exporter's textfile collector.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// Start the daemon's clock at this instant (RFC 3339) instead of now: rehearse a schedule.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
+    /// Make the daemon's clock run this many times faster than real time.
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub clock_speed: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[arg(default_value = "playbooks")]
+    pub dir: PathBuf,
+    /// Compute next fire times from this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{text}` is not an RFC 3339 time like 2027-01-01T02:59:58Z: {e}"))
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The playbook before the change (e.g. `git show main:playbooks/restore.yml > old.yml`).
+    pub old: PathBuf,
+    /// The playbook after it.
+    pub new: PathBuf,
+    /// Input values for both sides.
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
+    pub inputs: Vec<(String, String)>,
+    /// Environment file for both sides.
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run id, a unique prefix of it, or `last`.
+    pub run: String,
+    #[arg(long, value_enum, default_value_t = ReportKind::Markdown)]
+    pub format: ReportKind,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportKind {
+    Json,
+    Markdown,
+    Html,
+    Junit,
+}
+
+#[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// Run id, a unique prefix of it, or `last`.
     pub run: String,
@@ -123,6 +220,10 @@ pub struct ValidateArgs {
     /// Input values to check against their declared types (required inputs may be omitted).
     #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
     pub inputs: Vec<(String, String)>,
+    /// Environment file with the input values of one stack (e.g. environments/demo.yml);
+    /// `--input` wins over it.
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
 }
@@ -134,6 +235,10 @@ pub struct PlanArgs {
     /// Input values; every required input must be given.
     #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
     pub inputs: Vec<(String, String)>,
+    /// Environment file with the input values of one stack (e.g. environments/demo.yml);
+    /// `--input` wins over it.
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }

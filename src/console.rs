@@ -146,6 +146,11 @@ pub fn describe(event: &Event) -> String {
             format!("↺ rollback finished with {failed} failed compensation(s)")
         }
         Event::HandlerFinished {
+            verb,
+            skipped: true,
+            ..
+        } => format!("  on_failure {verb}: skipped (its `when` is false)"),
+        Event::HandlerFinished {
             verb, error: None, ..
         } => format!("  on_failure {verb}: done"),
         Event::HandlerFinished {
@@ -154,6 +159,22 @@ pub fn describe(event: &Event) -> String {
             ..
         } => format!("  on_failure {verb} failed: {}", indent(error)),
         Event::JournalError { error } => format!("!! {error}"),
+        Event::Notified {
+            on,
+            target,
+            error: None,
+        } => format!("  told {target} ({on})"),
+        Event::Notified {
+            on,
+            target,
+            error: Some(error),
+        } => format!("  could not tell {target} ({on}): {}", indent(error)),
+        Event::ObjectivesMeasured { rto, rpo } => [("RTO", rto), ("RPO", rpo)]
+            .into_iter()
+            .filter_map(|(name, m)| m.as_ref().map(|m| (name, m)))
+            .map(|(name, m)| objective_line(name, m))
+            .collect::<Vec<_>>()
+            .join("\n          "),
         Event::RunFinished {
             status,
             exit_code,
@@ -170,6 +191,25 @@ pub fn describe(event: &Event) -> String {
                 secs(*duration)
             )
         }
+    }
+}
+
+/// `◎ RTO 3m 12.0s (objective 15m 0.0s): met, between ...`
+fn objective_line(name: &str, m: &runbook_engine::journal::Measurement) -> String {
+    use runbook_engine::execute::objectives::human;
+    let verdict = if m.met { "met" } else { "MISSED" };
+    match m.measured {
+        Some(measured) => format!(
+            "◎ {name} {} (objective {}): {verdict}, between {}",
+            human(measured),
+            human(m.objective),
+            m.between
+        ),
+        None => format!(
+            "◎ {name} not measured (objective {}): {}",
+            human(m.objective),
+            m.error.as_deref().unwrap_or("?")
+        ),
     }
 }
 

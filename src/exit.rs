@@ -16,6 +16,8 @@ pub enum Exit {
     PreconditionFailed,
     /// 5: refused: a lock is held, or the run cannot be resumed as asked.
     Refused,
+    /// 6: every step succeeded but the run missed its RTO or RPO objective (not rolled back).
+    ObjectivesMissed,
     /// 130: interrupted by a signal (and rolled back unless `--no-rollback`).
     Interrupted,
 }
@@ -27,6 +29,7 @@ impl From<RunStatus> for Exit {
             RunStatus::RolledBack | RunStatus::Failed => Self::Failed,
             RunStatus::RollbackFailed => Self::RollbackFailed,
             RunStatus::PreconditionFailed => Self::PreconditionFailed,
+            RunStatus::ObjectivesMissed => Self::ObjectivesMissed,
             RunStatus::Interrupted => Self::Interrupted,
         }
     }
@@ -41,6 +44,7 @@ impl From<Exit> for std::process::ExitCode {
             Exit::RollbackFailed => 3,
             Exit::PreconditionFailed => 4,
             Exit::Refused => 5,
+            Exit::ObjectivesMissed => 6,
             Exit::Interrupted => 130,
         })
     }
@@ -60,6 +64,7 @@ mod tests {
             RunStatus::RollbackFailed,
             RunStatus::PreconditionFailed,
             RunStatus::Interrupted,
+            RunStatus::ObjectivesMissed,
         ] {
             let code = std::process::ExitCode::from(Exit::from(status));
             assert_eq!(

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod console;
 mod exit;
+mod scheduled;
 
 use clap::Parser;
 
@@ -23,6 +24,10 @@ pub fn run() -> std::process::ExitCode {
         cli::Command::Resume(args) => commands::resume::run(&args, store),
         cli::Command::Runs(args) => commands::runs::run(&args, &store),
         cli::Command::Show(args) => commands::show::run(&args, &store),
+        cli::Command::Report(args) => commands::report::run(&args, &store),
+        cli::Command::Diff(args) => commands::diff::run(&args),
+        cli::Command::Daemon(args) => commands::daemon::run(&args, &cli.state_dir),
+        cli::Command::Schedule(args) => commands::schedule::run(&args, &cli.state_dir),
         cli::Command::Approve(args) => commands::approve::run(&args, &store),
     };
     exit.into()

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod load;
 pub mod params;
 pub mod plan;
+pub mod report;
 pub mod schema;
 pub mod secrets;
 pub mod source;

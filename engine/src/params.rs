@@ -121,6 +121,23 @@ pub enum Tpl<T> {
     Template(String),
 }
 
+impl<T: Default> Default for Tpl<T> {
+    fn default() -> Self {
+        Self::Value(T::default())
+    }
+}
+
+/// A list written out (`[api, web]`, each item may be a template) or one template giving the
+/// whole list (`"{{ inputs.apps }}"`), so that environment files can set lists.
+pub type TemplateList = Tpl<Vec<Template>>;
+
+impl TemplateList {
+    /// An empty written-out list (a template may still give items at run time).
+    pub fn is_empty_list(&self) -> bool {
+        matches!(self, Self::Value(items) if items.is_empty())
+    }
+}
+
 impl<T: Serialize> Serialize for Tpl<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {

@@ -21,6 +21,7 @@ pub fn playbook_schema<A: Action>() -> Value {
     let input = sub(generator.subschema_for::<InputSpec>());
     let secret = sub(generator.subschema_for::<SecretSpec>());
     let objectives = sub(generator.subschema_for::<Objectives>());
+    let notify = sub(generator.subschema_for::<crate::load::NotifySpec>());
     let defaults = sub(generator.subschema_for::<Defaults>());
     let schedule = sub(generator.subschema_for::<Schedule>());
     let retry = sub(generator.subschema_for::<Retry>());
@@ -47,6 +48,7 @@ pub fn playbook_schema<A: Action>() -> Value {
 
     let action_envelope = json!({
         "name": { "type": "string", "description": "What this action is for, shown in plans and reports." },
+        "when": { "type": "string", "description": "minijinja expression; the action runs only when it is true, e.g. `inputs.slack_configured`." },
         "timeout": with_description(&duration, "Time limit of this action."),
         "retry": retry.clone(),
     });
@@ -91,6 +93,7 @@ pub fn playbook_schema<A: Action>() -> Value {
         "secrets": { "type": "object", "additionalProperties": secret, "description": "Credentials read at run time, never printed." },
         "vars": { "type": "object", "description": "Named values (may use inputs), read as `{{ vars.name }}`." },
         "objectives": objectives,
+        "notify": { "type": "array", "items": notify, "description": "Webhooks told when the run starts, succeeds, fails or cannot roll back (Slack-compatible)." },
         "lock": { "type": "string", "description": "Runs with the same lock key never overlap." },
         "defaults": defaults,
         "schedule": { "oneOf": [{ "type": "string" }, schedule], "description": "When `runbook daemon` runs the playbook." },

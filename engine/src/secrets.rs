@@ -56,6 +56,10 @@ impl Secrets {
                     .map_err(|e| format!("cannot read `{path}`: {e}")),
                 (None, None) => Err("declares no source (`env:` or `file:`)".to_string()),
             };
+            let value = match value {
+                Err(_) if spec.optional && spec.env.is_some() => Ok(String::new()),
+                other => other,
+            };
             match value {
                 Ok(value) => values.push((name.clone(), value)),
                 Err(message) => errors.push(SecretError {
@@ -139,7 +143,23 @@ mod tests {
             env: env.map(str::to_string),
             file: file.map(str::to_string),
             description: None,
+            optional: false,
         }
+    }
+
+    #[test]
+    fn an_unset_optional_secret_is_empty_and_a_required_one_is_an_error() {
+        let optional = SecretSpec {
+            optional: true,
+            ..spec(Some("SLACK_WEBHOOK_URL"), None)
+        };
+        let specs = vec![("slack".to_string(), optional)];
+        let secrets = Secrets::resolve(&specs, |_| None).unwrap();
+        assert_eq!(secrets.iter().collect::<Vec<_>>(), [("slack", "")]);
+        assert_eq!(
+            secrets.redactor().redact("nothing hidden"),
+            "nothing hidden"
+        );
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! One file per subcommand.
 
 pub mod approve;
+pub mod daemon;
+pub mod diff;
 pub mod plan;
+pub mod report;
 pub mod resume;
 pub mod run;
 pub mod runs;
+pub mod schedule;
 pub mod schema;
 mod session;
 pub mod show;
@@ -40,6 +44,30 @@ pub fn check(
         Ok(playbook) => Ok((source, playbook)),
         Err(diagnostics) => Err((source, diagnostics)),
     }
+}
+
+/// The input values of `--env FILE`, or `Err` after printing what is wrong with the file.
+pub fn environment(path: Option<&Path>) -> Result<Vec<(String, String)>, ()> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let source = match SourceFile::read(path) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read the environment file {}: {e}",
+                path.display()
+            );
+            eprintln!("hint: environment files live in environments/, e.g. environments/demo.yml");
+            return Err(());
+        }
+    };
+    runbook_engine::load::load_environment(&source)
+        .map(|environment| environment.inputs)
+        .map_err(|errors| {
+            let diagnostics: Vec<Diagnostic> = errors.iter().map(|e| e.to_diagnostic()).collect();
+            print_diagnostics(&source, &diagnostics);
+        })
 }
 
 /// A recorded run and its journal, or the exit code after saying why not.

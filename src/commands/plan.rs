@@ -7,8 +7,12 @@ use crate::Exit;
 use crate::cli::{PlanArgs, PlanFormat};
 
 pub fn run(args: &PlanArgs) -> Exit {
+    let Ok(environment) = super::environment(args.env.as_deref()) else {
+        return Exit::Invalid;
+    };
     let options = CompileOptions {
         inputs: args.inputs.clone(),
+        environment,
         require_inputs: true,
     };
     match super::check(&args.file, &options) {

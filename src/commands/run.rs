@@ -9,8 +9,12 @@ use crate::Exit;
 use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs, store: Store) -> Exit {
+    let Ok(environment) = super::environment(args.env.as_deref()) else {
+        return Exit::Invalid;
+    };
     let options = CompileOptions {
         inputs: args.inputs.clone(),
+        environment,
         require_inputs: true,
     };
     let (source, playbook) = match super::check(&args.file, &options) {
@@ -39,6 +43,7 @@ pub fn run(args: &RunArgs, store: Store) -> Exit {
     };
     execute(|interrupt| {
         let session = session(store, run_options, &args.execution, interrupt);
-        async move { session.start(&source, playbook, &args.inputs).await }
+        let given = options.given_inputs(playbook.input_values.keys().map(String::as_str));
+        async move { session.start(&source, playbook, &given).await }
     })
 }

@@ -22,6 +22,8 @@ pub fn session(
         observer: crate::console::live(),
         interrupt,
         env: |name| std::env::var(name).ok(),
+        notifier: Some(std::sync::Arc::new(runbook_steps::notify::RunNotifier)),
+        webhooks: execution.notify.clone(),
     }
 }
 
@@ -53,6 +55,12 @@ where
                     finished.run.journal_path().display(),
                     finished.run.id
                 );
+                // Evidence even when the run failed. A report that cannot be written does not
+                // change the outcome, which the journal already holds.
+                match finished.run.write_reports() {
+                    Ok(()) => eprintln!("report:  {}", finished.run.report_path("md").display()),
+                    Err(e) => eprintln!("warning: the run's report could not be written: {e}"),
+                }
                 Exit::from(finished.status)
             }
             Err(error) => report(error),

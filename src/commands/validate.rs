@@ -7,8 +7,12 @@ use crate::Exit;
 use crate::cli::{ReportFormat, ValidateArgs};
 
 pub fn run(args: &ValidateArgs) -> Exit {
+    let Ok(environment) = super::environment(args.env.as_deref()) else {
+        return Exit::Invalid;
+    };
     let options = CompileOptions {
         inputs: args.inputs.clone(),
+        environment,
         require_inputs: false,
     };
     let mut failed = false;

@@ -201,6 +201,43 @@ pub(crate) struct Outgoing {
     pub timeout: std::time::Duration,
 }
 
+/// Calls a JSON API (Prometheus, Alertmanager): a 2xx answer's body, parsed.
+pub(crate) async fn call_json_api(
+    method: Method,
+    url: String,
+    body: Body,
+) -> Result<serde_json::Value, StepError> {
+    let response = Outgoing {
+        body,
+        ..Outgoing::api(method, url)
+    }
+    .send()
+    .await?;
+    response.check(None)?;
+    response.json.ok_or_else(|| {
+        StepError::failed(format!(
+            "{} answered {} without JSON: {}",
+            response.url,
+            response.status,
+            tail_lines(tail_bytes(&response.body, 512), 3)
+        ))
+    })
+}
+
+/// `base` + `path` with its query string encoded: `http://prom:9090` + `/api/v1/query`.
+pub(crate) fn api_url(base: &str, path: &str, query: &[(&str, &str)]) -> Result<String, StepError> {
+    let joined = format!("{}{path}", base.trim_end_matches('/'));
+    // Without pairs, no `?`: some servers route `/api/v2/silences?` elsewhere.
+    let parsed = if query.is_empty() {
+        reqwest::Url::parse(&joined)
+    } else {
+        reqwest::Url::parse_with_params(&joined, query)
+    };
+    parsed
+        .map(String::from)
+        .map_err(|e| StepError::failed(format!("`{base}` is not a usable base URL: {e}")))
+}
+
 pub(crate) fn render_map(
     ctx: &StepContext,
     map: &BTreeMap<String, Template>,
@@ -230,6 +267,17 @@ pub(crate) struct Response {
 }
 
 impl Outgoing {
+    /// A request to a service's API: no body or headers yet, the default timeout.
+    pub fn api(method: Method, url: String) -> Self {
+        Self {
+            method,
+            url,
+            headers: BTreeMap::new(),
+            body: Body::None,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
     pub async fn send(self) -> Result<Response, StepError> {
         let shown_url = runbook_engine::plan::redact_url_password(&self.url);
         let client = reqwest::Client::builder()

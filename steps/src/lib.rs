@@ -66,7 +66,7 @@ pub use catalog::Action;
 pub(crate) mod prelude {
     pub use runbook_engine::action::{Effect, Verb};
     pub use runbook_engine::execute::{BoxFuture, Outputs, StepContext, StepError};
-    pub use runbook_engine::params::{Duration, Template, Tpl};
+    pub use runbook_engine::params::{Duration, Template, TemplateList, Tpl};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
     pub use std::collections::BTreeMap;
@@ -90,16 +90,6 @@ pub(crate) mod prelude {
             serde_json::Value::Object(map) => map,
             _ => Outputs::new(),
         }
-    }
-
-    /// Families whose runtime is not built yet: a clear failure at run time, never a silent
-    /// success. Plans, validation and the schema already cover them.
-    pub fn not_built_yet<'a>(family: &'static str) -> BoxFuture<'a, Result<Outputs, StepError>> {
-        Box::pin(async move {
-            Err(StepError::failed(format!(
-                "this build of runbook cannot run `{family}.*` steps yet"
-            )))
-        })
     }
 }
 

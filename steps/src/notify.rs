@@ -46,3 +46,21 @@ impl Verb for Webhook {
         })
     }
 }
+
+/// Posts run notifications (`notify:` webhooks, `--notify`) with the same HTTP client.
+pub struct RunNotifier;
+
+impl runbook_engine::execute::notify::Notifier for RunNotifier {
+    fn post<'a>(
+        &'a self,
+        url: &'a str,
+        payload: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut request = Outgoing::api(Method::Post, url.to_string());
+            request.body = Body::Json(payload.clone());
+            let response = request.send().await.map_err(|e| e.message)?;
+            response.check(None).map_err(|e| e.message)
+        })
+    }
+}

@@ -16,29 +16,34 @@ pub fn password() -> String {
 
 /// psql as the test superuser; the output of `-At`, or a panic naming the statement.
 pub fn psql(database: &str, sql: &str) -> String {
+    psql_on(&port(), "runbook", &password(), database, sql)
+}
+
+/// psql against any server on 127.0.0.1 (the demo stack's PostgreSQL too).
+pub fn psql_on(port: &str, user: &str, password: &str, database: &str, sql: &str) -> String {
     let output = Command::new("psql")
         .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port(),
-            "-U",
-            "runbook",
-            "-d",
-            database,
-        ])
+        .args(["-h", "127.0.0.1", "-p", port, "-U", user, "-d", database])
         .args(["-c", sql])
-        .env("PGPASSWORD", password())
+        .env("PGPASSWORD", password)
         .output()
         .expect("psql runs");
     assert!(
         output.status.success(),
-        "psql `{sql}` on {database} failed (is `scripts/test-postgres.sh start` done?): {}",
+        "psql `{sql}` on {database} at port {port} failed (for the test server: is `scripts/test-postgres.sh start` done?): {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
+
+/// An order-independent digest of every table, computed by psql alone, so that what a
+/// playbook did to the data is checked by something other than the code under test.
+pub const CONTENT_SQL: &str = "SELECT string_agg(format('%s:%s', t, \
+       (xpath('/row/h/text()', query_to_xml(format( \
+         'SELECT md5(coalesce(string_agg(r::text, E''\\n'' ORDER BY r::text), '''')) AS h FROM %s r', t), \
+         false, true, '')))[1]), ' ' ORDER BY t) \
+     FROM (SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables \
+           WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys') tables";
 
 pub struct Database {
     pub name: String,
@@ -95,17 +100,9 @@ impl Database {
         format!("postgres://runbook@127.0.0.1:{}/{}", port(), self.name)
     }
 
-    /// An order-independent digest of every table, computed by psql alone, so a round trip
-    /// is checked by something other than the code under test.
+    /// The digest of every table ([`CONTENT_SQL`]).
     pub fn content(&self) -> String {
-        self.psql(
-            "SELECT string_agg(format('%s:%s', t, \
-               (xpath('/row/h/text()', query_to_xml(format( \
-                 'SELECT md5(coalesce(string_agg(r::text, E''\\n'' ORDER BY r::text), '''')) AS h FROM %s r', t), \
-                 false, true, '')))[1]), ' ' ORDER BY t) \
-             FROM (SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables \
-                   WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys') tables",
-        )
+        self.psql(CONTENT_SQL)
     }
 
     /// Databases on the server whose names start with this one's (verification copies).

@@ -1,12 +1,18 @@
 //! Integration tests: the real `runbook` binary against fixture playbooks.
 //! One test binary (one link) for every command; one file per command.
 
+mod alerting;
+mod daemon;
 mod database;
+mod diff;
 mod docker;
+mod notify;
 mod plan;
 mod postgres;
+mod report;
 mod resume;
 mod run;
 mod schema;
+mod shipped;
 mod support;
 mod validate;

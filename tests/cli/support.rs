@@ -44,17 +44,21 @@ pub fn fixtures(dir: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every shipped playbook, `playbooks/demo/` included, sorted.
 pub fn playbooks() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(root().join("playbooks"))
-        .expect("playbooks dir")
-        .map(|e| {
-            format!(
-                "playbooks/{}",
-                e.expect("entry").file_name().to_string_lossy()
-            )
-        })
-        .filter(|p| p.ends_with(".yml"))
-        .collect();
+    let mut files = Vec::new();
+    for dir in ["playbooks", "playbooks/demo"] {
+        for entry in std::fs::read_dir(root().join(dir)).expect("playbooks dir") {
+            let name = entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .to_string();
+            if name.ends_with(".yml") {
+                files.push(format!("{dir}/{name}"));
+            }
+        }
+    }
     files.sort();
     files
 }
@@ -255,11 +259,30 @@ impl StandIn {
                 let method = parts.next().unwrap_or("").to_string();
                 let path = parts.next().unwrap_or("").to_string();
                 seen.lock().expect("lock").push((
-                    method,
+                    method.clone(),
                     path.clone(),
                     String::from_utf8_lossy(&body).into_owned(),
                 ));
-                let (status, body) = match path.as_str() {
+                let (status, body) = match path.split('?').next().unwrap_or("") {
+                    // Prometheus and Alertmanager, as much of their APIs as runbook reads.
+                    "/api/v1/query" if path.contains("down") => (
+                        "200 OK",
+                        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"api"},"value":[1,"0"]}]}}"#,
+                    ),
+                    "/api/v1/query" => (
+                        "200 OK",
+                        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"api"},"value":[1,"1"]},{"metric":{"job":"web"},"value":[1,"1"]}]}}"#,
+                    ),
+                    "/api/v1/rules" => (
+                        "200 OK",
+                        r#"{"status":"success","data":{"groups":[{"name":"goodgo","rules":[{"type":"alerting","name":"PostgresDown","health":"ok"},{"type":"alerting","name":"ApiDown","health":"ok"},{"type":"recording","name":"job:up:sum","health":"ok"}]}]}}"#,
+                    ),
+                    "/api/v1/alerts" => (
+                        "200 OK",
+                        r#"{"status":"success","data":{"alerts":[{"labels":{"alertname":"Watchdog"},"state":"firing"},{"labels":{"alertname":"ApiDown"},"state":"pending"}]}}"#,
+                    ),
+                    "/api/v2/silences" if method == "POST" => ("200 OK", r#"{"silenceID":"s-1"}"#),
+                    "/api/v2/silence/s-1" if method == "DELETE" => ("200 OK", ""),
                     "/health" => (
                         "200 OK",
                         r#"{"status":"ok","info":{"database":{"status":"up"}}}"#,

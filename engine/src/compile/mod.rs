@@ -22,9 +22,9 @@ use std::collections::HashMap;
 use crate::action::{Action, Effect};
 use crate::load::de::{from_entry, known_names_hint};
 use crate::load::node::{Node as YamlNode, NodeKind};
-use crate::load::{RawAction, RawPlaybook, RawStep};
+use crate::load::{Objectives, RawAction, RawPlaybook, RawStep};
 use crate::params::is_template;
-use crate::source::{SourceFile, Span};
+use crate::source::{SourceFile, Span, Spanned};
 use crate::suggest::did_you_mean;
 use graph::StepGraph;
 use templates::{Reference, Root, TemplateError, TemplateReader};
@@ -36,9 +36,29 @@ pub const COMMON_OUTPUTS: &[&str] = &["status", "duration", "attempts"];
 pub struct CompileOptions {
     /// `--input name=value`, in the order given (a later one wins).
     pub inputs: Vec<(String, String)>,
+    /// Values from an environment file (`--env`): below `--input`, above defaults. Names the
+    /// playbook does not declare are ignored, since one file serves many playbooks.
+    pub environment: Vec<(String, String)>,
     /// Report required inputs that were not given. `validate` checks a playbook on its own;
     /// `plan` and `run` need every input.
     pub require_inputs: bool,
+}
+
+impl CompileOptions {
+    /// The environment's values for the `declared` inputs, then `--input`: the text each
+    /// input is given, in order (the last one wins), as a run saves it for `resume`.
+    pub fn given_inputs<'a>(
+        &self,
+        declared: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<(String, String)> {
+        let declared: Vec<&str> = declared.into_iter().collect();
+        self.environment
+            .iter()
+            .filter(|(name, _)| declared.contains(&name.as_str()))
+            .chain(&self.inputs)
+            .cloned()
+            .collect()
+    }
 }
 
 pub fn compile<A: Action>(
@@ -47,12 +67,8 @@ pub fn compile<A: Action>(
     options: &CompileOptions,
 ) -> Result<Playbook<A>, Vec<CompileError>> {
     let mut errors = Vec::new();
-    let input_values = inputs::resolve(
-        &raw.inputs,
-        &options.inputs,
-        options.require_inputs,
-        &mut errors,
-    );
+    let given = options.given_inputs(raw.inputs.iter().map(|i| i.name.value.as_str()));
+    let input_values = inputs::resolve(&raw.inputs, &given, options.require_inputs, &mut errors);
     let mut compiler = Compiler::<A> {
         raw,
         source,
@@ -196,6 +212,30 @@ impl<'a, A: Action> Compiler<'a, A> {
     }
 
     /// Vars, lock and schedule: evaluated before any step runs.
+    /// The steps that bound the RTO clock exist; `data_as_of` reads what a run leaves.
+    fn check_objectives(&mut self, objectives: &Spanned<Objectives>) {
+        let o = &objectives.value;
+        for name in [&o.measure_from, &o.measure_to].into_iter().flatten() {
+            if !self.raw.steps.iter().any(|s| &s.id.value == name) {
+                let ids = self.raw.steps.iter().map(|s| s.id.value.as_str());
+                self.errors.push(CompileError::Undeclared {
+                    what: "step",
+                    name: name.clone(),
+                    hint: match did_you_mean(name, ids) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => {
+                            "`measure_from` and `measure_to` name steps of this playbook".into()
+                        }
+                    },
+                    span: objectives.span,
+                });
+            }
+        }
+        if let Some(text) = &o.data_as_of {
+            self.check_text(text, objectives.span, false, &Scope::after_run());
+        }
+    }
+
     fn check_playbook_templates(&mut self) {
         let raw = self.raw;
         for var in &raw.vars {
@@ -213,6 +253,20 @@ impl<'a, A: Action> Compiler<'a, A> {
                     self.check_text(text, node.span, false, &scope);
                 }
             });
+        }
+        if let Some(objectives) = &raw.objectives {
+            self.check_objectives(objectives);
+        }
+        if let Some(notify) = &raw.notify {
+            // Webhooks are rendered when the run starts: inputs, vars and secrets only.
+            let scope = Scope {
+                steps: StepAccess::NoSteps,
+                item: false,
+                printed_in: None,
+            };
+            for spec in &notify.value {
+                self.check_text(&spec.webhook, notify.span, false, &scope);
+            }
         }
         if let Some(lock) = &raw.lock {
             let scope = Scope {
@@ -495,6 +549,7 @@ impl<'a, A: Action> Compiler<'a, A> {
         Some(ActionSpec {
             action: self.parse_action(raw)?,
             name: raw.name.as_ref().map(|n| n.value.clone()),
+            when: raw.when.as_ref().map(|w| w.value.clone()),
             timeout: raw.timeout,
             retry: raw.retry.clone(),
             span: raw.verb.span,
@@ -503,6 +558,14 @@ impl<'a, A: Action> Compiler<'a, A> {
 
     /// Check every template in an action's params; printed params may not hold secrets.
     fn action_templates(&mut self, raw: &RawAction, scope: &Scope) {
+        if let Some(when) = &raw.when {
+            let condition = Scope {
+                steps: scope.steps,
+                item: scope.item,
+                printed_in: None,
+            };
+            self.check_text(&when.value, when.span, true, &condition);
+        }
         let printed = A::info(&raw.verb.value).map_or(&[][..], |v| v.printed);
         let mut path = Vec::new();
         raw.params.walk_strings(&mut path, &mut |path, node, text| {
@@ -855,7 +918,12 @@ fn assemble<A: Action>(
             .iter()
             .map(|v| (v.name.value.clone(), v.value.to_json()))
             .collect(),
-        objectives: raw.objectives.clone(),
+        objectives: raw.objectives.as_ref().map(|o| o.value.clone()),
+        notify: raw
+            .notify
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_default(),
         lock: raw.lock.as_ref().map(|l| l.value.clone()),
         schedule: raw.schedule.as_ref().map(|s| s.value.clone()),
         default_timeout: raw.defaults.timeout,

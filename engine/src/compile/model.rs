@@ -22,6 +22,7 @@ pub struct Playbook<A> {
     pub vars: Vec<(String, Value)>,
     pub objectives: Option<Objectives>,
     pub lock: Option<String>,
+    pub notify: Vec<crate::load::NotifySpec>,
     pub schedule: Option<Schedule>,
     pub default_timeout: Option<Duration>,
     pub default_retry: Option<Retry>,
@@ -86,6 +87,8 @@ pub struct Step<A> {
 pub struct ActionSpec<A> {
     pub action: A,
     pub name: Option<String>,
+    /// A condition: the action runs only when it holds.
+    pub when: Option<String>,
     pub timeout: Option<Duration>,
     pub retry: Option<Retry>,
     pub span: Span,

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::scope::Templates;
 use crate::journal::ApprovalDecision;
-use crate::params::{Template, Tpl};
+use crate::params::{Template, TemplateList, Tpl};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -133,6 +133,40 @@ impl StepContext {
                 serde_json::from_value(json).map_err(|e| {
                     StepError::failed(format!("`{text}` rendered to `{rendered}`: {e}"))
                 })
+            }
+        }
+    }
+
+    /// A [`TemplateList`]: each written item rendered, or the whole list from one template
+    /// (which must render to a list, e.g. an input of type `list`).
+    pub fn render_list(&self, list: &TemplateList) -> Result<Vec<String>, StepError> {
+        match list {
+            Tpl::Value(items) => items.iter().map(|t| self.render(t)).collect(),
+            Tpl::Template(text) => {
+                // `{{ inputs.apps }}` prints a list the Python way; ask for JSON instead.
+                let as_json = match text
+                    .trim()
+                    .strip_prefix("{{")
+                    .and_then(|t| t.strip_suffix("}}"))
+                {
+                    Some(expression) if !expression.contains("{{") => {
+                        format!("{{{{ ({}) | tojson }}}}", expression.trim())
+                    }
+                    _ => text.clone(),
+                };
+                let rendered = self.render_str(&as_json)?;
+                let items: Vec<Value> = serde_json::from_str(&rendered).map_err(|_| {
+                    StepError::failed(format!(
+                        "`{text}` rendered `{rendered}`, which is not a list"
+                    ))
+                })?;
+                Ok(items
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    })
+                    .collect())
             }
         }
     }

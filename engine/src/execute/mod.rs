@@ -16,6 +16,8 @@
 pub mod approval;
 pub mod attempt;
 pub mod context;
+pub mod notify;
+pub mod objectives;
 pub mod recorder;
 pub mod scope;
 pub mod session;
@@ -224,7 +226,25 @@ impl<A: Action> Executor<A> {
         if self.stop.is_none() {
             self.main_phase(&interrupt).await;
         }
-        let (status, error) = self.finish_phase().await;
+        let (mut status, mut error) = self.finish_phase().await;
+        if status == RunStatus::Succeeded
+            && let Some(objectives) = &self.playbook.objectives
+        {
+            let data_as_of = objectives.data_as_of.as_ref().map(|text| {
+                self.context("objectives", None)
+                    .render_str(text)
+                    .map_err(|e| e.message)
+            });
+            let history = self.recorder.history();
+            let (rto, rpo) =
+                objectives::measure(objectives, &history, chrono::Utc::now(), data_as_of);
+            let missed = objectives::missed(rto.as_ref(), rpo.as_ref());
+            self.recorder.record(Event::ObjectivesMeasured { rto, rpo });
+            if let Some(missed) = missed {
+                status = RunStatus::ObjectivesMissed;
+                error = Some(missed);
+            }
+        }
         self.recorder.record(Event::RunFinished {
             status,
             exit_code: status.exit_code(),
@@ -549,12 +569,14 @@ impl<A: Action> Executor<A> {
                 {
                     continue;
                 }
+                let ctx = self.context(&step_id, compensation.item.as_ref());
+                let label = spec_label(&compensation.spec);
                 self.recorder.record(Event::CompensationStarted {
                     step: step_id.clone(),
                     index: position,
-                    verb: spec_label(&compensation.spec),
+                    // A name may say which item it undoes (`Put {{ item }} back`).
+                    verb: ctx.render_str(&label).unwrap_or(label),
                 });
-                let ctx = self.context(&step_id, compensation.item.as_ref());
                 let started = Instant::now();
                 let attempted = run_spec(&compensation.spec, &ctx, &self.recorder, &step_id).await;
                 match attempted.result {
@@ -593,6 +615,7 @@ impl<A: Action> Executor<A> {
             self.recorder.record(Event::HandlerFinished {
                 index,
                 verb: spec_label(spec),
+                skipped: attempted.attempts == 0 && attempted.result.is_ok(),
                 error: attempted.result.err().map(|e| e.message),
             });
             self.handlers_done.insert(index);

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::journal::{Entry, Event, JournalWriter};
+use crate::journal::{Entry, Event, JournalWriter, RunRecord};
 
 /// Told of each event after it is journaled, with secrets already redacted.
 pub type Observer = Arc<dyn Fn(&Entry) + Send + Sync>;
@@ -15,6 +15,9 @@ pub struct Recorder {
     /// Set when a write failed: the executor stops going forward, since what it does next
     /// could not be resumed or audited.
     broken: AtomicBool,
+    /// The run so far, as a reader of the journal would rebuild it (for the objectives, which
+    /// are measured from the journal's times, across resumes).
+    history: Mutex<RunRecord>,
 }
 
 impl Recorder {
@@ -23,7 +26,20 @@ impl Recorder {
             writer: Mutex::new(writer),
             observer,
             broken: AtomicBool::new(false),
+            history: Mutex::new(RunRecord::default()),
         }
+    }
+
+    /// A resumed run: what its journal held before this process took over.
+    pub fn continue_from(&self, record: RunRecord) {
+        *self.history.lock().unwrap_or_else(|e| e.into_inner()) = record;
+    }
+
+    pub fn history(&self) -> RunRecord {
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn record(&self, event: Event) {
@@ -31,6 +47,10 @@ impl Recorder {
         // panicked mid-write, and the torn line is handled by the reader.
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let (entry, written) = writer.append(event);
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply(&entry);
         (self.observer)(&entry);
         if let Err(error) = written {
             self.broken.store(true, Ordering::SeqCst);

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::approval::GateKeeper;
+use super::notify::{self, Notifier, Target};
 use super::recorder::{Observer, Recorder};
 use super::scope::{RunFacts, Scope, Templates};
 use super::{Executor, Interrupt, RunOptions};
@@ -17,6 +18,7 @@ use crate::compile::{CompileOptions, Playbook};
 use crate::diagnostic::Diagnostic;
 use crate::journal::lock::{self, Holder, LockError, RunLock};
 use crate::journal::{Event, JournalWriter, Mode, RunDir, RunRecord, RunStatus, Store};
+use crate::load::NotifyOn;
 use crate::plan::{Format, render};
 use crate::secrets::{SecretError, Secrets};
 use crate::source::SourceFile;
@@ -88,6 +90,10 @@ pub struct Session {
     pub interrupt: Interrupt,
     /// Reads environment variables for secrets (tests pass their own).
     pub env: fn(&str) -> Option<String>,
+    /// Posts notifications; without one, `notify:` webhooks are not told.
+    pub notifier: Option<Arc<dyn Notifier>>,
+    /// Webhooks told of every run besides the playbook's own (`--notify`, the daemon's).
+    pub webhooks: Vec<String>,
 }
 
 pub fn fingerprint(text: &str) -> String {
@@ -158,8 +164,20 @@ impl Session {
         if let Some((key, _)) = &lock {
             recorder.record(Event::LockAcquired { key: key.clone() });
         }
-        let executor = self.executor(playbook, scope, templates, recorder, &run, &operator);
+        let targets = self.targets(&playbook, &templates, &scope, &recorder);
+        self.notify(&targets, NotifyOn::Start, &run, &recorder)
+            .await;
+        let executor = self.executor(
+            playbook,
+            scope,
+            templates,
+            recorder.clone(),
+            &run,
+            &operator,
+        );
         let status = executor.run(self.interrupt.clone()).await;
+        self.notify(&targets, notify::moment(status), &run, &recorder)
+            .await;
         Ok(Finished { run, status })
     }
 
@@ -208,6 +226,7 @@ impl Session {
             .unwrap_or_default();
         let options = CompileOptions {
             inputs: raw_inputs,
+            environment: Vec::new(),
             require_inputs: true,
         };
         let playbook =
@@ -264,6 +283,7 @@ impl Session {
             Scope::new(&playbook, &templates, &secrets, &facts).map_err(SessionError::Refused)?;
         let lock = self.lock(&playbook, &templates, &scope, &run.id, &operator)?;
         let recorder = self.recorder(&run, &secrets)?;
+        recorder.continue_from(record.clone());
         recorder.record(Event::RunResumed {
             run: run.id.clone(),
             user: operator.user.clone(),
@@ -275,9 +295,19 @@ impl Session {
         if let Some((key, _)) = &lock {
             recorder.record(Event::LockAcquired { key: key.clone() });
         }
-        let mut executor = self.executor(playbook, scope, templates, recorder, &run, &operator);
+        let targets = self.targets(&playbook, &templates, &scope, &recorder);
+        let mut executor = self.executor(
+            playbook,
+            scope,
+            templates,
+            recorder.clone(),
+            &run,
+            &operator,
+        );
         executor.restore(&record);
         let status = executor.run(self.interrupt.clone()).await;
+        self.notify(&targets, notify::moment(status), &run, &recorder)
+            .await;
         Ok(Finished { run, status })
     }
 
@@ -339,6 +369,70 @@ impl Session {
         let held =
             lock::acquire(&self.store.locks_dir(), &key, &holder).map_err(SessionError::Lock)?;
         Ok(Some((key, held)))
+    }
+
+    /// The playbook's webhooks (rendered now: inputs, vars, secrets; an empty URL is a webhook
+    /// not configured here) and the session's own, which are told of everything.
+    fn targets<A: Action>(
+        &self,
+        playbook: &Playbook<A>,
+        templates: &Templates,
+        scope: &Scope,
+        recorder: &Recorder,
+    ) -> Vec<Target> {
+        let mut targets = Vec::new();
+        for spec in &playbook.notify {
+            match templates.render(&spec.webhook, &scope.values(None)) {
+                Ok(url) if url.trim().is_empty() => {}
+                Ok(url) => targets.push(Target {
+                    url: url.trim().to_string(),
+                    on: spec.on.clone(),
+                }),
+                Err(e) => recorder.record(Event::Notified {
+                    on: "any".into(),
+                    target: spec.webhook.clone(),
+                    error: Some(format!("the webhook URL does not render: {e}")),
+                }),
+            }
+        }
+        for url in &self.webhooks {
+            targets.push(Target {
+                url: url.clone(),
+                on: vec![
+                    NotifyOn::Start,
+                    NotifyOn::Success,
+                    NotifyOn::Failure,
+                    NotifyOn::RollbackFailed,
+                ],
+            });
+        }
+        targets
+    }
+
+    /// Posts to every target that wants this moment, with the reports written first so the
+    /// message can point at them; each post journaled, a failure included.
+    async fn notify(&self, targets: &[Target], on: NotifyOn, run: &RunDir, recorder: &Recorder) {
+        let wanted: Vec<&Target> = targets.iter().filter(|t| t.on.contains(&on)).collect();
+        let Some(notifier) = self.notifier.as_ref().filter(|_| !wanted.is_empty()) else {
+            return;
+        };
+        if on != NotifyOn::Start {
+            let _ = run.write_reports();
+        }
+        let report = match run.read_journal() {
+            Ok(journal) => crate::report::Report::from_entries(&journal.entries),
+            Err(_) => return,
+        };
+        let report_path = run.report_path("html").display().to_string();
+        let payload = notify::payload(on, &report, &report_path);
+        for target in wanted {
+            let sent = notifier.post(&target.url, &payload).await;
+            recorder.record(Event::Notified {
+                on: on.as_str().to_string(),
+                target: notify::shown_target(&target.url),
+                error: sent.err(),
+            });
+        }
     }
 
     fn recorder(&self, run: &RunDir, secrets: &Secrets) -> Result<Arc<Recorder>, SessionError> {

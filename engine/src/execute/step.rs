@@ -178,6 +178,24 @@ pub async fn run_spec<A: Action>(
     recorder: &Recorder,
     step: &str,
 ) -> Attempted<Outputs> {
+    if let Some(when) = &spec.when {
+        match ctx.condition(when) {
+            Ok(true) => {}
+            // Not run: zero attempts, nothing to undo or report as failed.
+            Ok(false) => {
+                return Attempted {
+                    result: Ok(Outputs::new()),
+                    attempts: 0,
+                };
+            }
+            Err(e) => {
+                return Attempted {
+                    result: Err(e),
+                    attempts: 0,
+                };
+            }
+        }
+    }
     attempt(
         spec.timeout.map(|t| t.0),
         spec.retry.as_ref(),

@@ -145,6 +145,26 @@ pub enum Event {
         /// Position in `on_failure`.
         index: usize,
         verb: String,
+        /// Its `when` was false: it did not run.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        skipped: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// After a successful run: the recovery time and recovery point it achieved, against the
+    /// playbook's `objectives`.
+    ObjectivesMeasured {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rto: Option<Measurement>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rpo: Option<Measurement>,
+    },
+    /// A webhook was told (or could not be: `error`). Never changes the run's outcome.
+    Notified {
+        /// `start`, `success`, `failure`, `rollback_failed`.
+        on: String,
+        /// Scheme and host only: a webhook's path is often its secret.
+        target: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
@@ -159,6 +179,20 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+}
+
+/// One objective, measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// The objective, in seconds.
+    pub objective: f64,
+    /// What was achieved, in seconds; `None` when it could not be measured (see `error`).
+    pub measured: Option<f64>,
+    pub met: bool,
+    /// What the figure is the distance between, in words.
+    pub between: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// How a run ended. Each status has one exit code (see the README's table).
@@ -179,6 +213,9 @@ pub enum RunStatus {
     Interrupted,
     /// Check mode finished (previews and probes only).
     Checked,
+    /// Every step succeeded, but the recovery missed its RTO or RPO (nothing is rolled back:
+    /// the recovery itself worked, it was too slow or restored too old data).
+    ObjectivesMissed,
 }
 
 impl RunStatus {
@@ -188,6 +225,7 @@ impl RunStatus {
             Self::RolledBack | Self::Failed => 1,
             Self::RollbackFailed => 3,
             Self::PreconditionFailed => 4,
+            Self::ObjectivesMissed => 6,
             Self::Interrupted => 130,
         }
     }
@@ -201,6 +239,7 @@ impl RunStatus {
             Self::PreconditionFailed => "precondition failed, nothing changed",
             Self::Interrupted => "interrupted",
             Self::Checked => "checked",
+            Self::ObjectivesMissed => "objectives missed",
         }
     }
 }
@@ -231,6 +270,8 @@ impl Event {
             | Self::RollbackFinished { .. }
             | Self::HandlerFinished { .. }
             | Self::JournalError { .. }
+            | Self::ObjectivesMeasured { .. }
+            | Self::Notified { .. }
             | Self::RunFinished { .. } => None,
         }
     }

@@ -65,6 +65,14 @@ pub struct RunRecord {
     /// Approval gates waiting for a decision: step -> (message, approvers).
     pub waiting: BTreeMap<String, (String, Vec<String>)>,
     pub finish: Option<Finish>,
+    /// When each step started and when it last ended (succeeded, failed or was skipped).
+    pub times: BTreeMap<String, StepTimes>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTimes {
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
 }
 
 impl RunRecord {
@@ -80,8 +88,19 @@ impl RunRecord {
         self.steps.insert(step.to_string(), state);
     }
 
-    fn apply(&mut self, entry: &Entry) {
+    pub(crate) fn apply(&mut self, entry: &Entry) {
         self.last_at = Some(entry.at);
+        match &entry.event {
+            Event::StepStarted { step, .. } => {
+                self.times.entry(step.clone()).or_default().started = Some(entry.at);
+            }
+            Event::StepSucceeded { step, .. }
+            | Event::StepFailed { step, .. }
+            | Event::StepSkipped { step, .. } => {
+                self.times.entry(step.clone()).or_default().ended = Some(entry.at);
+            }
+            _ => {}
+        }
         match &entry.event {
             Event::RunStarted {
                 playbook,
@@ -184,6 +203,8 @@ impl RunRecord {
             | Event::LockAcquired { .. }
             | Event::AttemptFailed { .. }
             | Event::CompensationStarted { .. }
+            | Event::ObjectivesMeasured { .. }
+            | Event::Notified { .. }
             | Event::JournalError { .. } => {}
         }
     }

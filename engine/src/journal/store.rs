@@ -160,6 +160,24 @@ impl RunDir {
         self.path.join("inputs.json")
     }
 
+    /// `report.json`, `report.md`, `report.html`, `report.junit.xml`: the evidence a run
+    /// leaves (see [`crate::report`]).
+    pub fn report_path(&self, extension: &str) -> PathBuf {
+        self.path.join(format!("report.{extension}"))
+    }
+
+    /// Writes the run's reports, in every format, from its journal as it stands.
+    pub fn write_reports(&self) -> std::io::Result<()> {
+        let journal = self
+            .read_journal()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let report = crate::report::Report::from_entries(&journal.entries);
+        std::fs::write(self.report_path("json"), report.json())?;
+        std::fs::write(self.report_path("md"), crate::report::markdown(&report))?;
+        std::fs::write(self.report_path("html"), crate::report::html(&report))?;
+        std::fs::write(self.report_path("junit.xml"), crate::report::junit(&report))
+    }
+
     pub fn read_journal(&self) -> Result<Journal, ReadError> {
         reader::read(&self.journal_path())
     }

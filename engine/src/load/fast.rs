@@ -162,11 +162,16 @@ mod tests {
         let mut files = Vec::new();
         for dir in [
             "playbooks",
+            "playbooks/demo",
+            "environments",
             "tests/fixtures/valid",
             "tests/fixtures/invalid",
         ] {
             for entry in std::fs::read_dir(root.join(dir)).expect("dir") {
-                files.push(entry.expect("entry").path());
+                let path = entry.expect("entry").path();
+                if path.extension().is_some_and(|e| e == "yml") {
+                    files.push(path);
+                }
             }
         }
         let mut fast = 0;

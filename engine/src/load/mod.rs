@@ -5,11 +5,13 @@
 //! playbook is still handed to `compile`, which adds its own findings.
 
 pub mod de;
+mod environment;
 mod error;
 mod fast;
 pub mod node;
 pub mod raw;
 
+pub use environment::{ENVIRONMENT_KEYS, Environment, load_environment};
 pub use error::LoadError;
 pub use raw::*;
 
@@ -29,6 +31,7 @@ pub const PLAYBOOK_KEYS: &[&str] = &[
     "secrets",
     "vars",
     "objectives",
+    "notify",
     "lock",
     "defaults",
     "schedule",
@@ -53,7 +56,7 @@ pub const STEP_KEYS: &[&str] = &[
 ];
 
 /// Keys an action in `requires`, `rollback` or `on_failure` may carry besides its verb.
-pub const ACTION_KEYS: &[&str] = &["name", "timeout", "retry"];
+pub const ACTION_KEYS: &[&str] = &["name", "when", "timeout", "retry"];
 
 /// What loading produced: a playbook when the document had one at all, and every problem found.
 #[derive(Debug)]
@@ -160,7 +163,18 @@ impl Decoder<'_> {
             .value("vars")
             .map(|n| self.named(n, "vars", |_, n| Some(n.clone())))
             .unwrap_or_default();
-        let objectives = f.value("objectives").and_then(|n| self.typed(n));
+        let objectives = f.value("objectives").and_then(|n| {
+            self.typed(n).map(|value| Spanned {
+                value,
+                span: n.span,
+            })
+        });
+        let notify = f.value("notify").and_then(|n| {
+            self.typed(n).map(|value| Spanned {
+                value,
+                span: n.span,
+            })
+        });
         let lock = f.value("lock").and_then(|n| self.string("lock", n));
         let defaults = f
             .value("defaults")
@@ -200,6 +214,7 @@ impl Decoder<'_> {
             secrets,
             vars,
             objectives,
+            notify,
             lock,
             defaults,
             schedule,
@@ -278,6 +293,7 @@ impl Decoder<'_> {
                 verb,
                 params,
                 name: None,
+                when: None,
                 timeout: None,
                 retry: None,
             }),
@@ -288,6 +304,7 @@ impl Decoder<'_> {
     fn action(&mut self, node: &Node, context: &'static str) -> Option<RawAction> {
         let mut f = self.fields(node, context)?;
         let name = f.value("name").and_then(|n| self.string("name", n));
+        let when = f.value("when").and_then(|n| self.string("when", n));
         let timeout = f.value("timeout").and_then(|n| self.typed::<Duration>(n));
         let retry = f.value("retry").and_then(|n| self.retry(n));
         let (verb, params) = self.action_key(&f, context, node, ACTION_KEYS, context)?;
@@ -295,6 +312,7 @@ impl Decoder<'_> {
             verb,
             params,
             name,
+            when,
             timeout,
             retry,
         })
@@ -368,6 +386,7 @@ impl Decoder<'_> {
                 overlap: Overlap::Skip,
                 catch_up: None,
                 inputs: serde_json::Map::new(),
+                environment: None,
             },
             _ => self.typed(node)?,
         };

@@ -15,7 +15,8 @@ pub struct RawPlaybook {
     pub inputs: Vec<Named<InputSpec>>,
     pub secrets: Vec<Named<SecretSpec>>,
     pub vars: Vec<Named<Node>>,
-    pub objectives: Option<Objectives>,
+    pub objectives: Option<Spanned<Objectives>>,
+    pub notify: Option<Spanned<Vec<NotifySpec>>>,
     pub lock: Option<Spanned<String>>,
     pub defaults: Defaults,
     pub schedule: Option<Spanned<Schedule>>,
@@ -59,6 +60,8 @@ pub struct RawAction {
     pub verb: Spanned<String>,
     pub params: Node,
     pub name: Option<Spanned<String>>,
+    /// Run only if this condition holds (e.g. a notification only where a URL is configured).
+    pub when: Option<Spanned<String>>,
     pub timeout: Option<Duration>,
     pub retry: Option<Retry>,
 }
@@ -111,6 +114,46 @@ pub struct SecretSpec {
     pub file: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// An unset optional secret is the empty string (test it with `when:`), not an error.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// A webhook told about the run (Slack-compatible payload: `text`, plus a `runbook` object).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySpec {
+    /// The URL to POST to; a template, so it may come from a secret
+    /// (`"{{ secrets.slack_webhook }}"`). Empty means not configured: nothing is sent.
+    pub webhook: String,
+    /// When to post: `start`, `success`, `failure` (failed, rolled back, precondition failed,
+    /// interrupted, objectives missed), `rollback_failed`. Default: all but `start`.
+    #[serde(default = "NotifyOn::default_set")]
+    pub on: Vec<NotifyOn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOn {
+    Start,
+    Success,
+    Failure,
+    RollbackFailed,
+}
+
+impl NotifyOn {
+    pub fn default_set() -> Vec<Self> {
+        vec![Self::Success, Self::Failure, Self::RollbackFailed]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::RollbackFailed => "rollback_failed",
+        }
+    }
 }
 
 /// Recovery objectives the run is measured against.
@@ -123,6 +166,17 @@ pub struct Objectives {
     /// Recovery point objective: the data restored may be at most this old.
     #[serde(default)]
     pub rpo: Option<Duration>,
+    /// The RTO clock starts when this step starts (default: when the run starts).
+    #[serde(default)]
+    pub measure_from: Option<String>,
+    /// The RTO clock stops when this step succeeds (default: when the last step ends).
+    #[serde(default)]
+    pub measure_to: Option<String>,
+    /// When the newest data the recovery brought back was written, as an RFC 3339 time: a
+    /// template such as `{{ steps['latest-backup'].modified }}`. The measured RPO is the time
+    /// from then to the start of the RTO clock (the moment of the simulated disaster).
+    #[serde(default)]
+    pub data_as_of: Option<String>,
 }
 
 /// Defaults applied to every step that does not set its own.
@@ -189,6 +243,9 @@ pub struct Schedule {
     /// Input values for scheduled runs.
     #[serde(default)]
     pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// Environment file for scheduled runs, relative to the playbook (`../environments/x.yml`).
+    #[serde(default)]
+    pub environment: Option<String>,
 }
 
 impl Schedule {

@@ -45,9 +45,10 @@ pub fn render(view: &PlanView) -> String {
     if let Some(o) = &view.objectives {
         let _ = writeln!(
             out,
-            "| Objectives | RTO {} · RPO {} |",
+            "| Objectives | RTO {} · RPO {} ({}) |",
             o.rto.as_deref().unwrap_or("–"),
-            o.rpo.as_deref().unwrap_or("–")
+            o.rpo.as_deref().unwrap_or("–"),
+            cell(&o.measured)
         );
     }
     if let Some(lock) = &view.lock {

@@ -5,6 +5,7 @@
 //! `⟨steps.latest-backup.path⟩` and secrets as `••••`. Every format renders that same view,
 //! so the formats cannot disagree, and the same playbook and inputs give byte-identical output.
 
+mod diff;
 mod dot;
 mod markdown;
 mod mermaid;
@@ -12,6 +13,7 @@ mod text;
 mod values;
 mod view;
 
+pub use diff::{Change, PlanDiff};
 pub use values::redact_url_password;
 pub use view::{ActionView, PlanView, StepView};
 

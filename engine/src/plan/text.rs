@@ -24,9 +24,10 @@ pub fn render(view: &PlanView) -> String {
     if let Some(o) = &view.objectives {
         let _ = writeln!(
             out,
-            "Objectives  RTO {}  RPO {}",
+            "Objectives  RTO {}  RPO {}  ({})",
             o.rto.as_deref().unwrap_or("-"),
-            o.rpo.as_deref().unwrap_or("-")
+            o.rpo.as_deref().unwrap_or("-"),
+            o.measured
         );
     }
     if let Some(lock) = &view.lock {
@@ -122,6 +123,7 @@ pub fn action_line(action: &ActionView) -> String {
         line.push_str(&inline(&action.params));
     }
     let extras: Vec<String> = [
+        action.when.as_ref().map(|w| format!("when {w}")),
         action.timeout.as_ref().map(|t| format!("timeout {t}")),
         action.retry.as_ref().map(|r| format!("retry {r}")),
     ]

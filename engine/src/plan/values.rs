@@ -91,7 +91,9 @@ impl PlanRenderer {
     /// `password` fields redacted too.
     pub fn value(&self, value: &Value, item: Option<&Value>) -> Value {
         match value {
-            Value::String(s) => Value::String(self.text(s, item)),
+            Value::String(s) => self
+                .whole_list(s, item)
+                .unwrap_or_else(|| Value::String(self.text(s, item))),
             Value::Array(items) => {
                 Value::Array(items.iter().map(|v| self.value(v, item)).collect())
             }
@@ -113,6 +115,19 @@ impl PlanRenderer {
                     .collect(),
             ),
             other => other.clone(),
+        }
+    }
+
+    /// `"{{ inputs.apps }}"` where a list is expected: the list itself, shown as a list.
+    fn whole_list(&self, text: &str, item: Option<&Value>) -> Option<Value> {
+        let expression = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+        if expression.contains("{{") || mentions_runtime(text) {
+            return None;
+        }
+        let rendered = self.render(&format!("{{{{ ({}) | tojson }}}}", expression.trim()), item);
+        match serde_json::from_str::<Value>(&rendered).ok()? {
+            list @ Value::Array(_) => Some(list),
+            _ => None,
         }
     }
 

@@ -46,6 +46,8 @@ pub struct SecretView {
 pub struct ObjectivesView {
     pub rto: Option<String>,
     pub rpo: Option<String>,
+    /// How they are measured, in words.
+    pub measured: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +78,9 @@ pub struct ActionView {
     pub summary: String,
     pub effect: Effect,
     pub name: Option<String>,
+    /// The condition of a side action (`requires`, `rollback`, `on_failure`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
     pub params: Value,
     pub timeout: Option<String>,
     /// True when the timeout is the playbook's default rather than the step's own.
@@ -154,6 +159,20 @@ impl PlanView {
             objectives: playbook.objectives.as_ref().map(|o| ObjectivesView {
                 rto: o.rto.map(|d| d.to_string()),
                 rpo: o.rpo.map(|d| d.to_string()),
+                measured: format!(
+                    "RTO from the start of {} to the end of {}; RPO {}",
+                    o.measure_from
+                        .as_ref()
+                        .map_or("the run".into(), |s| format!("`{s}`")),
+                    o.measure_to
+                        .as_ref()
+                        .map_or("the run".into(), |s| format!("`{s}`")),
+                    o.data_as_of
+                        .as_ref()
+                        .map_or("not measured (no `data_as_of`)".to_string(), |d| format!(
+                            "back to `{d}`"
+                        ))
+                ),
             }),
             lock: playbook.lock.as_ref().map(|l| renderer.text(l, None)),
             schedule: playbook.schedule.as_ref().map(|s| ScheduleView {
@@ -192,6 +211,7 @@ fn step_view<A: Action>(
             summary: summary::<A>(step.action.verb()),
             effect: step.action.effect(),
             name: None,
+            when: None,
             params: params(&step.action, item, renderer),
             timeout: step.timeout.map(|t| t.to_string()),
             timeout_is_default: step.timeout_inherited,
@@ -229,6 +249,7 @@ fn action_view<A: Action>(
         summary: summary::<A>(spec.action.verb()),
         effect: spec.action.effect(),
         name: spec.name.as_ref().map(|n| renderer.text(n, item)),
+        when: spec.when.clone(),
         params: params(&spec.action, item, renderer),
         timeout: spec.timeout.map(|t: Duration| t.to_string()),
         timeout_is_default: false,

@@ -14,7 +14,13 @@ const OUTPUT_TAIL: usize = 16 << 10;
 
 impl Exec {
     fn command_line(&self, ctx: &StepContext) -> Result<Vec<String>, StepError> {
-        self.command.iter().map(|a| ctx.render(a)).collect()
+        let command = ctx.render_list(&self.command)?;
+        if command.is_empty() {
+            return Err(StepError::failed(
+                "`command` rendered an empty list".to_string(),
+            ));
+        }
+        Ok(command)
     }
 
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {

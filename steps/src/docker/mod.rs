@@ -28,8 +28,8 @@ macro_rules! docker_params {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub project: Option<Template>,
             /// Compose services to select within the project, in this order.
-            #[serde(default, skip_serializing_if = "Vec::is_empty")]
-            pub services: Vec<Template>,
+            #[serde(default, skip_serializing_if = "TemplateList::is_empty_list")]
+            pub services: TemplateList,
             /// Containers selected by name.
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub containers: Vec<Template>,
@@ -53,7 +53,7 @@ macro_rules! docker_params {
                 };
                 Ok(engine::Selection {
                     project: self.project.as_ref().map(|p| ctx.render(p)).transpose()?,
-                    services: render_all(&self.services)?,
+                    services: ctx.render_list(&self.services)?,
                     containers: render_all(&self.containers)?,
                     labels: render_all(&self.labels)?,
                     allow_empty: self.allow_empty,
@@ -74,7 +74,7 @@ macro_rules! docker_params {
                 if self.project.is_none() && self.containers.is_empty() && self.labels.is_empty() {
                     return Err("select containers with `project` (+ `services`), `containers` or `labels`".into());
                 }
-                if !self.services.is_empty() && self.project.is_none() {
+                if !self.services.is_empty_list() && self.project.is_none() {
                     return Err("`services` are looked up within a compose `project`; add `project`".into());
                 }
                 Ok(())
@@ -190,7 +190,7 @@ docker_params! {
     /// Run a command inside each selected container (`docker exec`).
     pub struct Exec {
         /// The command as argv, e.g. `[pg_isready, -U, goodgo]`.
-        pub command: Vec<Template>,
+        pub command: TemplateList,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub user: Option<Template>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,7 +219,7 @@ impl Verb for Exec {
         }
     }
     fn validate(&self) -> Result<(), String> {
-        if self.command.is_empty() {
+        if self.command.is_empty_list() {
             return Err("`command` needs at least the program to run".into());
         }
         self.check_selection()

@@ -1,0 +1,97 @@
+//! The report as JUnit XML, for CI systems: one test case per step and per measured objective.
+//! A failed step or a missed objective is a failure, a skipped step is skipped, a compensation
+//! that failed is an error (the systems need a person).
+
+use std::fmt::Write;
+
+use super::Report;
+
+pub fn render(report: &Report) -> String {
+    let mut cases = String::new();
+    let (mut failures, mut errors, mut skipped, mut tests) = (0, 0, 0, 0);
+    for step in &report.steps {
+        tests += 1;
+        let time = step.duration.unwrap_or(0.0);
+        let _ = write!(
+            cases,
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{time:.3}\">",
+            attr(&report.playbook),
+            attr(&step.id)
+        );
+        match step.result.as_str() {
+            "succeeded" | "failed (continued)" => {}
+            "skipped" => {
+                skipped += 1;
+                let _ = write!(
+                    cases,
+                    "<skipped message=\"{}\"/>",
+                    attr(step.note.as_deref().unwrap_or(""))
+                );
+            }
+            r => {
+                failures += 1;
+                let note = step.note.as_deref().unwrap_or(r);
+                let _ = write!(
+                    cases,
+                    "<failure message=\"{}\">{}</failure>",
+                    attr(r),
+                    text(note)
+                );
+            }
+        }
+        cases.push_str("</testcase>\n");
+    }
+    for c in report.rollback.iter().filter(|c| c.result != "undone") {
+        tests += 1;
+        errors += 1;
+        let _ = writeln!(
+            cases,
+            "    <testcase classname=\"{}.rollback\" name=\"undo {}\"><error message=\"compensation failed\">{}</error></testcase>",
+            attr(&report.playbook),
+            attr(&c.step),
+            text(c.error.as_deref().unwrap_or(&c.result))
+        );
+    }
+    if let Some(objectives) = &report.objectives {
+        for (name, m) in [("RTO", &objectives.rto), ("RPO", &objectives.rpo)] {
+            let Some(m) = m else { continue };
+            tests += 1;
+            let _ = write!(
+                cases,
+                "    <testcase classname=\"{}.objectives\" name=\"{name}\" time=\"{:.3}\">",
+                attr(&report.playbook),
+                m.measured.unwrap_or(0.0)
+            );
+            if !m.met {
+                failures += 1;
+                let why = match m.measured {
+                    Some(v) => format!("{name} {v:.1}s measured, objective {:.1}s", m.objective),
+                    None => format!("{name} not measured: {}", m.error.as_deref().unwrap_or("?")),
+                };
+                let _ = write!(cases, "<failure message=\"{}\"/>", attr(&why));
+            }
+            cases.push_str("</testcase>\n");
+        }
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{}\" id=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{}\">\n{cases}  </testsuite>\n</testsuites>\n",
+        attr(&report.playbook),
+        attr(&report.run),
+        report.duration.unwrap_or(0.0),
+        report
+            .started_at
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+            .unwrap_or_default()
+    )
+}
+
+fn text(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn attr(value: &str) -> String {
+    text(value).replace('"', "&quot;").replace('\n', "&#10;")
+}

@@ -1,0 +1,360 @@
+//! `runbook daemon [DIR]`: runs the scheduled playbooks of a directory when their cron time
+//! comes. Each run is `runbook run` in a child process (its own journal, locks, rollback and
+//! signals), so the daemon only decides when: never two runs of one playbook at once (the
+//! schedule's `overlap: skip|queue`), runs missed while it was down caught up within the
+//! schedule's `catch_up` window, and on SIGTERM/SIGINT no new run while running ones finish
+//! (a second signal passes it on to them: they stop and roll back).
+
+use chrono::{DateTime, Utc};
+use runbook_engine::compile::schedule::{Due, due, next_after};
+use runbook_engine::load::Overlap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use tokio::process::{Child, Command};
+
+use crate::Exit;
+use crate::cli::DaemonArgs;
+use crate::scheduled::{Clock, Outcome, Scheduled, State, find, metrics, write_atomically};
+
+struct Running {
+    child: Child,
+    name: String,
+    started: std::time::Instant,
+}
+
+pub fn run(args: &DaemonArgs, state_dir: &Path) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Refused;
+        }
+    };
+    runtime.block_on(Daemon::new(args, state_dir).run())
+}
+
+struct Daemon<'a> {
+    args: &'a DaemonArgs,
+    state_dir: &'a Path,
+    clock: Clock,
+    state: State,
+    running: BTreeMap<PathBuf, Running>,
+    queued: BTreeSet<PathBuf>,
+    outcomes: BTreeMap<PathBuf, Outcome>,
+    finished_runs: usize,
+    failed_runs: usize,
+    stopping: bool,
+}
+
+impl<'a> Daemon<'a> {
+    fn new(args: &'a DaemonArgs, state_dir: &'a Path) -> Self {
+        Self {
+            args,
+            state_dir,
+            clock: Clock::new(args.clock_start, args.clock_speed),
+            state: State::load(state_dir),
+            running: BTreeMap::new(),
+            queued: BTreeSet::new(),
+            outcomes: BTreeMap::new(),
+            finished_runs: 0,
+            failed_runs: 0,
+            stopping: false,
+        }
+    }
+
+    fn log(&self, message: &str) {
+        eprintln!(
+            "{}  {message}",
+            self.clock.now().format("%Y-%m-%dT%H:%M:%SZ")
+        );
+    }
+
+    async fn run(mut self) -> Exit {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            eprintln!("error: cannot watch signals");
+            return Exit::Refused;
+        };
+        self.log(&format!(
+            "daemon watching {} (state in {})",
+            self.args.dir.display(),
+            self.state_dir.display()
+        ));
+        loop {
+            self.reap();
+            let done = self
+                .args
+                .max_runs
+                .is_some_and(|max| self.finished_runs >= max);
+            if (self.stopping || done) && self.running.is_empty() {
+                break;
+            }
+            let wait = if self.stopping || done {
+                std::time::Duration::from_millis(200)
+            } else {
+                let wait = self.tick();
+                if self.args.once {
+                    self.stopping = true;
+                }
+                wait
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = int.recv() => self.signal("SIGINT"),
+                _ = term.recv() => self.signal("SIGTERM"),
+            }
+        }
+        self.log(&format!(
+            "daemon stopped after {} run(s), {} failed",
+            self.finished_runs, self.failed_runs
+        ));
+        if self.failed_runs > 0 {
+            Exit::Failed
+        } else {
+            Exit::Success
+        }
+    }
+
+    /// First signal: no new runs, running ones finish. Second: they are told to stop too.
+    fn signal(&mut self, name: &str) {
+        if !self.stopping {
+            self.stopping = true;
+            self.log(&format!(
+                "{name}: no new runs; waiting for {} running run(s) to finish (again to stop them, with rollback)",
+                self.running.len()
+            ));
+            return;
+        }
+        for running in self.running.values() {
+            if let Some(pid) = running.child.id() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                self.log(&format!(
+                    "{name} again: stopping {} (it rolls back)",
+                    running.name
+                ));
+            }
+        }
+    }
+
+    /// Looks at every scheduled playbook once; returns how long to sleep (real time).
+    fn tick(&mut self) -> std::time::Duration {
+        let now = self.clock.now();
+        let (scheduled, problems) = find(&self.args.dir);
+        for problem in problems {
+            self.log(&problem);
+        }
+        let mut next: Option<DateTime<Utc>> = None;
+        for playbook in &scheduled {
+            let key = playbook.path.display().to_string();
+            // A playbook seen for the first time fires from now on, not for its past.
+            let last = *self.state.last_fired.entry(key.clone()).or_insert(now);
+            match due(&playbook.schedule, last, now) {
+                Due::NotYet { next: at } => {
+                    next = match (next, at) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    }
+                }
+                Due::Fire { at } => {
+                    self.state.last_fired.insert(key, at);
+                    self.fire(
+                        playbook,
+                        &format!("cron time {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    );
+                }
+                Due::CatchUp { at } => {
+                    self.state.last_fired.insert(key, at);
+                    self.fire(
+                        playbook,
+                        &format!(
+                            "catching up {} (missed while the daemon was down)",
+                            at.format("%Y-%m-%d %H:%M UTC")
+                        ),
+                    );
+                }
+                Due::Missed { at } => {
+                    self.state.last_fired.insert(key, at);
+                    self.outcome(&playbook.path).missed += 1;
+                    self.log(&format!(
+                        "missed {} at {}: beyond its catch-up window ({}), not run",
+                        playbook.name,
+                        at.format("%Y-%m-%d %H:%M UTC"),
+                        playbook
+                            .schedule
+                            .catch_up
+                            .map_or("none".to_string(), |c| c.to_string())
+                    ));
+                }
+            }
+        }
+        if let Err(e) = self.state.save(self.state_dir) {
+            self.log(&format!("warning: cannot save the daemon state: {e}"));
+        }
+        self.write_metrics(&scheduled);
+        // Wake at the next fire, and every 250 ms to notice runs that ended.
+        let until_next = next.map_or(std::time::Duration::from_secs(1), |at| {
+            self.clock.real_until(at)
+        });
+        until_next.min(std::time::Duration::from_millis(250))
+    }
+
+    fn fire(&mut self, playbook: &Scheduled, why: &str) {
+        if let Some(running) = self.running.get(&playbook.path) {
+            let ago = running.started.elapsed().as_secs_f64();
+            match playbook.schedule.overlap {
+                Overlap::Skip => {
+                    self.outcome(&playbook.path).skipped_overlap += 1;
+                    self.log(&format!(
+                        "skipped {} ({why}): its previous run started {ago:.1}s ago is still going (overlap: skip)",
+                        playbook.name
+                    ));
+                }
+                Overlap::Queue => {
+                    self.queued.insert(playbook.path.clone());
+                    self.log(&format!(
+                        "queued {} ({why}): it starts when the running one ends (overlap: queue)",
+                        playbook.name
+                    ));
+                }
+            }
+            return;
+        }
+        self.start(playbook, why);
+    }
+
+    fn start(&mut self, playbook: &Scheduled, why: &str) {
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("runbook"));
+        let mut command = Command::new(exe);
+        command
+            .arg("--state-dir")
+            .arg(self.state_dir)
+            .arg("run")
+            .arg(&playbook.path)
+            .arg("--no-prompt")
+            .args(playbook.run_args())
+            .stdin(std::process::Stdio::null());
+        for url in &self.args.notify {
+            command.arg("--notify").arg(url);
+        }
+        match command.spawn() {
+            Ok(child) => {
+                self.log(&format!("started {} ({why})", playbook.name));
+                self.running.insert(
+                    playbook.path.clone(),
+                    Running {
+                        child,
+                        name: playbook.name.clone(),
+                        started: std::time::Instant::now(),
+                    },
+                );
+            }
+            Err(e) => {
+                self.failed_runs += 1;
+                self.log(&format!("cannot start {}: {e}", playbook.name));
+            }
+        }
+    }
+
+    /// Collects runs that ended; starts a queued one in their place.
+    fn reap(&mut self) {
+        let ended: Vec<(PathBuf, Option<i32>)> = self
+            .running
+            .iter_mut()
+            .filter_map(|(path, r)| match r.child.try_wait() {
+                Ok(Some(status)) => Some((path.clone(), status.code())),
+                Ok(None) => None,
+                Err(_) => Some((path.clone(), None)),
+            })
+            .collect();
+        if ended.is_empty() {
+            return;
+        }
+        let (scheduled, _) = find(&self.args.dir);
+        for (path, code) in ended {
+            let Some(running) = self.running.remove(&path) else {
+                continue;
+            };
+            self.finished_runs += 1;
+            if code != Some(0) {
+                self.failed_runs += 1;
+            }
+            let duration = running.started.elapsed().as_secs_f64();
+            self.log(&format!(
+                "finished {}: exit {} in {duration:.1}s",
+                running.name,
+                code.map_or("?".into(), |c| c.to_string())
+            ));
+            let (rto, objective) = last_rto(self.state_dir, &running.name);
+            let finished = self.clock.now();
+            let outcome = self.outcome(&path);
+            outcome.exit_code = code;
+            outcome.finished = Some(finished);
+            outcome.duration = Some(duration);
+            outcome.rto = rto;
+            outcome.rto_objective = objective;
+            if self.queued.remove(&path)
+                && !self.stopping
+                && let Some(playbook) = scheduled.iter().find(|s| s.path == path)
+            {
+                self.start(playbook, "queued while the previous run was going");
+            }
+        }
+        // The outcome is in the metrics as soon as the run ends.
+        self.write_metrics(&scheduled);
+    }
+
+    fn outcome(&mut self, path: &Path) -> &mut Outcome {
+        self.outcomes.entry(path.to_path_buf()).or_default()
+    }
+
+    fn write_metrics(&self, scheduled: &[Scheduled]) {
+        let empty = Outcome::default();
+        let now = self.clock.now();
+        let rows: Vec<(&Scheduled, &Outcome, Option<DateTime<Utc>>)> = scheduled
+            .iter()
+            .map(|s| {
+                (
+                    s,
+                    self.outcomes.get(&s.path).unwrap_or(&empty),
+                    next_after(&s.schedule, now),
+                )
+            })
+            .collect();
+        let path = self
+            .args
+            .metrics_file
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("daemon/runbook.prom"));
+        if let Err(e) = write_atomically(&path, &metrics(&rows)) {
+            self.log(&format!("warning: cannot write {}: {e}", path.display()));
+        }
+    }
+}
+
+/// The RTO measured by the newest run of this playbook, and its objective (its report.json).
+fn last_rto(state_dir: &Path, playbook: &str) -> (Option<f64>, Option<f64>) {
+    let store = runbook_engine::journal::Store::new(state_dir);
+    let runs = store.runs().unwrap_or_default();
+    for run in runs.iter().rev() {
+        let Ok(text) = std::fs::read_to_string(run.report_path("json")) else {
+            continue;
+        };
+        let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if report["playbook"] == playbook {
+            let rto = &report["objectives"]["rto"];
+            return (rto["measured"].as_f64(), rto["objective"].as_f64());
+        }
+    }
+    (None, None)
+}

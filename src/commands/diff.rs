@@ -1,0 +1,38 @@
+//! `runbook diff OLD NEW`
+
+use runbook_engine::compile::CompileOptions;
+use runbook_engine::plan::PlanDiff;
+
+use crate::Exit;
+use crate::cli::{DiffArgs, DiffFormat};
+
+pub fn run(args: &DiffArgs) -> Exit {
+    let Ok(environment) = super::environment(args.env.as_deref()) else {
+        return Exit::Invalid;
+    };
+    let options = CompileOptions {
+        inputs: args.inputs.clone(),
+        environment,
+        // A playbook under review may add a required input; compare what can be compared.
+        require_inputs: false,
+    };
+    let mut compiled = Vec::new();
+    for path in [&args.old, &args.new] {
+        match super::check(path, &options) {
+            Ok((_, playbook)) => compiled.push(playbook),
+            Err((source, diagnostics)) => {
+                super::print_diagnostics(&source, &diagnostics);
+                return Exit::Invalid;
+            }
+        }
+    }
+    let diff = PlanDiff::new(&compiled[0], &compiled[1]);
+    print!(
+        "{}",
+        match args.format {
+            DiffFormat::Text => diff.text(),
+            DiffFormat::Markdown => diff.markdown(),
+        }
+    );
+    Exit::Success
+}

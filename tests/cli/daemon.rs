@@ -1,0 +1,145 @@
+//! `runbook daemon` and `runbook schedule` with a controllable clock (`--clock-start`,
+//! `--clock-speed`): a schedule is rehearsed in seconds, at the instants the test chooses.
+
+use crate::support::*;
+
+const TICK: &str = r#"
+version: 1
+name: tick
+schedule: { cron: "* * * * *", overlap: skip }
+steps:
+  - id: work
+    shell.run: { script: "sleep 3" }
+"#;
+
+/// (first, last) event times of each run, oldest run first.
+fn spans(sandbox: &Sandbox) -> Vec<(String, String)> {
+    sandbox
+        .journals()
+        .iter()
+        .map(|j| {
+            (
+                j.first().unwrap()["at"].as_str().unwrap().to_string(),
+                j.last().unwrap()["at"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_daemon_fires_at_the_cron_time_and_skips_a_fire_while_the_run_is_going() {
+    let sandbox = Sandbox::new();
+    sandbox.write("pb/tick.yml", TICK);
+    // Two seconds before 00:01; thirty times real speed: a 3 s run spans the 00:02 fire.
+    let output = sandbox.run(&[
+        "daemon",
+        "pb",
+        "--clock-start",
+        "2027-01-01T00:00:58Z",
+        "--clock-speed",
+        "30",
+        "--max-runs",
+        "2",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains("2027-01-01T00:01:00Z  started tick (cron time 2027-01-01 00:01 UTC)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("skipped tick (cron time 2027-01-01 00:02 UTC): its previous run"),
+        "{log}"
+    );
+    assert!(
+        log.contains("started tick (cron time 2027-01-01 00:03 UTC)"),
+        "{log}"
+    );
+    // Two runs, one after the other, never at once.
+    let runs = spans(&sandbox);
+    assert_eq!(runs.len(), 2, "{log}");
+    assert!(runs[0].1 < runs[1].0, "overlapping runs: {runs:?}");
+    let metrics = sandbox.read("state/daemon/runbook.prom");
+    assert!(
+        metrics.contains(r#"runbook_runs_skipped_total{playbook="tick",file="pb/tick.yml"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"runbook_last_run_exit_code{playbook="tick",file="pb/tick.yml"} 0"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_run_missed_while_the_daemon_was_down_is_caught_up_within_its_window_only() {
+    let sandbox = Sandbox::new();
+    for (name, window) in [("wide", "2h"), ("tight", "10m")] {
+        sandbox.write(
+            &format!("pb/{name}.yml"),
+            &format!(
+                "version: 1\nname: {name}\nschedule: {{ cron: \"0 * * * *\", catch_up: {window} }}\nsteps:\n  - id: work\n    shell.run: {{ script: \"true\" }}\n"
+            ),
+        );
+    }
+    // The daemon last fired both at 07:00 and was down until 10:20: 10:00 is 20 minutes late.
+    sandbox.write(
+        "state/daemon/state.json",
+        r#"{ "last_fired": { "pb/tight.yml": "2027-01-01T07:00:00Z", "pb/wide.yml": "2027-01-01T07:00:00Z" } }"#,
+    );
+    let output = sandbox.run(&[
+        "daemon",
+        "pb",
+        "--once",
+        "--clock-start",
+        "2027-01-01T10:20:00Z",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains(
+            "started wide (catching up 2027-01-01 10:00 UTC (missed while the daemon was down))"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "missed tight at 2027-01-01 10:00 UTC: beyond its catch-up window (10m), not run"
+        ),
+        "{log}"
+    );
+    assert_eq!(
+        sandbox.journals().len(),
+        1,
+        "one catch-up, not one per missed hour: {log}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&sandbox.read("state/daemon/state.json")).unwrap();
+    assert_eq!(state["last_fired"]["pb/wide.yml"], "2027-01-01T10:00:00Z");
+    let schedule = sandbox.run(&["schedule", "pb", "--now", "2027-01-01T10:20:00Z"]);
+    assert!(
+        stdout(&schedule).contains("2027-01-01 11:00"),
+        "{}",
+        stdout(&schedule)
+    );
+}
+
+#[test]
+fn a_signal_stops_new_runs_and_lets_the_running_one_finish() {
+    let sandbox = Sandbox::new();
+    sandbox.write("pb/tick.yml", TICK);
+    let daemon = sandbox.spawn(&["daemon", "pb", "--clock-start", "2027-01-01T00:00:59.5Z"]);
+    sandbox.wait_for_event("step_started");
+    let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let output = daemon.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("SIGTERM: no new runs; waiting for 1 running run(s) to finish")
+    );
+    let journal = sandbox.last_journal();
+    assert_eq!(
+        journal.last().unwrap()["status"],
+        "succeeded",
+        "the drill finished"
+    );
+}

@@ -1,0 +1,696 @@
+//! The shipped playbooks end to end, on the demo stack (real containers on the real Docker
+//! engine, a real PostgreSQL inside them), each with an injected failure whose rollback must
+//! leave the stack as it found it: every container running and healthy, the data unchanged.
+//!
+//! One demo stack serves every test here (brought up once by `playbooks/demo/up.yml`, as a
+//! user would); the tests take turns, since each one judges the whole stack's state.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use crate::database::{CONTENT_SQL, psql_on};
+use crate::support::*;
+
+const PROJECT: &str = "rbt-demo";
+const DB_PORT: &str = "25432";
+const API_PORT: &str = "23001";
+const DB_PASSWORD: &str = "demo-db-password";
+const REDIS_PASSWORD: &str = "demo-redis-password";
+
+/// The test stack's environment file: the demo's, on ports of its own.
+const ENVIRONMENT: &str = r#"
+description: The test suite's demo stack
+inputs:
+  project: rbt-demo
+  production: false
+  apps: [api, web]
+  data_services: [redis]
+  db_host: 127.0.0.1
+  db_port: 25432
+  db_name: goodgo
+  db_user: goodgo
+  api_url: http://127.0.0.1:23001
+  web_url: http://127.0.0.1:23000
+  api_port: 23001
+  web_port: 23000
+  backup_dir: "{dir}/backups"
+  migrate_command: ["true"]
+  reindex_command: []
+  image_repository: runbook-fixture
+  prometheus_url: ""
+  alertmanager_url: ""
+"#;
+
+struct Demo {
+    sandbox: Sandbox,
+    /// The data as the nightly backup holds it; the live data has moved on since.
+    backup_content: String,
+}
+
+static DEMO: OnceLock<Demo> = OnceLock::new();
+static TURN: Mutex<()> = Mutex::new(());
+
+/// The shared demo stack, and this test's turn on it.
+fn demo() -> (MutexGuard<'static, ()>, &'static Demo) {
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    (turn, DEMO.get_or_init(Demo::up))
+}
+
+/// What a rollback must give back: each container's `name image state health`, and the data.
+#[derive(Debug, PartialEq)]
+struct State {
+    containers: Vec<String>,
+    content: String,
+}
+
+impl Demo {
+    fn up() -> Self {
+        let sandbox = Sandbox::new();
+        sandbox.write("env.yml", ENVIRONMENT);
+        let mut demo = Self {
+            sandbox,
+            backup_content: String::new(),
+        };
+        let output = demo.run("playbooks/demo/up.yml", &[]);
+        assert_eq!(code(&output), 0, "demo up: {}", stderr(&output));
+        demo.backup_content = demo.content();
+        // The live data moves on after the nightly backup, so that a restore is visible.
+        demo.sql(
+            r#"INSERT INTO "User" (email, name) VALUES ('late@example.com', 'After the backup')"#,
+        );
+        demo
+    }
+
+    /// `runbook run PLAYBOOK --env env.yml ARGS`, from the repository root like a user.
+    fn run(&self, playbook: &str, args: &[&str]) -> Output {
+        self.run_with(playbook, args, &[])
+    }
+
+    fn run_with(&self, playbook: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
+        // Nothing is posted anywhere unless a test says where.
+        command.env_remove("SLACK_WEBHOOK_URL");
+        command.envs(env.iter().copied());
+        command
+            .current_dir(root())
+            .args(["run", playbook, "--env"])
+            .arg(self.sandbox.path().join("env.yml"))
+            .args(args)
+            .env("RUNBOOK_STATE_DIR", self.sandbox.path().join("state"))
+            .env("RUNBOOK_USER", "tester")
+            .env("DB_PASSWORD", DB_PASSWORD)
+            .env("REDIS_PASSWORD", REDIS_PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the runbook binary runs")
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        psql_on(DB_PORT, "goodgo", DB_PASSWORD, "goodgo", sql)
+    }
+
+    fn content(&self) -> String {
+        self.sql(CONTENT_SQL)
+    }
+
+    fn backups(&self) -> PathBuf {
+        self.sandbox.path().join("backups")
+    }
+
+    /// Waits (a safety net of 90 s, not a measurement) until all five containers are healthy,
+    /// then reads the state; after the deadline, the state as it is (the comparison says why).
+    fn state(&self) -> State {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let containers = loop {
+            let containers = containers();
+            let healthy =
+                containers.len() == 5 && containers.iter().all(|c| c.ends_with(" running healthy"));
+            if healthy || std::time::Instant::now() > deadline {
+                break containers;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        State {
+            containers,
+            content: self.content(),
+        }
+    }
+
+    fn journal(&self) -> Vec<serde_json::Value> {
+        self.sandbox.last_journal()
+    }
+
+    /// The report.md of the last run.
+    fn report(&self) -> String {
+        let runs = self.sandbox.path().join("state/runs");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+            .expect("runs")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        dirs.sort();
+        std::fs::read_to_string(dirs.last().expect("a run").join("report.md")).expect("report.md")
+    }
+}
+
+fn containers() -> Vec<String> {
+    let filter = format!("label=com.docker.compose.project={PROJECT}");
+    let ids = docker(&["ps", "-aq", "--filter", &filter]);
+    let mut args = vec![
+        "inspect",
+        "--format",
+        "{{.Name}} {{.Config.Image}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}",
+    ];
+    args.extend(ids.split_whitespace());
+    if args.len() == 3 {
+        return Vec::new();
+    }
+    let mut lines: Vec<String> = docker(&args).lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+/// A GET on the demo's api, as `status body`.
+fn api(path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{API_PORT}")).expect("api");
+    write!(stream, "GET {path} HTTP/1.0\r\n\r\n").expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    let status = answer.split_whitespace().nth(1).unwrap_or("?").to_string();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    format!("{status} {body}")
+}
+
+fn event<'j>(journal: &'j [serde_json::Value], kind: &str) -> &'j serde_json::Value {
+    events(journal, kind)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no `{kind}` in {:?}", kinds(journal)))
+}
+
+/// Runs with `--fail-at STEP` and checks the failure was rolled back to `before`.
+fn injected_failure_leaves(demo: &Demo, playbook: &str, step: &str, args: &[&str], before: &State) {
+    let mut all = vec!["--fail-at", step];
+    all.extend(args);
+    let output = demo.run(playbook, &all);
+    assert_eq!(
+        code(&output),
+        1,
+        "{playbook} --fail-at {step}: {}",
+        stderr(&output)
+    );
+    let journal = demo.journal();
+    assert_eq!(
+        event(&journal, "step_failed")["error"],
+        "failure injected with --fail-at",
+        "{playbook}"
+    );
+    assert_eq!(
+        &demo.state(),
+        before,
+        "{playbook}: not back where it started"
+    );
+}
+
+#[test]
+fn the_demo_stack_comes_up_healthy_with_a_backup() {
+    let (_turn, demo) = demo();
+    let state = demo.state();
+    assert_eq!(
+        state.containers,
+        [
+            "/rbt-demo-api-1 runbook-fixture:1 running healthy",
+            "/rbt-demo-pgbouncer-1 runbook-demo-pgbouncer:1 running healthy",
+            "/rbt-demo-postgres-1 runbook-demo-postgres:15 running healthy",
+            "/rbt-demo-redis-1 runbook-demo-redis:7 running healthy",
+            "/rbt-demo-web-1 runbook-fixture:1 running healthy",
+        ]
+    );
+    // The api's readiness runs SELECT 1 through PgBouncer.
+    assert_eq!(
+        api("/health/ready"),
+        r#"200 {"status":"ok","info":{"database":{"status":"up"}}}"#
+    );
+    let backups: Vec<String> = std::fs::read_dir(demo.backups())
+        .expect("backups")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .filter(|name| name.starts_with("goodgo_") && name.ends_with(".sql.gz"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_ne!(demo.sql(r#"SELECT count(*) FROM "User""#), "0");
+}
+
+#[test]
+fn restore_rolls_back_to_the_data_it_found_then_restores_the_backup() {
+    let (_turn, demo) = demo();
+    demo.sql(
+        r#"INSERT INTO "User" (email) VALUES ('restore-test@example.com') ON CONFLICT DO NOTHING"#,
+    );
+    let before = demo.state();
+    assert_ne!(before.content, demo.backup_content);
+
+    injected_failure_leaves(demo, "playbooks/restore.yml", "ready", &[], &before);
+    let journal = demo.journal();
+    let undone: Vec<&str> = events(&journal, "compensation_succeeded")
+        .iter()
+        .map(|e| e["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(undone, ["restore", "stop-pgbouncer", "stop-apps"]);
+    // No Slack webhook here: the notification is journaled as skipped, not as sent.
+    assert_eq!(event(&journal, "handler_finished")["skipped"], true);
+
+    let output = demo.run("playbooks/restore.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let after = demo.state();
+    assert_eq!(after.containers, before.containers);
+    assert_eq!(
+        after.content, demo.backup_content,
+        "the backup's data is back"
+    );
+    let measured = event(&demo.journal(), "objectives_measured").clone();
+    assert_eq!(measured["rto"]["met"], true, "{measured}");
+    assert_eq!(measured["rpo"]["met"], true, "{measured}");
+}
+
+#[test]
+fn full_host_recovery_brings_back_a_stack_whose_containers_all_stopped() {
+    let (_turn, demo) = demo();
+    for service in ["api", "web", "pgbouncer", "redis", "postgres"] {
+        docker(&["stop", &format!("{PROJECT}-{service}-1")]);
+    }
+    let output = demo.run("playbooks/full-host-recovery.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let recovered = demo.state();
+    assert!(
+        recovered
+            .containers
+            .iter()
+            .all(|c| c.ends_with("running healthy")),
+        "{recovered:?}"
+    );
+    assert_eq!(recovered.content, demo.backup_content);
+    let measured = event(&demo.journal(), "objectives_measured").clone();
+    assert_eq!(
+        measured["rto"]["between"],
+        "the start of `start-infra` and the end of `verify-web`"
+    );
+
+    // A recovery that fails puts back what the database held when it started.
+    demo.sql(r#"UPDATE "Listing" SET price = price + 1 WHERE id = 1"#);
+    let before = demo.state();
+    injected_failure_leaves(
+        demo,
+        "playbooks/full-host-recovery.yml",
+        "verify-web",
+        &[],
+        &before,
+    );
+}
+
+#[test]
+fn rolling_restart_comes_back_healthy_and_a_failure_stops_where_it_is() {
+    let (_turn, demo) = demo();
+    let before = demo.state();
+    let output = demo.run("playbooks/rolling-restart.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(demo.state(), before);
+    let restarted: Vec<String> = events(&demo.journal(), "step_succeeded")
+        .iter()
+        .filter_map(|e| e["step"].as_str())
+        .filter(|s| s.starts_with("apps[") || s.starts_with("data-services["))
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        restarted,
+        ["data-services[redis]", "apps[api]", "apps[web]"]
+    );
+
+    // A restart cannot be undone: the run says so, and the stack is still healthy.
+    injected_failure_leaves(demo, "playbooks/rolling-restart.yml", "ready", &[], &before);
+    let finished = event(&demo.journal(), "run_finished").clone();
+    assert!(
+        finished["error"].as_str().unwrap().contains(
+            "changed without a rollback: data-services[redis], pooler, apps[api], apps[web]"
+        ),
+        "{finished}"
+    );
+}
+
+#[test]
+fn dr_drill_measures_rto_and_rpo_and_a_tighter_objective_fails_it() {
+    let (_turn, demo) = demo();
+    let before = demo.state();
+    let output = demo.run("playbooks/dr-drill.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(
+        demo.state(),
+        before,
+        "the drill leaves the stack as it found it"
+    );
+    let journal = demo.journal();
+    let measured = event(&journal, "objectives_measured");
+    for objective in ["rto", "rpo"] {
+        assert_eq!(measured[objective]["met"], true, "{measured}");
+        assert!(
+            measured[objective]["measured"].as_f64().unwrap() > 0.0,
+            "{measured}"
+        );
+    }
+    assert_eq!(measured["rto"]["objective"], 1800.0);
+    let verify = events(&journal, "step_succeeded")
+        .into_iter()
+        .find(|e| e["step"] == "verify-backup")
+        .unwrap()["outputs"]
+        .clone();
+    // The live data moved on since the backup: row counts drift within the tolerance.
+    assert_eq!(verify["failed"], 0, "{verify}");
+    assert!(demo.backups().join("verify-latest.json").exists());
+    let report = demo.report();
+    assert!(report.contains("## Recovery objectives"), "{report}");
+    assert!(report.contains("| RTO | 30m |"), "{report}");
+    assert!(report.contains("✅ met"), "{report}");
+
+    // The same drill with an RTO below what it takes: every step succeeds, the drill fails.
+    let drill = std::fs::read_to_string(root().join("playbooks/dr-drill.yml")).unwrap();
+    let tight = demo.sandbox.write(
+        "tight-drill.yml",
+        &drill.replace("  rto: 30m\n", "  rto: 1s\n"),
+    );
+    let output = demo.run(tight.to_str().unwrap(), &[]);
+    assert_eq!(code(&output), 6, "{}", stderr(&output));
+    let finished = event(&demo.journal(), "run_finished").clone();
+    assert_eq!(finished["status"], "objectives_missed");
+    assert!(
+        finished["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("RTO missed: "),
+        "{finished}"
+    );
+    assert!(demo.report().contains("❌ **missed**"));
+    assert_eq!(demo.state(), before);
+
+    // Refused on production: nothing starts, nothing restarts.
+    let postgres_started = docker(&[
+        "inspect",
+        "--format",
+        "{{.State.StartedAt}}",
+        "rbt-demo-postgres-1",
+    ]);
+    let output = demo.run("playbooks/dr-drill.yml", &["--input", "production=true"]);
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is a production stack"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(events(&demo.journal(), "step_succeeded").is_empty());
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.State.StartedAt}}",
+            "rbt-demo-postgres-1"
+        ]),
+        postgres_started
+    );
+
+    injected_failure_leaves(demo, "playbooks/dr-drill.yml", "checklist", &[], &before);
+}
+
+#[test]
+fn deploy_rollback_puts_the_running_release_back_when_verification_fails() {
+    let (_turn, demo) = demo();
+    let before = demo.state();
+    injected_failure_leaves(
+        demo,
+        "playbooks/deploy-rollback.yml",
+        "verify-web",
+        &["--input", "tag=2"],
+        &before,
+    );
+
+    // Where Slack is configured, the failure is posted there (a stand-in of its webhook).
+    let slack = StandIn::start();
+    let output = demo.run_with(
+        "playbooks/deploy-rollback.yml",
+        &["--input", "tag=2", "--fail-at", "verify-web"],
+        &[("SLACK_WEBHOOK_URL", &slack.url("/hook"))],
+    );
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let posted = slack.requests.lock().unwrap().clone();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(
+        posted[0]
+            .2
+            .contains("rollback of rbt-demo to 2 failed; the previous release was put back"),
+        "{posted:?}"
+    );
+    assert_eq!(demo.state(), before);
+
+    let output = demo.run("playbooks/deploy-rollback.yml", &["--input", "tag=2"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let rolled = demo.state();
+    assert!(
+        rolled
+            .containers
+            .contains(&"/rbt-demo-api-1 runbook-fixture:2 running healthy".to_string())
+    );
+    assert!(
+        rolled
+            .containers
+            .contains(&"/rbt-demo-web-1 runbook-fixture:2 running healthy".to_string())
+    );
+
+    let output = demo.run("playbooks/deploy-rollback.yml", &["--input", "tag=1"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(demo.state(), before);
+}
+
+#[test]
+fn db_pool_exhaustion_terminates_the_stuck_query_only() {
+    let (_turn, demo) = demo();
+    let stuck = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            DB_PORT,
+            "-U",
+            "goodgo",
+            "-d",
+            "goodgo",
+        ])
+        .args(["-c", "SELECT pg_sleep(600) /* stuck */"])
+        .env("PGPASSWORD", DB_PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while demo.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%/* stuck */' AND state = 'active' AND pid <> pg_backend_pid()") != "1" {
+        assert!(std::time::Instant::now() < deadline, "the stuck query never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let output = demo.run(
+        "playbooks/db-pool-exhaustion.yml",
+        &["--input", "long_query_age=1s"],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let journal = demo.journal();
+    let terminated = events(&journal, "step_succeeded")
+        .into_iter()
+        .find(|e| e["step"] == "terminate")
+        .unwrap()["outputs"]
+        .clone();
+    assert_eq!(terminated["count"], 1, "{terminated}");
+    let ended = stuck.wait_with_output().expect("psql ends");
+    assert!(!ended.status.success());
+    assert!(
+        String::from_utf8_lossy(&ended.stderr)
+            .contains("terminating connection due to administrator command"),
+        "{}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
+
+    let before = demo.state();
+    injected_failure_leaves(
+        demo,
+        "playbooks/db-pool-exhaustion.yml",
+        "ready",
+        &[],
+        &before,
+    );
+}
+
+#[test]
+fn redis_recovery_restarts_redis_and_the_api_is_ready_again() {
+    let (_turn, demo) = demo();
+    let before = demo.state();
+    let started = docker(&[
+        "inspect",
+        "--format",
+        "{{.State.StartedAt}}",
+        "rbt-demo-redis-1",
+    ]);
+    let output = demo.run("playbooks/redis-recovery.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_ne!(
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.State.StartedAt}}",
+            "rbt-demo-redis-1"
+        ]),
+        started,
+        "redis was restarted"
+    );
+    assert_eq!(demo.state(), before);
+    injected_failure_leaves(demo, "playbooks/redis-recovery.yml", "ready", &[], &before);
+}
+
+#[test]
+fn disk_cleanup_deletes_only_backups_past_retention() {
+    let (_turn, demo) = demo();
+    let old = demo.backups().join("goodgo_20200101_020000.sql.gz");
+    let make_old = || {
+        std::fs::write(&old, "an old backup").unwrap();
+        let status = Command::new("touch")
+            .args(["-d", "10 days ago"])
+            .arg(&old)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    make_old();
+    let before = demo.state();
+    let output = demo.run("playbooks/disk-cleanup.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(!old.exists(), "the old backup is deleted");
+    let kept = events(&demo.journal(), "step_succeeded")
+        .into_iter()
+        .find(|e| e["step"] == "backups-left")
+        .unwrap()["outputs"]["path"]
+        .clone();
+    assert!(kept.as_str().unwrap().contains("/goodgo_2"), "{kept}");
+
+    // A deletion cannot be undone; the run says what it changed for good.
+    make_old();
+    injected_failure_leaves(
+        demo,
+        "playbooks/disk-cleanup.yml",
+        "backups-left",
+        &[],
+        &before,
+    );
+    let finished = event(&demo.journal(), "run_finished").clone();
+    assert!(
+        finished["error"]
+            .as_str()
+            .unwrap()
+            .contains("changed without a rollback: delete-old-backups"),
+        "{finished}"
+    );
+}
+
+#[test]
+fn the_daemon_runs_the_quarterly_drill_and_leaves_reports_metrics_and_a_webhook_call() {
+    let (_turn, demo) = demo();
+    let before = demo.state();
+    // The shipped drill, scheduled with the test stack's environment file.
+    let drill = std::fs::read_to_string(root().join("playbooks/dr-drill.yml")).unwrap();
+    let env = demo.sandbox.path().join("env.yml");
+    let scheduled = drill.replace(
+        r#"schedule: { cron: "0 3 1 */3 *", timezone: UTC }"#,
+        &format!(
+            r#"schedule: {{ cron: "0 3 1 */3 *", timezone: UTC, environment: "{}" }}"#,
+            env.display()
+        ),
+    );
+    assert_ne!(scheduled, drill, "the drill's schedule line moved");
+    demo.sandbox.write("scheduled/dr-drill.yml", &scheduled);
+    let slack = StandIn::start();
+    let hook = slack.url("/hook");
+    let output = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .current_dir(demo.sandbox.path())
+        .args([
+            "daemon",
+            "scheduled",
+            "--clock-start",
+            "2027-01-01T02:59:58Z",
+            "--max-runs",
+            "1",
+            "--notify",
+            &hook,
+        ])
+        .env("RUNBOOK_STATE_DIR", demo.sandbox.path().join("state"))
+        .env("DB_PASSWORD", DB_PASSWORD)
+        .env("REDIS_PASSWORD", REDIS_PASSWORD)
+        .env_remove("SLACK_WEBHOOK_URL")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("started dr-drill (cron time 2027-01-01 03:00 UTC)"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(demo.state(), before);
+
+    let runs = demo.sandbox.path().join("state/runs");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    let run = dirs.last().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["playbook"], "dr-drill");
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["objectives"]["rto"]["met"], true);
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("restart-postgres"),
+        "the timeline"
+    );
+    let junit = std::fs::read_to_string(run.join("report.junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<testsuite name="dr-drill""#) && junit.contains(r#"failures="0""#),
+        "{junit}"
+    );
+
+    let posted: Vec<serde_json::Value> = slack
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, _, body)| serde_json::from_str(body).unwrap())
+        .collect();
+    let moments: Vec<&str> = posted
+        .iter()
+        .map(|p| p["runbook"]["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(moments, ["start", "success"]);
+    assert!(
+        posted[1]["runbook"]["report"]
+            .as_str()
+            .unwrap()
+            .ends_with("report.html")
+    );
+
+    let metrics = demo.sandbox.read("state/daemon/runbook.prom");
+    assert!(
+        metrics.contains(r#"runbook_last_run_exit_code{playbook="dr-drill""#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"runbook_rto_objective_seconds{playbook="dr-drill",file="scheduled/dr-drill.yml"} 1800"#), "{metrics}");
+    assert!(
+        metrics.contains("runbook_last_rto_seconds{playbook=\"dr-drill\""),
+        "{metrics}"
+    );
+}
