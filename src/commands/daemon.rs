@@ -88,14 +88,10 @@ impl<'a> Daemon<'a> {
         ));
         loop {
             self.reap();
-            let done = self
-                .args
-                .max_runs
-                .is_some_and(|max| self.finished_runs >= max);
-            if (self.stopping || done) && self.running.is_empty() {
+            if !self.accepting() && self.running.is_empty() {
                 break;
             }
-            let wait = if self.stopping || done {
+            let wait = if !self.accepting() {
                 std::time::Duration::from_millis(200)
             } else {
                 let wait = self.tick();
@@ -119,6 +115,15 @@ impl<'a> Daemon<'a> {
         } else {
             Exit::Success
         }
+    }
+
+    /// Whether new runs may start: not after a signal, nor once `--max-runs` have finished.
+    fn accepting(&self) -> bool {
+        let done = self
+            .args
+            .max_runs
+            .is_some_and(|max| self.finished_runs >= max);
+        !self.stopping && !done
     }
 
     /// First signal: no new runs, running ones finish. Second: they are told to stop too.
@@ -302,7 +307,7 @@ impl<'a> Daemon<'a> {
             outcome.rto = rto;
             outcome.rto_objective = objective;
             if self.queued.remove(&path)
-                && !self.stopping
+                && self.accepting()
                 && let Some(playbook) = scheduled.iter().find(|s| s.path == path)
             {
                 self.start(playbook, "queued while the previous run was going");

@@ -71,6 +71,46 @@ fn the_daemon_fires_at_the_cron_time_and_skips_a_fire_while_the_run_is_going() {
 }
 
 #[test]
+fn with_overlap_queue_a_fire_during_a_run_starts_when_it_ends() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "pb/tick.yml",
+        &TICK.replace("overlap: skip", "overlap: queue"),
+    );
+    let output = sandbox.run(&[
+        "daemon",
+        "pb",
+        "--clock-start",
+        "2027-01-01T00:00:58Z",
+        "--clock-speed",
+        "30",
+        "--max-runs",
+        "2",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains(
+            "queued tick (cron time 2027-01-01 00:02 UTC): it starts when the running one ends"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("started tick (queued while the previous run was going)"),
+        "{log}"
+    );
+    // The queued run waited for the first; and after --max-runs nothing queued is started.
+    let runs = spans(&sandbox);
+    assert_eq!(runs.len(), 2, "{log}");
+    assert!(runs[0].1 < runs[1].0, "overlapping runs: {runs:?}");
+    let metrics = sandbox.read("state/daemon/runbook.prom");
+    assert!(
+        metrics.contains(r#"runbook_runs_skipped_total{playbook="tick",file="pb/tick.yml"} 0"#),
+        "{metrics}"
+    );
+}
+
+#[test]
 fn a_run_missed_while_the_daemon_was_down_is_caught_up_within_its_window_only() {
     let sandbox = Sandbox::new();
     for (name, window) in [("wide", "2h"), ("tight", "10m")] {
