@@ -67,16 +67,23 @@ pub struct ExecutionArgs {
     pub notify: Vec<String>,
 }
 
+/// A playbook's input values: those of an environment file, and `--input` over them.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// An input value (repeatable); wins over the environment file.
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
+    pub inputs: Vec<(String, String)>,
+    /// Environment file with the input values of one stack (e.g. environments/demo.yml).
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Playbook file.
     pub file: PathBuf,
-    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
-    pub inputs: Vec<(String, String)>,
-    /// Environment file with the input values of one stack (e.g. environments/demo.yml);
-    /// `--input` wins over it.
-    #[arg(long, value_name = "FILE")]
-    pub env: Option<PathBuf>,
+    #[command(flatten)]
+    pub values: InputArgs,
     /// Check mode: run read-only actions and preconditions for real, preview mutating ones.
     #[arg(long)]
     pub dry_run: bool,
@@ -161,11 +168,8 @@ pub struct DiffArgs {
     /// The playbook after it.
     pub new: PathBuf,
     /// Input values for both sides.
-    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
-    pub inputs: Vec<(String, String)>,
-    /// Environment file for both sides.
-    #[arg(long, value_name = "FILE")]
-    pub env: Option<PathBuf>,
+    #[command(flatten)]
+    pub values: InputArgs,
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
 }
@@ -217,13 +221,9 @@ pub struct ValidateArgs {
     /// Playbook files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Input values to check against their declared types (required inputs may be omitted).
-    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
-    pub inputs: Vec<(String, String)>,
-    /// Environment file with the input values of one stack (e.g. environments/demo.yml);
-    /// `--input` wins over it.
-    #[arg(long, value_name = "FILE")]
-    pub env: Option<PathBuf>,
+    /// Input values, checked against their declared types (required inputs may be omitted).
+    #[command(flatten)]
+    pub values: InputArgs,
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
 }
@@ -233,12 +233,8 @@ pub struct PlanArgs {
     /// Playbook file.
     pub file: PathBuf,
     /// Input values; every required input must be given.
-    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE", value_parser = parse_input)]
-    pub inputs: Vec<(String, String)>,
-    /// Environment file with the input values of one stack (e.g. environments/demo.yml);
-    /// `--input` wins over it.
-    #[arg(long, value_name = "FILE")]
-    pub env: Option<PathBuf>,
+    #[command(flatten)]
+    pub values: InputArgs,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 }

@@ -23,15 +23,9 @@ struct Running {
 }
 
 pub fn run(args: &DaemonArgs, state_dir: &Path) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Refused;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(Daemon::new(args, state_dir).run())
 }

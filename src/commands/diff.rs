@@ -1,20 +1,14 @@
 //! `runbook diff OLD NEW`
 
-use runbook_engine::compile::CompileOptions;
 use runbook_engine::plan::PlanDiff;
 
 use crate::Exit;
 use crate::cli::{DiffArgs, DiffFormat};
 
 pub fn run(args: &DiffArgs) -> Exit {
-    let Ok(environment) = super::environment(args.env.as_deref()) else {
+    // A playbook under review may add a required input; compare what can be compared.
+    let Ok(options) = super::compile_options(&args.values, false) else {
         return Exit::Invalid;
-    };
-    let options = CompileOptions {
-        inputs: args.inputs.clone(),
-        environment,
-        // A playbook under review may add a required input; compare what can be compared.
-        require_inputs: false,
     };
     let mut compiled = Vec::new();
     for path in [&args.old, &args.new] {

@@ -19,6 +19,7 @@ use runbook_engine::diagnostic::Diagnostic;
 use runbook_engine::source::SourceFile;
 use std::path::Path;
 
+use crate::cli::InputArgs;
 use crate::{Exit, Playbook};
 use runbook_engine::journal::reader::Journal;
 use runbook_engine::journal::{RunDir, Store};
@@ -46,8 +47,18 @@ pub fn check(
     }
 }
 
+/// What to compile a playbook with: `--env FILE` and `--input` values (and whether every
+/// required input must be given), or `Err` after printing what is wrong with the file.
+pub fn compile_options(values: &InputArgs, require_inputs: bool) -> Result<CompileOptions, ()> {
+    Ok(CompileOptions {
+        inputs: values.inputs.clone(),
+        environment: environment(values.env.as_deref())?,
+        require_inputs,
+    })
+}
+
 /// The input values of `--env FILE`, or `Err` after printing what is wrong with the file.
-pub fn environment(path: Option<&Path>) -> Result<Vec<(String, String)>, ()> {
+fn environment(path: Option<&Path>) -> Result<Vec<(String, String)>, ()> {
     let Some(path) = path else {
         return Ok(Vec::new());
     };
@@ -67,6 +78,17 @@ pub fn environment(path: Option<&Path>) -> Result<Vec<(String, String)>, ()> {
         .map_err(|errors| {
             let diagnostics: Vec<Diagnostic> = errors.iter().map(|e| e.to_diagnostic()).collect();
             print_diagnostics(&source, &diagnostics);
+        })
+}
+
+/// The tokio runtime a command runs on, or the exit code after saying why there is none.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            Exit::Refused
         })
 }
 

@@ -1,19 +1,13 @@
 //! `runbook plan FILE`
 
-use runbook_engine::compile::CompileOptions;
 use runbook_engine::plan::{Format, render};
 
 use crate::Exit;
 use crate::cli::{PlanArgs, PlanFormat};
 
 pub fn run(args: &PlanArgs) -> Exit {
-    let Ok(environment) = super::environment(args.env.as_deref()) else {
+    let Ok(options) = super::compile_options(&args.values, true) else {
         return Exit::Invalid;
-    };
-    let options = CompileOptions {
-        inputs: args.inputs.clone(),
-        environment,
-        require_inputs: true,
     };
     match super::check(&args.file, &options) {
         Ok((_, playbook)) => {

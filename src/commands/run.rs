@@ -1,6 +1,5 @@
 //! `runbook run FILE`
 
-use runbook_engine::compile::CompileOptions;
 use runbook_engine::execute::RunOptions;
 use runbook_engine::journal::Store;
 
@@ -9,13 +8,8 @@ use crate::Exit;
 use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs, store: Store) -> Exit {
-    let Ok(environment) = super::environment(args.env.as_deref()) else {
+    let Ok(options) = super::compile_options(&args.values, true) else {
         return Exit::Invalid;
-    };
-    let options = CompileOptions {
-        inputs: args.inputs.clone(),
-        environment,
-        require_inputs: true,
     };
     let (source, playbook) = match super::check(&args.file, &options) {
         Ok(checked) => checked,

@@ -33,15 +33,9 @@ where
     F: FnOnce(Interrupt) -> Fut,
     Fut: Future<Output = Result<Finished, SessionError>>,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Refused;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(async {
         let interrupt = Interrupt::default();

@@ -1,19 +1,13 @@
 //! `runbook validate FILE...`
 
-use runbook_engine::compile::CompileOptions;
 use serde_json::json;
 
 use crate::Exit;
 use crate::cli::{ReportFormat, ValidateArgs};
 
 pub fn run(args: &ValidateArgs) -> Exit {
-    let Ok(environment) = super::environment(args.env.as_deref()) else {
+    let Ok(options) = super::compile_options(&args.values, false) else {
         return Exit::Invalid;
-    };
-    let options = CompileOptions {
-        inputs: args.inputs.clone(),
-        environment,
-        require_inputs: false,
     };
     let mut failed = false;
     let mut report = Vec::new();
