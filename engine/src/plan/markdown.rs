@@ -48,7 +48,7 @@ pub fn render(view: &PlanView) -> String {
             "| Objectives | RTO {} · RPO {} ({}) |",
             o.rto.as_deref().unwrap_or("–"),
             o.rpo.as_deref().unwrap_or("–"),
-            cell(&o.measured)
+            prose_cell(&o.measured)
         );
     }
     if let Some(lock) = &view.lock {
@@ -180,7 +180,10 @@ fn step_markdown(out: &mut String, step: &StepView) {
 
 /// Table cells and inline code cannot hold `|` or backticks as is.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
-        .replace('`', "'")
-        .replace('\n', " ")
+    prose_cell(text).replace('`', "'")
+}
+
+/// A table cell of prose, whose code spans stay code.
+fn prose_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
 }

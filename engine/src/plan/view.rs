@@ -167,11 +167,14 @@ impl PlanView {
                     o.measure_to
                         .as_ref()
                         .map_or("the run".into(), |s| format!("`{s}`")),
-                    o.data_as_of
-                        .as_ref()
-                        .map_or("not measured (no `data_as_of`)".to_string(), |d| format!(
-                            "back to `{d}`"
-                        ))
+                    // Shown as the plan shows every run-time value, never as raw template text.
+                    o.data_as_of.as_ref().map_or(
+                        "not measured (no `data_as_of`)".to_string(),
+                        |d| format!(
+                            "from the data's time, `{}`, to the start of the RTO clock",
+                            renderer.text(d, None)
+                        )
+                    )
                 ),
             }),
             lock: playbook.lock.as_ref().map(|l| renderer.text(l, None)),
