@@ -52,7 +52,7 @@ fn summary(out: &mut String, report: &Report) {
         format!("<span class=\"{class}\">{}</span>", escape(&result)),
     );
     if let Some(error) = &report.error {
-        row("Why", escape(error));
+        row("Why", prose(error));
     }
     row("Run", format!("<code>{}</code>", escape(&report.run)));
     row(
@@ -107,7 +107,7 @@ fn objectives(out: &mut String, report: &Report) {
             out,
             "<tr><td>{name}</td><td>{}</td><td>{measured}</td><td>{verdict}</td><td>{}</td></tr>",
             human(m.objective),
-            escape(&m.between)
+            prose(&m.between)
         );
     }
     out.push_str("</table>\n");
@@ -258,6 +258,20 @@ fn offset(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_milliseconds() as f64 / 1000.0
 }
 
+/// Escaped text whose `code spans` (as runbook writes step ids in messages) become `<code>`.
+fn prose(text: &str) -> String {
+    if text.matches('`').count() % 2 != 0 {
+        return escape(text);
+    }
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| match i % 2 {
+            0 => escape(part),
+            _ => format!("<code>{}</code>", escape(part)),
+        })
+        .collect()
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -277,3 +291,18 @@ rect.failed,.k.failed{fill:#d2453b;background:#d2453b}rect.skipped,.k.skipped{fi
 rect.other{fill:#7b8ea8}rect.undo,.k.undo{fill:#e0a800;background:#e0a800}\
 line.retry{stroke:#b3261e;stroke-width:2}.k.retry{background:#b3261e}\
 .legend{color:#5a6472}.k{display:inline-block;width:.9em;height:.9em;margin:0 .2em 0 .8em;vertical-align:-.1em}";
+
+#[cfg(test)]
+mod tests {
+    use super::prose;
+
+    #[test]
+    fn code_spans_become_code_and_the_rest_is_escaped() {
+        assert_eq!(
+            prose("the end of `health-web` <b>"),
+            "the end of <code>health-web</code> &lt;b&gt;"
+        );
+        // An unpaired backtick is text, not the start of a span that never ends.
+        assert_eq!(prose("it's `odd"), "it's `odd");
+    }
+}
