@@ -260,7 +260,7 @@ fn offset(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 
 /// Escaped text whose `code spans` (as runbook writes step ids in messages) become `<code>`.
 fn prose(text: &str) -> String {
-    if text.matches('`').count() % 2 != 0 {
+    if !text.matches('`').count().is_multiple_of(2) {
         return escape(text);
     }
     text.split('`')
