@@ -183,3 +183,58 @@ fn a_signal_stops_new_runs_and_lets_the_running_one_finish() {
         "the drill finished"
     );
 }
+
+#[test]
+fn a_second_signal_stops_the_running_drill_and_it_rolls_back() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "pb/drill.yml",
+        r#"
+version: 1
+name: drill
+schedule: { cron: "* * * * *" }
+steps:
+  - id: prepare
+    shell.run: { script: "touch prepared" }
+    rollback:
+      shell.run: { script: "rm prepared" }
+  - id: work
+    needs: [prepare]
+    shell.run: { script: "sleep 60" }
+"#,
+    );
+    let daemon = sandbox.spawn(&["daemon", "pb", "--clock-start", "2027-01-01T00:00:59.5Z"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !sandbox
+        .journals()
+        .iter()
+        .flatten()
+        .any(|e| e["event"] == "step_started" && e["step"] == "work")
+    {
+        assert!(std::time::Instant::now() < deadline, "`work` never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(sandbox.exists("prepared"));
+    let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    // Two signals, not one coalesced: the daemon handles each as it comes.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let output = daemon.wait_with_output().unwrap();
+    let log = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "a run failed: {log}");
+    assert!(
+        log.contains("SIGTERM again: stopping drill (it rolls back)"),
+        "{log}"
+    );
+    let journal = sandbox.last_journal();
+    assert_eq!(
+        journal.last().unwrap()["status"],
+        "interrupted",
+        "{journal:?}"
+    );
+    assert!(
+        !sandbox.exists("prepared"),
+        "the compensation of `prepare` ran"
+    );
+}
