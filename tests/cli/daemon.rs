@@ -26,11 +26,15 @@ fn spans(sandbox: &Sandbox) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn the_daemon_fires_at_the_cron_time_and_skips_a_fire_while_the_run_is_going() {
+/// Runs the daemon over TICK with this overlap policy until two runs have finished: two
+/// seconds before 00:01, thirty times real speed, so a 3 s run spans the 00:02 fire. Checks
+/// the two runs came one after the other, never at once; returns the log and the metrics.
+fn two_ticks(overlap: &str) -> (String, String) {
     let sandbox = Sandbox::new();
-    sandbox.write("pb/tick.yml", TICK);
-    // Two seconds before 00:01; thirty times real speed: a 3 s run spans the 00:02 fire.
+    sandbox.write(
+        "pb/tick.yml",
+        &TICK.replace("overlap: skip", &format!("overlap: {overlap}")),
+    );
     let output = sandbox.run(&[
         "daemon",
         "pb",
@@ -41,12 +45,22 @@ fn the_daemon_fires_at_the_cron_time_and_skips_a_fire_while_the_run_is_going() {
         "--max-runs",
         "2",
     ]);
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
     let log = stderr(&output);
+    assert_eq!(code(&output), 0, "{log}");
     assert!(
         log.contains("2027-01-01T00:01:00Z  started tick (cron time 2027-01-01 00:01 UTC)"),
         "{log}"
     );
+    // Exactly two: after --max-runs, nothing queued or due is started.
+    let runs = spans(&sandbox);
+    assert_eq!(runs.len(), 2, "{log}");
+    assert!(runs[0].1 < runs[1].0, "overlapping runs: {runs:?}");
+    (log, sandbox.read("state/daemon/runbook.prom"))
+}
+
+#[test]
+fn the_daemon_fires_at_the_cron_time_and_skips_a_fire_while_the_run_is_going() {
+    let (log, metrics) = two_ticks("skip");
     assert!(
         log.contains("skipped tick (cron time 2027-01-01 00:02 UTC): its previous run"),
         "{log}"
@@ -55,11 +69,6 @@ fn the_daemon_fires_at_the_cron_time_and_skips_a_fire_while_the_run_is_going() {
         log.contains("started tick (cron time 2027-01-01 00:03 UTC)"),
         "{log}"
     );
-    // Two runs, one after the other, never at once.
-    let runs = spans(&sandbox);
-    assert_eq!(runs.len(), 2, "{log}");
-    assert!(runs[0].1 < runs[1].0, "overlapping runs: {runs:?}");
-    let metrics = sandbox.read("state/daemon/runbook.prom");
     assert!(
         metrics.contains(r#"runbook_runs_skipped_total{playbook="tick",file="pb/tick.yml"} 2"#),
         "{metrics}"
@@ -72,23 +81,7 @@ fn the_daemon_fires_at_the_cron_time_and_skips_a_fire_while_the_run_is_going() {
 
 #[test]
 fn with_overlap_queue_a_fire_during_a_run_starts_when_it_ends() {
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "pb/tick.yml",
-        &TICK.replace("overlap: skip", "overlap: queue"),
-    );
-    let output = sandbox.run(&[
-        "daemon",
-        "pb",
-        "--clock-start",
-        "2027-01-01T00:00:58Z",
-        "--clock-speed",
-        "30",
-        "--max-runs",
-        "2",
-    ]);
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let log = stderr(&output);
+    let (log, metrics) = two_ticks("queue");
     assert!(
         log.contains(
             "queued tick (cron time 2027-01-01 00:02 UTC): it starts when the running one ends"
@@ -99,11 +92,6 @@ fn with_overlap_queue_a_fire_during_a_run_starts_when_it_ends() {
         log.contains("started tick (queued while the previous run was going)"),
         "{log}"
     );
-    // The queued run waited for the first; and after --max-runs nothing queued is started.
-    let runs = spans(&sandbox);
-    assert_eq!(runs.len(), 2, "{log}");
-    assert!(runs[0].1 < runs[1].0, "overlapping runs: {runs:?}");
-    let metrics = sandbox.read("state/daemon/runbook.prom");
     assert!(
         metrics.contains(r#"runbook_runs_skipped_total{playbook="tick",file="pb/tick.yml"} 0"#),
         "{metrics}"
