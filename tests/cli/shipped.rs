@@ -203,9 +203,14 @@ fn containers() -> Vec<String> {
 
 /// A GET on the demo's api, as `status body`.
 fn api(path: &str) -> String {
+    api_request("GET", path)
+}
+
+/// A request to the demo's api, as `status body`.
+fn api_request(method: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{API_PORT}")).expect("api");
-    write!(stream, "GET {path} HTTP/1.0\r\n\r\n").expect("request");
+    write!(stream, "{method} {path} HTTP/1.0\r\n\r\n").expect("request");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("answer");
     let status = answer.split_whitespace().nth(1).unwrap_or("?").to_string();
@@ -582,6 +587,87 @@ fn redis_recovery_restarts_redis_and_the_api_is_ready_again() {
     );
     assert_eq!(demo.state(), before);
     injected_failure_leaves(demo, "playbooks/redis-recovery.yml", "ready", &[], &before);
+}
+
+#[test]
+fn payment_callbacks_restarts_an_unready_api_and_lists_the_recent_pending_payments() {
+    let (_turn, demo) = demo();
+    // A payment left pending a minute ago; the demo's other payments are months old.
+    demo.sql(
+        r#"INSERT INTO "Payment" ("userId", amount, status, "createdAt") SELECT id, 99, 'PENDING', now() - interval '1 minute' FROM "User" ORDER BY id LIMIT 1"#,
+    );
+    let before = demo.state();
+    let gateway = StandIn::start();
+    let inputs = |settings: &str| {
+        vec![
+            "--input".to_string(),
+            "check_gateways=true".to_string(),
+            "--input".to_string(),
+            format!("gateways={}", gateway.url("/gateway/vnpay")),
+            "--input".to_string(),
+            format!("gateway_env={settings}"),
+        ]
+    };
+    let started = || {
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.State.StartedAt}}",
+            "rbt-demo-api-1",
+        ])
+    };
+
+    // The api stops being ready (as when its event loop hangs): the playbook restarts it.
+    let api_started = started();
+    assert_eq!(api_request("POST", "/admin/unhealthy"), "200 unhealthy");
+    let healthy_inputs = inputs("PORT,VERSION");
+    let healthy_inputs: Vec<&str> = healthy_inputs.iter().map(String::as_str).collect();
+    let output = demo.run("playbooks/payment-callbacks.yml", &healthy_inputs);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_ne!(started(), api_started, "the api was restarted");
+    let journal = demo.journal();
+    let succeeded: Vec<&str> = events(&journal, "step_succeeded")
+        .iter()
+        .filter_map(|e| e["step"].as_str())
+        .collect();
+    assert!(succeeded.contains(&"restart-api"), "{succeeded:?}");
+    let pending = events(&journal, "step_succeeded")
+        .into_iter()
+        .find(|e| e["step"] == "pending")
+        .unwrap()["outputs"]
+        .clone();
+    assert_eq!(pending["row_count"], 1, "{pending}");
+    assert_eq!(
+        pending["rows"][0]["amount"].as_f64(),
+        Some(99.0),
+        "{pending}"
+    );
+    // The provider's stand-in was asked, and its refusal of a GET counts as an answer.
+    assert_eq!(gateway.requests.lock().unwrap()[0].1, "/gateway/vnpay");
+    assert_eq!(demo.state(), before);
+
+    // A missing gateway setting is named, its value never printed; nothing else changes.
+    let args = inputs("PORT,VNPAY_HASH_SECRET");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = demo.run("playbooks/payment-callbacks.yml", &args);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not set in the api container: VNPAY_HASH_SECRET"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !stderr(&output).contains("3001"),
+        "the value of PORT is never printed"
+    );
+
+    injected_failure_leaves(
+        demo,
+        "playbooks/payment-callbacks.yml",
+        "verdict",
+        &healthy_inputs,
+        &before,
+    );
 }
 
 #[test]

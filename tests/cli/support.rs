@@ -292,6 +292,8 @@ impl StandIn {
                         r#"{"status":"error","info":{"database":{"status":"down"}}}"#,
                     ),
                     "/hook" => ("200 OK", "ok"),
+                    // A payment provider's API: a GET on an endpoint that takes POSTs.
+                    p if p.starts_with("/gateway/") => ("405 Method Not Allowed", "{}"),
                     _ => ("503 Service Unavailable", "down"),
                 };
                 let mut stream = stream;
