@@ -63,7 +63,14 @@ pub struct ExecutionArgs {
     #[arg(long)]
     pub no_prompt: bool,
     /// Also post to this webhook when the run starts and ends (Slack-compatible; repeatable).
-    #[arg(long, value_name = "URL")]
+    /// RUNBOOK_NOTIFY (URLs separated by spaces) keeps a webhook's secret path out of `ps`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RUNBOOK_NOTIFY",
+        value_delimiter = ' ',
+        hide_env_values = true
+    )]
     pub notify: Vec<String>,
 }
 
@@ -131,8 +138,15 @@ pub struct DaemonArgs {
     /// Exit after this many runs have finished.
     #[arg(long, value_name = "N")]
     pub max_runs: Option<usize>,
-    /// Also post every run's start and end to this webhook (repeatable).
-    #[arg(long, value_name = "URL")]
+    /// Also post every run's start and end to this webhook (repeatable). RUNBOOK_NOTIFY (URLs
+    /// separated by spaces) keeps a webhook's secret path out of `ps`; runs get it that way.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RUNBOOK_NOTIFY",
+        value_delimiter = ' ',
+        hide_env_values = true
+    )]
     pub notify: Vec<String>,
     /// Where to write the Prometheus metrics (default: STATE_DIR/daemon/runbook.prom), for
     /// node-exporter's textfile collector.

@@ -241,9 +241,9 @@ impl<'a> Daemon<'a> {
             .arg("--no-prompt")
             .args(playbook.run_args())
             .stdin(std::process::Stdio::null());
-        for url in &self.args.notify {
-            command.arg("--notify").arg(url);
-        }
+        // Through the environment, not argv: a Slack webhook's path is its secret, and any
+        // user on the host can read a command line.
+        command.env("RUNBOOK_NOTIFY", self.args.notify.join(" "));
         match command.spawn() {
             Ok(child) => {
                 self.log(&format!("started {} ({why})", playbook.name));

@@ -97,6 +97,13 @@ fn a_webhook_that_cannot_be_reached_is_journaled_and_the_outcome_stands() {
         .expect("the unreachable webhook is journaled");
     assert_eq!(unreachable["target"], "http://127.0.0.1:1/…");
     assert_eq!(unreachable["on"], "failure");
+    assert!(
+        !unreachable["error"]
+            .as_str()
+            .unwrap()
+            .contains("/unreachable"),
+        "the error names the host, never the webhook's path: {unreachable}"
+    );
 
     // Without the secret, the playbook's first webhook is simply not configured.
     let output = sandbox.run(&["run", "notified.yml", "--notify", &server.url("/hook")]);
@@ -106,4 +113,40 @@ fn a_webhook_that_cannot_be_reached_is_journaled_and_the_outcome_stands() {
         4,
         "--notify hears of start and success"
     );
+}
+
+#[test]
+fn runbook_notify_keeps_webhooks_off_the_command_line_and_empty_is_none() {
+    let server = StandIn::start();
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "plain.yml",
+        "version: 1\nname: plain\nsteps:\n  - id: work\n    shell.run: { script: \"true\" }\n",
+    );
+    let secret_path = "/services/T0/B0/never-journaled";
+    let output = sandbox
+        .command(&["run", "plain.yml"])
+        .env(
+            "RUNBOOK_NOTIFY",
+            format!("{} http://127.0.0.1:1{secret_path}", server.url("/hook")),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(posted(&server).len(), 2, "start and success");
+    let journal = serde_json::to_string(&sandbox.last_journal()).unwrap();
+    assert!(
+        journal.contains("\"target\":\"http://127.0.0.1:1/…\""),
+        "{journal}"
+    );
+    assert!(!journal.contains(secret_path), "{journal}");
+
+    // An empty RUNBOOK_NOTIFY (how the daemon says "none") posts nowhere.
+    let output = sandbox
+        .command(&["run", "plain.yml"])
+        .env("RUNBOOK_NOTIFY", "")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(events(&sandbox.last_journal(), "notified").is_empty());
 }

@@ -55,6 +55,19 @@ pub fn shown_target(url: &str) -> String {
     }
 }
 
+/// A failed post's error without the webhook's path and query: HTTP clients name the URL
+/// they could not reach, and a Slack webhook's path is its credential.
+pub fn shown_error(error: &str, url: &str) -> String {
+    let mut shown = error.replace(url, &shown_target(url));
+    let secret = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find(['/', '?']).map(|i| &rest[i..]));
+    if let Some(secret) = secret.filter(|s| s.len() > 1) {
+        shown = shown.replace(secret, "/…");
+    }
+    shown
+}
+
 /// A Slack-compatible payload: `text` for people, `runbook` for machines.
 pub fn payload(on: NotifyOn, report: &Report, report_path: &str) -> Value {
     let icon = match on {
@@ -133,6 +146,26 @@ mod tests {
         assert_eq!(
             shown_target("http://user:pw@127.0.0.1:9/hook?x=1"),
             "http://127.0.0.1:9/…"
+        );
+    }
+
+    #[test]
+    fn an_error_about_a_post_keeps_the_host_and_drops_the_path() {
+        let url = "https://hooks.slack.com/services/T0/B0/secret";
+        assert_eq!(
+            shown_error(
+                &format!("POST {url}: error sending request for url ({url})"),
+                url
+            ),
+            "POST https://hooks.slack.com/…: error sending request for url (https://hooks.slack.com/…)"
+        );
+        // Where the client rewrote the URL, its path is still taken out.
+        assert_eq!(
+            shown_error(
+                "connect to hooks.slack.com/services/T0/B0/secret failed",
+                url
+            ),
+            "connect to hooks.slack.com/… failed"
         );
     }
 

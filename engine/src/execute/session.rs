@@ -395,9 +395,10 @@ impl Session {
                 }),
             }
         }
-        for url in &self.webhooks {
+        // An empty URL (an unset RUNBOOK_NOTIFY) is no webhook, as in a playbook.
+        for url in self.webhooks.iter().filter(|u| !u.trim().is_empty()) {
             targets.push(Target {
-                url: url.clone(),
+                url: url.trim().to_string(),
                 on: vec![
                     NotifyOn::Start,
                     NotifyOn::Success,
@@ -430,7 +431,7 @@ impl Session {
             recorder.record(Event::Notified {
                 on: on.as_str().to_string(),
                 target: notify::shown_target(&target.url),
-                error: sent.err(),
+                error: sent.err().map(|e| notify::shown_error(&e, &target.url)),
             });
         }
     }
