@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A playbook with a `schedule:`.
+#[derive(Clone)]
 pub struct Scheduled {
     pub path: PathBuf,
     pub name: String,
@@ -40,40 +41,115 @@ impl Scheduled {
 /// The scheduled playbooks under `dir` (its `*.yml`, not recursively), in path order. A
 /// playbook that does not compile is reported and left out; the others still run.
 pub fn find(dir: &Path) -> (Vec<Scheduled>, Vec<String>) {
-    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
-            .collect(),
-        Err(e) => return (Vec::new(), vec![format!("{}: {e}", dir.display())]),
-    };
-    paths.sort();
-    let (mut found, mut problems) = (Vec::new(), Vec::new());
-    let options = CompileOptions::default();
-    for path in paths {
-        match crate::commands::check(&path, &options) {
-            Ok((_, playbook)) => {
-                if let Some(schedule) = playbook.schedule.clone() {
-                    found.push(Scheduled {
-                        path,
-                        name: playbook.name.clone(),
-                        schedule,
-                    });
-                }
+    let mut catalog = Catalog::default();
+    let problems = catalog.refresh(dir).problems;
+    (catalog.scheduled(), problems)
+}
+
+/// The scheduled playbooks of a directory as the daemon last saw them. The daemon looks every
+/// quarter of a second; a file is compiled again only when its size or modification time
+/// changed, and a problem is reported once per version of the file, not at every look.
+#[derive(Default)]
+pub struct Catalog {
+    files: BTreeMap<PathBuf, (Stamp, Option<Scheduled>)>,
+    unreadable: Option<String>,
+}
+
+/// What tells one version of a file from the next without reading it.
+type Stamp = (Option<std::time::SystemTime>, u64);
+
+/// What a look at the directory found new.
+pub struct Refreshed {
+    /// A playbook appeared, changed or went away.
+    pub changed: bool,
+    /// Problems not reported before.
+    pub problems: Vec<String>,
+}
+
+impl Catalog {
+    pub fn refresh(&mut self, dir: &Path) -> Refreshed {
+        let mut problems = Vec::new();
+        let stamps: BTreeMap<PathBuf, Stamp> = match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                self.unreadable = None;
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+                    .map(|p| {
+                        let meta = std::fs::metadata(&p).ok();
+                        let stamp = (
+                            meta.as_ref().and_then(|m| m.modified().ok()),
+                            meta.map_or(0, |m| m.len()),
+                        );
+                        (p, stamp)
+                    })
+                    .collect()
             }
-            Err((source, diagnostics)) => problems.push(format!(
-                "{}: {} problem(s), not scheduled ({})",
-                source.name(),
-                diagnostics.len(),
-                diagnostics
-                    .first()
-                    .map(|d| d.message.clone())
-                    .unwrap_or_default()
-            )),
+            Err(e) => {
+                let problem = format!("{}: {e}", dir.display());
+                if self.unreadable.as_ref() != Some(&problem) {
+                    problems.push(problem.clone());
+                    self.unreadable = Some(problem);
+                }
+                // What was scheduled stays scheduled while the directory cannot be read.
+                return Refreshed {
+                    changed: false,
+                    problems,
+                };
+            }
+        };
+        let before = self.files.len();
+        self.files.retain(|path, _| stamps.contains_key(path));
+        let mut changed = self.files.len() != before;
+        for (path, stamp) in stamps {
+            if self
+                .files
+                .get(&path)
+                .is_some_and(|(seen, _)| *seen == stamp)
+            {
+                continue;
+            }
+            changed = true;
+            let scheduled = match compile(&path) {
+                Ok(scheduled) => scheduled,
+                Err(problem) => {
+                    problems.push(problem);
+                    None
+                }
+            };
+            self.files.insert(path, (stamp, scheduled));
         }
+        Refreshed { changed, problems }
     }
-    (found, problems)
+
+    /// The scheduled playbooks, in path order.
+    pub fn scheduled(&self) -> Vec<Scheduled> {
+        self.files
+            .values()
+            .filter_map(|(_, scheduled)| scheduled.clone())
+            .collect()
+    }
+}
+
+/// One playbook: its schedule if it has one, or why it cannot be scheduled.
+fn compile(path: &Path) -> Result<Option<Scheduled>, String> {
+    match crate::commands::check(path, &CompileOptions::default()) {
+        Ok((_, playbook)) => Ok(playbook.schedule.clone().map(|schedule| Scheduled {
+            path: path.to_path_buf(),
+            name: playbook.name.clone(),
+            schedule,
+        })),
+        Err((source, diagnostics)) => Err(format!(
+            "{}: {} problem(s), not scheduled ({})",
+            source.name(),
+            diagnostics.len(),
+            diagnostics
+                .first()
+                .map(|d| d.message.clone())
+                .unwrap_or_default()
+        )),
+    }
 }
 
 /// What the daemon fired, per playbook path, kept across restarts.
@@ -232,4 +308,38 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let aside = path.with_extension("tmp");
     std::fs::write(&aside, text)?;
     std::fs::rename(aside, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEDULED: &str = "version: 1\nname: nightly\nschedule: { cron: \"@daily\" }\nsteps:\n  - id: work\n    shell.run: { script: \"true\" }\n";
+
+    #[test]
+    fn a_file_is_compiled_again_only_when_it_changes_and_a_problem_is_told_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nightly.yml");
+        std::fs::write(&file, "version: 1\nname: nightly\nsteps: [ { id: a } ]\n").unwrap();
+        let mut catalog = Catalog::default();
+
+        let first = catalog.refresh(dir.path());
+        assert!(first.changed);
+        assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+        let again = catalog.refresh(dir.path());
+        assert!(!again.changed);
+        assert!(again.problems.is_empty(), "told once: {:?}", again.problems);
+        assert!(catalog.scheduled().is_empty());
+
+        // Fixed (a new size): scheduled at the next look, without a restart.
+        std::fs::write(&file, SCHEDULED).unwrap();
+        let fixed = catalog.refresh(dir.path());
+        assert!(fixed.changed && fixed.problems.is_empty());
+        let names: Vec<String> = catalog.scheduled().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["nightly"]);
+
+        std::fs::remove_file(&file).unwrap();
+        assert!(catalog.refresh(dir.path()).changed);
+        assert!(catalog.scheduled().is_empty());
+    }
 }

@@ -14,7 +14,7 @@ use tokio::process::{Child, Command};
 
 use crate::Exit;
 use crate::cli::DaemonArgs;
-use crate::scheduled::{Clock, Outcome, Scheduled, State, find, metrics, write_atomically};
+use crate::scheduled::{Catalog, Clock, Outcome, Scheduled, State, metrics, write_atomically};
 
 struct Running {
     child: Child,
@@ -34,6 +34,7 @@ struct Daemon<'a> {
     args: &'a DaemonArgs,
     state_dir: &'a Path,
     clock: Clock,
+    catalog: Catalog,
     state: State,
     running: BTreeMap<PathBuf, Running>,
     queued: BTreeSet<PathBuf>,
@@ -49,6 +50,7 @@ impl<'a> Daemon<'a> {
             args,
             state_dir,
             clock: Clock::new(args.clock_start, args.clock_speed),
+            catalog: Catalog::default(),
             state: State::load(state_dir),
             running: BTreeMap::new(),
             queued: BTreeSet::new(),
@@ -147,16 +149,24 @@ impl<'a> Daemon<'a> {
     /// Looks at every scheduled playbook once; returns how long to sleep (real time).
     fn tick(&mut self) -> std::time::Duration {
         let now = self.clock.now();
-        let (scheduled, problems) = find(&self.args.dir);
-        for problem in problems {
-            self.log(&problem);
+        let refreshed = self.catalog.refresh(&self.args.dir);
+        for problem in &refreshed.problems {
+            self.log(problem);
         }
+        // State and metrics are written when something was decided, not at every look.
+        let mut decided = refreshed.changed;
+        let scheduled = self.catalog.scheduled();
         let mut next: Option<DateTime<Utc>> = None;
         for playbook in &scheduled {
             let key = playbook.path.display().to_string();
             // A playbook seen for the first time fires from now on, not for its past.
-            let last = *self.state.last_fired.entry(key.clone()).or_insert(now);
-            match due(&playbook.schedule, last, now) {
+            let last = *self.state.last_fired.entry(key.clone()).or_insert_with(|| {
+                decided = true;
+                now
+            });
+            let verdict = due(&playbook.schedule, last, now);
+            decided |= !matches!(verdict, Due::NotYet { .. });
+            match verdict {
                 Due::NotYet { next: at } => {
                     next = match (next, at) {
                         (Some(a), Some(b)) => Some(a.min(b)),
@@ -195,10 +205,12 @@ impl<'a> Daemon<'a> {
                 }
             }
         }
-        if let Err(e) = self.state.save(self.state_dir) {
-            self.log(&format!("warning: cannot save the daemon state: {e}"));
+        if decided {
+            if let Err(e) = self.state.save(self.state_dir) {
+                self.log(&format!("warning: cannot save the daemon state: {e}"));
+            }
+            self.write_metrics(&scheduled);
         }
-        self.write_metrics(&scheduled);
         // Wake at the next fire, and every 250 ms to notice runs that ended.
         let until_next = next.map_or(std::time::Duration::from_secs(1), |at| {
             self.clock.real_until(at)
@@ -277,7 +289,7 @@ impl<'a> Daemon<'a> {
         if ended.is_empty() {
             return;
         }
-        let (scheduled, _) = find(&self.args.dir);
+        let scheduled = self.catalog.scheduled();
         for (path, code) in ended {
             let Some(running) = self.running.remove(&path) else {
                 continue;
