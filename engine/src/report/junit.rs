@@ -86,7 +86,17 @@ pub fn render(report: &Report) -> String {
 }
 
 fn text(value: &str) -> String {
-    value
+    // XML 1.0 cannot hold most control characters, not even escaped, and a command's output
+    // (a colour code's ESC) would make the whole file unreadable to the CI system.
+    let printable: String = value
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => '\u{fffd}',
+            c => c,
+        })
+        .collect();
+    printable
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -94,4 +104,18 @@ fn text(value: &str) -> String {
 
 fn attr(value: &str) -> String {
     text(value).replace('"', "&quot;").replace('\n', "&#10;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{attr, text};
+
+    #[test]
+    fn text_is_escaped_and_control_characters_cannot_break_the_xml() {
+        assert_eq!(
+            text("a < b & \u{1b}[31mred\u{1b}[0m"),
+            "a &lt; b &amp; \u{fffd}[31mred\u{fffd}[0m"
+        );
+        assert_eq!(attr("say \"hi\"\nbye"), "say &quot;hi&quot;&#10;bye");
+    }
 }
