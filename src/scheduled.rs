@@ -163,11 +163,19 @@ impl State {
         state_dir.join("daemon/state.json")
     }
 
-    pub fn load(state_dir: &Path) -> Self {
-        std::fs::read_to_string(Self::path(state_dir))
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default()
+    /// What was saved; nothing when there is no file yet. A file that cannot be read is
+    /// named in the warning, and the daemon starts afresh (no catch-up of what it missed).
+    pub fn load(state_dir: &Path) -> (Self, Option<String>) {
+        let path = Self::path(state_dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::default(), None),
+            Err(e) => return (Self::default(), Some(format!("{}: {e}", path.display()))),
+        };
+        match serde_json::from_str(&text) {
+            Ok(state) => (state, None),
+            Err(e) => (Self::default(), Some(format!("{}: {e}", path.display()))),
+        }
     }
 
     /// Written aside and renamed: a crash leaves the old state or the new one, never half.
@@ -341,5 +349,17 @@ mod tests {
         std::fs::remove_file(&file).unwrap();
         assert!(catalog.refresh(dir.path()).changed);
         assert!(catalog.scheduled().is_empty());
+    }
+
+    #[test]
+    fn a_missing_state_is_no_news_and_a_broken_one_is_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, warning) = State::load(dir.path());
+        assert!(state.last_fired.is_empty() && warning.is_none());
+        std::fs::create_dir_all(dir.path().join("daemon")).unwrap();
+        std::fs::write(State::path(dir.path()), "{broken").unwrap();
+        let (state, warning) = State::load(dir.path());
+        assert!(state.last_fired.is_empty());
+        assert!(warning.unwrap().contains("state.json"));
     }
 }

@@ -46,19 +46,26 @@ struct Daemon<'a> {
 
 impl<'a> Daemon<'a> {
     fn new(args: &'a DaemonArgs, state_dir: &'a Path) -> Self {
-        Self {
+        let (state, unreadable) = State::load(state_dir);
+        let daemon = Self {
             args,
             state_dir,
             clock: Clock::new(args.clock_start, args.clock_speed),
             catalog: Catalog::default(),
-            state: State::load(state_dir),
+            state,
             running: BTreeMap::new(),
             queued: BTreeSet::new(),
             outcomes: BTreeMap::new(),
             finished_runs: 0,
             failed_runs: 0,
             stopping: false,
+        };
+        if let Some(why) = unreadable {
+            daemon.log(&format!(
+                "warning: the daemon's state cannot be read ({why}); starting afresh: what was missed while it was down is not caught up"
+            ));
         }
+        daemon
     }
 
     fn log(&self, message: &str) {

@@ -13,7 +13,7 @@ pub fn run(args: &ScheduleArgs, state_dir: &Path) -> Exit {
     for problem in &problems {
         eprintln!("warning: {problem}");
     }
-    let state = State::load(state_dir);
+    let (state, _) = State::load(state_dir);
     println!(
         "{:<28} {:<18} {:<16} {:<22} {:<22} overlap, catch-up",
         "playbook", "cron", "time zone", "next (UTC)", "last fired (UTC)"
