@@ -115,3 +115,23 @@ fn given_inputs_are_checked_against_their_types() {
     assert_eq!(output.status.code(), Some(2));
     insta::assert_snapshot!(stderr(&output));
 }
+
+#[test]
+fn an_empty_list_input_under_for_each_is_blamed_on_the_value_given() {
+    let output = runbook(&[
+        "validate",
+        "playbooks/rolling-restart.yml",
+        "--input",
+        "apps=[]",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("`for_each: {{ inputs.apps }}` has no items"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the value given (by --input or the environment file)"),
+        "{text}"
+    );
+}

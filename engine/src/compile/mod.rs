@@ -420,9 +420,20 @@ impl<'a, A: Action> Compiler<'a, A> {
             }
         };
         if items.is_empty() {
+            let (message, hint) = match &node.kind {
+                // The list came from an input: the value given is the mistake, not this line.
+                NodeKind::Str(text) => (
+                    format!("`for_each: {}` has no items", text.trim()),
+                    "the value given (by --input or the environment file) is an empty list; a step over nothing never runs: give it items, or skip the step with `when`",
+                ),
+                _ => (
+                    "`for_each` has no items".to_string(),
+                    "a step over nothing never runs; remove it or give it items",
+                ),
+            };
             self.errors.push(CompileError::ForEach {
-                message: "`for_each` has no items".into(),
-                hint: Some("a step over nothing never runs; remove it or give it items".into()),
+                message,
+                hint: Some(hint.into()),
                 span: node.span,
             });
             return None;
