@@ -62,7 +62,14 @@ pub struct ExecutionArgs {
     /// Never ask for approval on this terminal; wait for `runbook approve` instead.
     #[arg(long)]
     pub no_prompt: bool,
-    /// Also post to this webhook when the run starts and ends (Slack-compatible; repeatable).
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// Webhooks told of every run's start and end, besides those of the playbook.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Also post each run's start and end to this webhook (Slack-compatible; repeatable).
     /// RUNBOOK_NOTIFY (URLs separated by spaces) keeps a webhook's secret path out of `ps`.
     #[arg(
         long,
@@ -138,16 +145,9 @@ pub struct DaemonArgs {
     /// Exit after this many runs have finished.
     #[arg(long, value_name = "N")]
     pub max_runs: Option<usize>,
-    /// Also post every run's start and end to this webhook (repeatable). RUNBOOK_NOTIFY (URLs
-    /// separated by spaces) keeps a webhook's secret path out of `ps`; runs get it that way.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "RUNBOOK_NOTIFY",
-        value_delimiter = ' ',
-        hide_env_values = true
-    )]
-    pub notify: Vec<String>,
+    /// Runs are given these webhooks through RUNBOOK_NOTIFY, never on their command line.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Where to write the Prometheus metrics (default: STATE_DIR/daemon/runbook.prom), for
     /// node-exporter's textfile collector.
     #[arg(long, value_name = "FILE")]

@@ -262,7 +262,7 @@ impl<'a> Daemon<'a> {
             .stdin(std::process::Stdio::null());
         // Through the environment, not argv: a Slack webhook's path is its secret, and any
         // user on the host can read a command line.
-        command.env("RUNBOOK_NOTIFY", self.args.notify.join(" "));
+        command.env("RUNBOOK_NOTIFY", self.args.webhooks.notify.join(" "));
         match command.spawn() {
             Ok(child) => {
                 self.log(&format!("started {} ({why})", playbook.name));

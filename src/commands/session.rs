@@ -23,7 +23,7 @@ pub fn session(
         interrupt,
         env: |name| std::env::var(name).ok(),
         notifier: Some(std::sync::Arc::new(runbook_steps::notify::RunNotifier)),
-        webhooks: execution.notify.clone(),
+        webhooks: execution.webhooks.notify.clone(),
     }
 }
 
