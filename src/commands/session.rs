@@ -49,9 +49,7 @@ where
                     finished.run.journal_path().display(),
                     finished.run.id
                 );
-                // Evidence even when the run failed. A report that cannot be written does not
-                // change the outcome, which the journal already holds.
-                match finished.run.write_reports() {
+                match &finished.reports {
                     Ok(()) => eprintln!("report:  {}", finished.run.report_path("md").display()),
                     Err(e) => eprintln!("warning: the run's report could not be written: {e}"),
                 }

@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,10 +104,12 @@ pub fn fingerprint(text: &str) -> String {
         .collect()
 }
 
-/// A started run: where its journal is, and how it ended.
+/// A started run: where its journal is, how it ended, and whether its reports were written
+/// (a report that cannot be written does not change the outcome, which the journal holds).
 pub struct Finished {
     pub run: RunDir,
     pub status: RunStatus,
+    pub reports: Result<(), String>,
 }
 
 impl Session {
@@ -165,7 +168,7 @@ impl Session {
             recorder.record(Event::LockAcquired { key: key.clone() });
         }
         let targets = self.targets(&playbook, &templates, &scope, &recorder);
-        self.notify(&targets, NotifyOn::Start, &run, &recorder)
+        self.notify(&targets, NotifyOn::Start, &run, &recorder, None)
             .await;
         let executor = self.executor(
             playbook,
@@ -176,9 +179,7 @@ impl Session {
             &operator,
         );
         let status = executor.run(self.interrupt.clone()).await;
-        self.notify(&targets, notify::moment(status), &run, &recorder)
-            .await;
-        Ok(Finished { run, status })
+        Ok(self.end(&targets, status, run, &recorder).await)
     }
 
     /// Continues a run from its journal. `compile` turns the playbook text into a plan (the
@@ -306,9 +307,7 @@ impl Session {
         );
         executor.restore(&record);
         let status = executor.run(self.interrupt.clone()).await;
-        self.notify(&targets, notify::moment(status), &run, &recorder)
-            .await;
-        Ok(Finished { run, status })
+        Ok(self.end(&targets, status, run, &recorder).await)
     }
 
     /// The playbook a resumed run continues with: the snapshot taken at the start, unless the
@@ -410,19 +409,46 @@ impl Session {
         targets
     }
 
-    /// Posts to every target that wants this moment, with the reports written first so the
-    /// message can point at them; each post journaled, a failure included.
-    async fn notify(&self, targets: &[Target], on: NotifyOn, run: &RunDir, recorder: &Recorder) {
+    /// The end of a run: its reports written, the evidence and what the end notification
+    /// points at, then the webhooks told.
+    async fn end(
+        &self,
+        targets: &[Target],
+        status: RunStatus,
+        run: RunDir,
+        recorder: &Recorder,
+    ) -> Finished {
+        let written = run.write_reports();
+        let report = written.as_ref().ok();
+        self.notify(targets, notify::moment(status), &run, recorder, report)
+            .await;
+        Finished {
+            reports: written.map(|_| ()).map_err(|e| e.to_string()),
+            run,
+            status,
+        }
+    }
+
+    /// Posts to every target that wants this moment, each post journaled, a failure included.
+    /// `report` is the run's report when the caller has it, else it is made from the journal.
+    async fn notify(
+        &self,
+        targets: &[Target],
+        on: NotifyOn,
+        run: &RunDir,
+        recorder: &Recorder,
+        report: Option<&crate::report::Report>,
+    ) {
         let wanted: Vec<&Target> = targets.iter().filter(|t| t.on.contains(&on)).collect();
         let Some(notifier) = self.notifier.as_ref().filter(|_| !wanted.is_empty()) else {
             return;
         };
-        if on != NotifyOn::Start {
-            let _ = run.write_reports();
-        }
-        let report = match run.read_journal() {
-            Ok(journal) => crate::report::Report::from_entries(&journal.entries),
-            Err(_) => return,
+        let report = match report {
+            Some(report) => Cow::Borrowed(report),
+            None => match run.report() {
+                Ok(report) => Cow::Owned(report),
+                Err(_) => return,
+            },
         };
         let report_path = run.report_path("html").display().to_string();
         let payload = notify::payload(on, &report, &report_path);

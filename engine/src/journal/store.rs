@@ -166,16 +166,22 @@ impl RunDir {
         self.path.join(format!("report.{extension}"))
     }
 
-    /// Writes the run's reports, in every format, from its journal as it stands.
-    pub fn write_reports(&self) -> std::io::Result<()> {
+    /// The run's report, from its journal as it stands.
+    pub fn report(&self) -> std::io::Result<crate::report::Report> {
         let journal = self
             .read_journal()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let report = crate::report::Report::from_entries(&journal.entries);
+        Ok(crate::report::Report::from_entries(&journal.entries))
+    }
+
+    /// Writes the run's report in every format, and returns it.
+    pub fn write_reports(&self) -> std::io::Result<crate::report::Report> {
+        let report = self.report()?;
         std::fs::write(self.report_path("json"), report.json())?;
         std::fs::write(self.report_path("md"), crate::report::markdown(&report))?;
         std::fs::write(self.report_path("html"), crate::report::html(&report))?;
-        std::fs::write(self.report_path("junit.xml"), crate::report::junit(&report))
+        std::fs::write(self.report_path("junit.xml"), crate::report::junit(&report))?;
+        Ok(report)
     }
 
     pub fn read_journal(&self) -> Result<Journal, ReadError> {
