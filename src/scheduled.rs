@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use runbook_engine::compile::CompileOptions;
+use runbook_engine::journal::store::write_atomically;
 use runbook_engine::load::Schedule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -182,7 +183,9 @@ impl State {
     pub fn save(&self, state_dir: &Path) -> std::io::Result<()> {
         write_atomically(
             &Self::path(state_dir),
-            &serde_json::to_string_pretty(self).unwrap_or_default(),
+            serde_json::to_string_pretty(self)
+                .unwrap_or_default()
+                .as_bytes(),
         )
     }
 }
@@ -307,15 +310,6 @@ pub fn metrics(rows: &[(&Scheduled, &Outcome, Option<DateTime<Utc>>)]) -> String
         }
     }
     out
-}
-
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let aside = path.with_extension("tmp");
-    std::fs::write(&aside, text)?;
-    std::fs::rename(aside, path)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use runbook_engine::compile::schedule::{Due, due, next_after};
+use runbook_engine::journal::store::write_atomically;
 use runbook_engine::load::Overlap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use tokio::process::{Child, Command};
 
 use crate::Exit;
 use crate::cli::DaemonArgs;
-use crate::scheduled::{Catalog, Clock, Outcome, Scheduled, State, metrics, write_atomically};
+use crate::scheduled::{Catalog, Clock, Outcome, Scheduled, State, metrics};
 
 struct Running {
     child: Child,
@@ -352,7 +353,7 @@ impl<'a> Daemon<'a> {
             .metrics_file
             .clone()
             .unwrap_or_else(|| self.state_dir.join("daemon/runbook.prom"));
-        if let Err(e) = write_atomically(&path, &metrics(&rows)) {
+        if let Err(e) = write_atomically(&path, metrics(&rows).as_bytes()) {
             self.log(&format!("warning: cannot write {}: {e}", path.display()));
         }
     }

@@ -200,16 +200,10 @@ impl RunDir {
         self.path.join("approvals").join(format!("{name}.json"))
     }
 
-    /// Records a decision atomically (write then rename), so the run never reads half a file.
+    /// Records a decision atomically, so the run never reads half a file.
     pub fn write_approval(&self, step: &str, decision: &ApprovalDecision) -> io::Result<()> {
-        let path = self.approval_path(step);
-        std::fs::create_dir_all(path.parent().expect("approvals dir"))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec(decision).map_err(io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, path)
+        let bytes = serde_json::to_vec(decision).map_err(io::Error::other)?;
+        write_atomically(&self.approval_path(step), &bytes)
     }
 
     pub fn read_approval(&self, step: &str) -> Option<ApprovalDecision> {
@@ -246,6 +240,18 @@ impl RunDir {
             .write(true)
             .open(self.path.join("live.lock"))
     }
+}
+
+/// Writes `path` aside (`<name>.tmp`) and renames it into place, making its directory first:
+/// a reader, or a crash, sees the old file or the new one, never half of one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".tmp");
+    std::fs::write(&aside, bytes)?;
+    std::fs::rename(aside, path)
 }
 
 #[cfg(test)]
