@@ -236,67 +236,67 @@ pub struct Outcome {
 /// alert on a drill that failed (`runbook_last_run_exit_code != 0`), or that did not run
 /// (`time() - runbook_last_run_timestamp_seconds > ...`).
 pub fn metrics(rows: &[(&Scheduled, &Outcome, Option<DateTime<Utc>>)]) -> String {
-    let mut out = String::new();
-    let families: [(&str, &str, &str); 8] = [
+    type Value = fn(&Outcome, Option<DateTime<Utc>>) -> Option<f64>;
+    let families: [(&str, &str, &str, Value); 8] = [
         (
             "runbook_last_run_exit_code",
             "gauge",
             "Exit code of the last scheduled run (0 success, 6 objectives missed).",
+            |o, _| o.exit_code.map(f64::from),
         ),
         (
             "runbook_last_run_timestamp_seconds",
             "gauge",
             "When the last scheduled run finished.",
+            |o, _| o.finished.map(|t| t.timestamp() as f64),
         ),
         (
             "runbook_last_run_duration_seconds",
             "gauge",
             "How long the last scheduled run took.",
+            |o, _| o.duration,
         ),
         (
             "runbook_last_rto_seconds",
             "gauge",
             "Recovery time measured by the last run.",
+            |o, _| o.rto,
         ),
         (
             "runbook_rto_objective_seconds",
             "gauge",
             "The playbook's RTO objective.",
+            |o, _| o.rto_objective,
         ),
         (
             "runbook_next_run_timestamp_seconds",
             "gauge",
             "When the schedule fires next.",
+            |_, next| next.map(|t| t.timestamp() as f64),
         ),
         (
             "runbook_runs_skipped_total",
             "counter",
             "Fires skipped because the previous run was still going.",
+            |o, _| Some(o.skipped_overlap as f64),
         ),
         (
             "runbook_runs_missed_total",
             "counter",
             "Fires missed while the daemon was down, beyond the catch-up window.",
+            |o, _| Some(o.missed as f64),
         ),
     ];
-    for (index, (name, kind, help)) in families.iter().enumerate() {
+    let mut out = String::new();
+    for (name, kind, help, value) in families {
         let samples: Vec<String> = rows
             .iter()
             .filter_map(|(s, o, next)| {
-                let value = match index {
-                    0 => o.exit_code.map(f64::from),
-                    1 => o.finished.map(|t| t.timestamp() as f64),
-                    2 => o.duration,
-                    3 => o.rto,
-                    4 => o.rto_objective,
-                    5 => next.map(|t| t.timestamp() as f64),
-                    6 => Some(o.skipped_overlap as f64),
-                    _ => Some(o.missed as f64),
-                }?;
                 Some(format!(
-                    "{name}{{playbook=\"{}\",file=\"{}\"}} {value}",
+                    "{name}{{playbook=\"{}\",file=\"{}\"}} {}",
                     s.name.replace('"', "'"),
-                    s.path.display().to_string().replace('"', "'")
+                    s.path.display().to_string().replace('"', "'"),
+                    value(o, *next)?
                 ))
             })
             .collect();
