@@ -3,7 +3,6 @@
 //! be sent is journaled and never changes the run's outcome.
 
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 use super::context::BoxFuture;
 use super::objectives::human;
@@ -21,13 +20,6 @@ pub trait Notifier: Send + Sync {
 pub struct Target {
     pub url: String,
     pub on: Vec<NotifyOn>,
-}
-
-/// Who is told, and how.
-#[derive(Clone)]
-pub struct Notifications {
-    pub notifier: Arc<dyn Notifier>,
-    pub targets: Vec<Target>,
 }
 
 /// The moment a finished run is.
