@@ -211,7 +211,6 @@ impl<'a, A: Action> Compiler<'a, A> {
         all
     }
 
-    /// Vars, lock and schedule: evaluated before any step runs.
     /// The steps that bound the RTO clock exist; `data_as_of` reads what a run leaves.
     fn check_objectives(&mut self, objectives: &Spanned<Objectives>) {
         let o = &objectives.value;
@@ -236,6 +235,7 @@ impl<'a, A: Action> Compiler<'a, A> {
         }
     }
 
+    /// Vars, objectives, webhooks, lock and schedule: evaluated before any step runs.
     fn check_playbook_templates(&mut self) {
         let raw = self.raw;
         for var in &raw.vars {

@@ -163,18 +163,8 @@ impl Decoder<'_> {
             .value("vars")
             .map(|n| self.named(n, "vars", |_, n| Some(n.clone())))
             .unwrap_or_default();
-        let objectives = f.value("objectives").and_then(|n| {
-            self.typed(n).map(|value| Spanned {
-                value,
-                span: n.span,
-            })
-        });
-        let notify = f.value("notify").and_then(|n| {
-            self.typed(n).map(|value| Spanned {
-                value,
-                span: n.span,
-            })
-        });
+        let objectives = f.value("objectives").and_then(|n| self.typed_spanned(n));
+        let notify = f.value("notify").and_then(|n| self.typed_spanned(n));
         let lock = f.value("lock").and_then(|n| self.string("lock", n));
         let defaults = f
             .value("defaults")
@@ -540,6 +530,11 @@ impl Decoder<'_> {
         from_node(node)
             .map_err(|e| self.errors.push(invalid(e, node.span)))
             .ok()
+    }
+
+    /// [`Self::typed`], keeping where the section was written (for later diagnostics).
+    fn typed_spanned<T: serde::de::DeserializeOwned>(&mut self, node: &Node) -> Option<Spanned<T>> {
+        self.typed(node).map(|value| Spanned::new(value, node.span))
     }
 }
 
