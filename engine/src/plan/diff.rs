@@ -34,7 +34,7 @@ impl PlanDiff {
     pub fn new<A: Action>(old: &Playbook<A>, new: &Playbook<A>) -> Self {
         let (old, new) = (PlanView::new(old), PlanView::new(new));
         let mut diff = Self {
-            playbook: changes("", &top(&old), &top(&new)),
+            playbook: changes(&top(&old), &top(&new)),
             ..Self::default()
         };
         let olds: BTreeMap<&str, &StepView> =
@@ -43,7 +43,7 @@ impl PlanDiff {
             match olds.get(step.id.as_str()) {
                 None => diff.added.push(step.id.clone()),
                 Some(before) => {
-                    let found = changes("", &flatten_step(before), &flatten_step(step));
+                    let found = changes(&flatten_step(before), &flatten_step(step));
                     if !found.is_empty() {
                         diff.changed.push((step.id.clone(), found));
                     }
@@ -211,18 +211,14 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
     }
 }
 
-fn changes(
-    prefix: &str,
-    old: &BTreeMap<String, String>,
-    new: &BTreeMap<String, String>,
-) -> Vec<Change> {
+fn changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<Change> {
     let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
         .filter(|k| old.get(*k) != new.get(*k))
         .map(|k| Change {
-            field: format!("{prefix}{k}"),
+            field: k.clone(),
             old: old.get(k).cloned(),
             new: new.get(k).cloned(),
         })
@@ -248,6 +244,6 @@ fn ticks(ids: &[String]) -> String {
 fn cell(value: Option<&str>) -> String {
     match value {
         None => "–".into(),
-        Some(v) => format!("`{}`", v.replace('|', "\\|").replace('`', "'")),
+        Some(v) => format!("`{}`", super::markdown::cell(v)),
     }
 }

@@ -179,7 +179,7 @@ fn step_markdown(out: &mut String, step: &StepView) {
 }
 
 /// Table cells and inline code cannot hold `|` or backticks as is.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     prose_cell(text).replace('`', "'")
 }
 
