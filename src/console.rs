@@ -169,12 +169,12 @@ pub fn describe(event: &Event) -> String {
             target,
             error: Some(error),
         } => format!("  could not tell {target} ({on}): {}", indent(error)),
-        Event::ObjectivesMeasured { rto, rpo } => [("RTO", rto), ("RPO", rpo)]
-            .into_iter()
-            .filter_map(|(name, m)| m.as_ref().map(|m| (name, m)))
-            .map(|(name, m)| objective_line(name, m))
-            .collect::<Vec<_>>()
-            .join("\n          "),
+        Event::ObjectivesMeasured { rto, rpo } => {
+            runbook_engine::journal::named_measurements(rto.as_ref(), rpo.as_ref())
+                .map(|(name, m)| objective_line(name, m))
+                .collect::<Vec<_>>()
+                .join("\n          ")
+        }
         Event::RunFinished {
             status,
             exit_code,

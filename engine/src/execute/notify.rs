@@ -89,9 +89,8 @@ pub fn payload(on: NotifyOn, report: &Report, report_path: &str) -> Value {
         lines.push("Manual action needed: a compensation failed.".to_string());
     }
     if let Some(objectives) = &report.objectives {
-        let parts: Vec<String> = [("RTO", &objectives.rto), ("RPO", &objectives.rpo)]
-            .into_iter()
-            .filter_map(|(name, m)| m.as_ref().map(|m| (name, m)))
+        let parts: Vec<String> = objectives
+            .each()
             .map(|(name, m)| match m.measured {
                 Some(v) => format!(
                     "{name} {} (objective {}): {}",

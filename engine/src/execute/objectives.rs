@@ -75,9 +75,8 @@ pub fn measure(
 /// Why the run misses its objectives, if it does. One that could not be measured counts as
 /// missed: a drill that cannot show its RPO has not shown it meets it.
 pub fn missed(rto: Option<&Measurement>, rpo: Option<&Measurement>) -> Option<String> {
-    let reasons: Vec<String> = [("RTO", rto), ("RPO", rpo)]
-        .into_iter()
-        .filter_map(|(name, m)| m.filter(|m| !m.met).map(|m| (name, m)))
+    let reasons: Vec<String> = crate::journal::named_measurements(rto, rpo)
+        .filter(|(_, m)| !m.met)
         .map(|(name, m)| match m.measured {
             Some(measured) => format!(
                 "{name} missed: {} measured, objective {}",

@@ -181,6 +181,16 @@ pub enum Event {
     },
 }
 
+/// The objectives a run measured, by name, in order: those the playbook sets.
+pub fn named_measurements<'a>(
+    rto: Option<&'a Measurement>,
+    rpo: Option<&'a Measurement>,
+) -> impl Iterator<Item = (&'static str, &'a Measurement)> {
+    [("RTO", rto), ("RPO", rpo)]
+        .into_iter()
+        .filter_map(|(name, m)| m.map(|m| (name, m)))
+}
+
 /// One objective, measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {

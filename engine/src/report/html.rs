@@ -90,8 +90,7 @@ fn objectives(out: &mut String, report: &Report) {
         return;
     };
     out.push_str("<h2>Recovery objectives</h2>\n<table class=\"grid\"><tr><th>Objective</th><th>Target</th><th>Measured</th><th>Result</th><th>Measured between</th></tr>\n");
-    for (name, m) in [("RTO", &objectives.rto), ("RPO", &objectives.rpo)] {
-        let Some(m) = m else { continue };
+    for (name, m) in objectives.each() {
         let (measured, verdict) = match m.measured {
             Some(v) if m.met => (human(v), "<span class=\"ok\">met</span>".to_string()),
             Some(v) => (human(v), "<span class=\"bad\">MISSED</span>".to_string()),

@@ -53,8 +53,7 @@ pub fn render(report: &Report) -> String {
         );
     }
     if let Some(objectives) = &report.objectives {
-        for (name, m) in [("RTO", &objectives.rto), ("RPO", &objectives.rpo)] {
-            let Some(m) = m else { continue };
+        for (name, m) in objectives.each() {
             tests += 1;
             let _ = write!(
                 cases,

@@ -44,10 +44,8 @@ pub fn render(report: &Report) -> String {
     if let Some(objectives) = &report.objectives {
         out.push_str("\n## Recovery objectives\n\n");
         out.push_str("| Objective | Target | Measured | Result | Measured between |\n|---|---|---|---|---|\n");
-        for (name, m) in [("RTO", &objectives.rto), ("RPO", &objectives.rpo)] {
-            if let Some(m) = m {
-                let _ = writeln!(out, "{}", objective_row(name, m));
-            }
+        for (name, m) in objectives.each() {
+            let _ = writeln!(out, "{}", objective_row(name, m));
         }
     }
 

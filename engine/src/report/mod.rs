@@ -75,6 +75,13 @@ pub struct ObjectivesReport {
     pub rpo: Option<Measurement>,
 }
 
+impl ObjectivesReport {
+    /// `("RTO", ...)`, `("RPO", ...)`: those measured.
+    pub fn each(&self) -> impl Iterator<Item = (&'static str, &Measurement)> {
+        crate::journal::named_measurements(self.rto.as_ref(), self.rpo.as_ref())
+    }
+}
+
 impl Report {
     pub fn from_entries(entries: &[Entry]) -> Self {
         let mut report = Self {
