@@ -201,6 +201,11 @@ fn containers() -> Vec<String> {
     lines
 }
 
+/// When the container last started: a restart changes it.
+fn started_at(container: &str) -> String {
+    docker(&["inspect", "--format", "{{.State.StartedAt}}", container])
+}
+
 /// A GET on the demo's api, as `status body`.
 fn api(path: &str) -> String {
     api_request("GET", path)
@@ -216,6 +221,15 @@ fn api_request(method: &str, path: &str) -> String {
     let status = answer.split_whitespace().nth(1).unwrap_or("?").to_string();
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     format!("{status} {body}")
+}
+
+/// The outputs of the step that succeeded with this id.
+fn outputs_of(journal: &[serde_json::Value], step: &str) -> serde_json::Value {
+    events(journal, "step_succeeded")
+        .into_iter()
+        .find(|e| e["step"] == step)
+        .unwrap_or_else(|| panic!("`{step}` did not succeed"))["outputs"]
+        .clone()
 }
 
 fn event<'j>(journal: &'j [serde_json::Value], kind: &str) -> &'j serde_json::Value {
@@ -394,11 +408,7 @@ fn dr_drill_measures_rto_and_rpo_and_a_tighter_objective_fails_it() {
         );
     }
     assert_eq!(measured["rto"]["objective"], 1800.0);
-    let verify = events(&journal, "step_succeeded")
-        .into_iter()
-        .find(|e| e["step"] == "verify-backup")
-        .unwrap()["outputs"]
-        .clone();
+    let verify = outputs_of(&journal, "verify-backup");
     // The live data moved on since the backup: row counts drift within the tolerance.
     assert_eq!(verify["failed"], 0, "{verify}");
     assert!(demo.backups().join("verify-latest.json").exists());
@@ -428,12 +438,7 @@ fn dr_drill_measures_rto_and_rpo_and_a_tighter_objective_fails_it() {
     assert_eq!(demo.state(), before);
 
     // Refused on production: nothing starts, nothing restarts.
-    let postgres_started = docker(&[
-        "inspect",
-        "--format",
-        "{{.State.StartedAt}}",
-        "rbt-demo-postgres-1",
-    ]);
+    let postgres_started = started_at("rbt-demo-postgres-1");
     let output = demo.run("playbooks/dr-drill.yml", &["--input", "production=true"]);
     assert_eq!(code(&output), 4, "{}", stderr(&output));
     assert!(
@@ -442,15 +447,7 @@ fn dr_drill_measures_rto_and_rpo_and_a_tighter_objective_fails_it() {
         stderr(&output)
     );
     assert!(events(&demo.journal(), "step_succeeded").is_empty());
-    assert_eq!(
-        docker(&[
-            "inspect",
-            "--format",
-            "{{.State.StartedAt}}",
-            "rbt-demo-postgres-1"
-        ]),
-        postgres_started
-    );
+    assert_eq!(started_at("rbt-demo-postgres-1"), postgres_started);
 
     injected_failure_leaves(demo, "playbooks/dr-drill.yml", "checklist", &[], &before);
 }
@@ -538,11 +535,7 @@ fn db_pool_exhaustion_terminates_the_stuck_query_only() {
     );
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let journal = demo.journal();
-    let terminated = events(&journal, "step_succeeded")
-        .into_iter()
-        .find(|e| e["step"] == "terminate")
-        .unwrap()["outputs"]
-        .clone();
+    let terminated = outputs_of(&journal, "terminate");
     assert_eq!(terminated["count"], 1, "{terminated}");
     let ended = stuck.wait_with_output().expect("psql ends");
     assert!(!ended.status.success());
@@ -567,21 +560,11 @@ fn db_pool_exhaustion_terminates_the_stuck_query_only() {
 fn redis_recovery_restarts_redis_and_the_api_is_ready_again() {
     let (_turn, demo) = demo();
     let before = demo.state();
-    let started = docker(&[
-        "inspect",
-        "--format",
-        "{{.State.StartedAt}}",
-        "rbt-demo-redis-1",
-    ]);
+    let started = started_at("rbt-demo-redis-1");
     let output = demo.run("playbooks/redis-recovery.yml", &[]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_ne!(
-        docker(&[
-            "inspect",
-            "--format",
-            "{{.State.StartedAt}}",
-            "rbt-demo-redis-1"
-        ]),
+        started_at("rbt-demo-redis-1"),
         started,
         "redis was restarted"
     );
@@ -608,34 +591,26 @@ fn payment_callbacks_restarts_an_unready_api_and_lists_the_recent_pending_paymen
             format!("gateway_env={settings}"),
         ]
     };
-    let started = || {
-        docker(&[
-            "inspect",
-            "--format",
-            "{{.State.StartedAt}}",
-            "rbt-demo-api-1",
-        ])
-    };
 
     // The api stops being ready (as when its event loop hangs): the playbook restarts it.
-    let api_started = started();
+    let api_started = started_at("rbt-demo-api-1");
     assert_eq!(api_request("POST", "/admin/unhealthy"), "200 unhealthy");
     let healthy_inputs = inputs("PORT,VERSION");
     let healthy_inputs: Vec<&str> = healthy_inputs.iter().map(String::as_str).collect();
     let output = demo.run("playbooks/payment-callbacks.yml", &healthy_inputs);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert_ne!(started(), api_started, "the api was restarted");
+    assert_ne!(
+        started_at("rbt-demo-api-1"),
+        api_started,
+        "the api was restarted"
+    );
     let journal = demo.journal();
     let succeeded: Vec<&str> = events(&journal, "step_succeeded")
         .iter()
         .filter_map(|e| e["step"].as_str())
         .collect();
     assert!(succeeded.contains(&"restart-api"), "{succeeded:?}");
-    let pending = events(&journal, "step_succeeded")
-        .into_iter()
-        .find(|e| e["step"] == "pending")
-        .unwrap()["outputs"]
-        .clone();
+    let pending = outputs_of(&journal, "pending");
     assert_eq!(pending["row_count"], 1, "{pending}");
     assert_eq!(
         pending["rows"][0]["amount"].as_f64(),
@@ -688,11 +663,7 @@ fn disk_cleanup_deletes_only_backups_past_retention() {
     let output = demo.run("playbooks/disk-cleanup.yml", &[]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert!(!old.exists(), "the old backup is deleted");
-    let kept = events(&demo.journal(), "step_succeeded")
-        .into_iter()
-        .find(|e| e["step"] == "backups-left")
-        .unwrap()["outputs"]["path"]
-        .clone();
+    let kept = outputs_of(&demo.journal(), "backups-left")["path"].clone();
     assert!(kept.as_str().unwrap().contains("/goodgo_2"), "{kept}");
 
     // A deletion cannot be undone; the run says what it changed for good.
