@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod console;
 mod exit;
+mod metrics;
 mod scheduled;
 
 use clap::Parser;

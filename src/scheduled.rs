@@ -1,6 +1,6 @@
 //! What `runbook daemon` and `runbook schedule` share: the scheduled playbooks of a directory,
-//! the daemon's memory of what it fired (so missed runs can be caught up after a restart), its
-//! clock (settable, so a schedule can be rehearsed), and the metrics it leaves for Prometheus.
+//! the daemon's memory of what it fired (so missed runs can be caught up after a restart), and
+//! its clock (settable, so a schedule can be rehearsed).
 
 use chrono::{DateTime, Utc};
 use runbook_engine::compile::CompileOptions;
@@ -218,98 +218,6 @@ impl Clock {
         let seconds = (at - self.now()).num_milliseconds() as f64 / 1000.0 / self.speed;
         std::time::Duration::from_secs_f64(seconds.max(0.0))
     }
-}
-
-/// The last outcome of a playbook's scheduled runs, for the metrics.
-#[derive(Debug, Default, Clone)]
-pub struct Outcome {
-    pub exit_code: Option<i32>,
-    pub finished: Option<DateTime<Utc>>,
-    pub duration: Option<f64>,
-    pub rto: Option<f64>,
-    pub rto_objective: Option<f64>,
-    pub skipped_overlap: u64,
-    pub missed: u64,
-}
-
-/// Prometheus text format, for node-exporter's textfile collector: the seeds' Alertmanager can
-/// alert on a drill that failed (`runbook_last_run_exit_code != 0`), or that did not run
-/// (`time() - runbook_last_run_timestamp_seconds > ...`).
-pub fn metrics(rows: &[(&Scheduled, &Outcome, Option<DateTime<Utc>>)]) -> String {
-    type Value = fn(&Outcome, Option<DateTime<Utc>>) -> Option<f64>;
-    let families: [(&str, &str, &str, Value); 8] = [
-        (
-            "runbook_last_run_exit_code",
-            "gauge",
-            "Exit code of the last scheduled run (0 success, 6 objectives missed).",
-            |o, _| o.exit_code.map(f64::from),
-        ),
-        (
-            "runbook_last_run_timestamp_seconds",
-            "gauge",
-            "When the last scheduled run finished.",
-            |o, _| o.finished.map(|t| t.timestamp() as f64),
-        ),
-        (
-            "runbook_last_run_duration_seconds",
-            "gauge",
-            "How long the last scheduled run took.",
-            |o, _| o.duration,
-        ),
-        (
-            "runbook_last_rto_seconds",
-            "gauge",
-            "Recovery time measured by the last run.",
-            |o, _| o.rto,
-        ),
-        (
-            "runbook_rto_objective_seconds",
-            "gauge",
-            "The playbook's RTO objective.",
-            |o, _| o.rto_objective,
-        ),
-        (
-            "runbook_next_run_timestamp_seconds",
-            "gauge",
-            "When the schedule fires next.",
-            |_, next| next.map(|t| t.timestamp() as f64),
-        ),
-        (
-            "runbook_runs_skipped_total",
-            "counter",
-            "Fires skipped because the previous run was still going.",
-            |o, _| Some(o.skipped_overlap as f64),
-        ),
-        (
-            "runbook_runs_missed_total",
-            "counter",
-            "Fires missed while the daemon was down, beyond the catch-up window.",
-            |o, _| Some(o.missed as f64),
-        ),
-    ];
-    let mut out = String::new();
-    for (name, kind, help, value) in families {
-        let samples: Vec<String> = rows
-            .iter()
-            .filter_map(|(s, o, next)| {
-                Some(format!(
-                    "{name}{{playbook=\"{}\",file=\"{}\"}} {}",
-                    s.name.replace('"', "'"),
-                    s.path.display().to_string().replace('"', "'"),
-                    value(o, *next)?
-                ))
-            })
-            .collect();
-        if samples.is_empty() {
-            continue;
-        }
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        for sample in samples {
-            out.push_str(&sample);
-            out.push('\n');
-        }
-    }
-    out
 }
 
 #[cfg(test)]

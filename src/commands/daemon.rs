@@ -15,7 +15,8 @@ use tokio::process::{Child, Command};
 
 use crate::Exit;
 use crate::cli::DaemonArgs;
-use crate::scheduled::{Catalog, Clock, Outcome, Scheduled, State, metrics};
+use crate::metrics::{Outcome, metrics};
+use crate::scheduled::{Catalog, Clock, Scheduled, State};
 
 struct Running {
     child: Child,
