@@ -53,13 +53,7 @@ fn every_run_leaves_its_reports_and_report_makes_them_again() {
     assert_eq!(json["steps"][1]["retries"].as_array().unwrap().len(), 1);
     assert_eq!(json["rollback"][0]["step"], "a");
 
-    let runs = sandbox.path().join("state/runs");
-    let run = std::fs::read_dir(&runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = sandbox.last_run_dir();
     for file in [
         "report.json",
         "report.md",

@@ -115,10 +115,7 @@ impl Demo {
             ("stdout".to_string(), stdout(output)),
             ("stderr".to_string(), stderr(output)),
         ];
-        let runs = std::fs::read_dir(self.sandbox.path().join("state/runs"))
-            .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
-            .unwrap_or_else(|_| Vec::new());
-        for dir in runs.iter().chain([&self.backups()]) {
+        for dir in self.sandbox.run_dirs().iter().chain([&self.backups()]) {
             // Before the demo is up there is no backup directory yet.
             let Ok(files) = std::fs::read_dir(dir) else {
                 continue;
@@ -174,13 +171,7 @@ impl Demo {
 
     /// The report.md of the last run.
     fn report(&self) -> String {
-        let runs = self.sandbox.path().join("state/runs");
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
-            .expect("runs")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        dirs.sort();
-        std::fs::read_to_string(dirs.last().expect("a run").join("report.md")).expect("report.md")
+        std::fs::read_to_string(self.sandbox.last_run_dir().join("report.md")).expect("report.md")
     }
 }
 
@@ -730,13 +721,7 @@ fn the_daemon_runs_the_quarterly_drill_and_leaves_reports_metrics_and_a_webhook_
     );
     assert_eq!(demo.state(), before);
 
-    let runs = demo.sandbox.path().join("state/runs");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
-    let run = dirs.last().unwrap();
+    let run = demo.sandbox.last_run_dir();
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["playbook"], "dr-drill");

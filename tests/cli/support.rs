@@ -151,14 +151,24 @@ impl Sandbox {
         }
     }
 
-    /// Every run's journal, oldest run first, as JSON events.
-    pub fn journals(&self) -> Vec<Vec<serde_json::Value>> {
-        let runs = self.path().join("state/runs");
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+    /// Every run's directory, oldest first (run ids are time-ordered); none before a run.
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.path().join("state/runs"))
             .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
             .unwrap_or_default();
         dirs.sort();
-        dirs.iter()
+        dirs
+    }
+
+    /// The newest run's directory.
+    pub fn last_run_dir(&self) -> PathBuf {
+        self.run_dirs().pop().expect("a run")
+    }
+
+    /// Every run's journal, oldest run first, as JSON events.
+    pub fn journals(&self) -> Vec<Vec<serde_json::Value>> {
+        self.run_dirs()
+            .iter()
             .map(|dir| {
                 std::fs::read_to_string(dir.join("journal.jsonl"))
                     .unwrap_or_default()
