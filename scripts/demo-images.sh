@@ -19,12 +19,9 @@ command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need_packages+=
 command -v busybox >/dev/null || need_packages+=(busybox-static)
 if [ ${#need_packages[@]} -gt 0 ]; then
     echo "== installing ${need_packages[*]} (Debian) for the demo images"
-    export DEBIAN_FRONTEND=noninteractive
     # policy-rc.d: the packages' own services must not start on this host.
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt-get install -y -q "${need_packages[@]}" >/dev/null || {
-        apt-get update -q >/dev/null && apt-get install -y -q "${need_packages[@]}" >/dev/null
-    }
+    scripts/debian-install.sh "${need_packages[@]}"
     rm -f /usr/sbin/policy-rc.d
 fi
 

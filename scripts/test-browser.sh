@@ -3,9 +3,6 @@
 set -euo pipefail
 if ! command -v chromium >/dev/null; then
     echo "== installing chromium (Debian) for the HTML report test"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q chromium >/dev/null || {
-        apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null
-    }
+    "$(dirname "$0")/debian-install.sh" chromium
 fi
 echo "== $(chromium --version)"

@@ -9,10 +9,7 @@ cd "$(dirname "$0")/.."
 
 if ! command -v busybox >/dev/null; then
     echo "== installing busybox-static (Debian) for the test images"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q busybox-static >/dev/null || {
-        apt-get update -q >/dev/null && apt-get install -y -q busybox-static >/dev/null
-    }
+    scripts/debian-install.sh busybox-static
 fi
 
 echo "== building the static fixture service"

@@ -17,23 +17,17 @@ newest_version() {
 }
 
 install() {
-    export DEBIAN_FRONTEND=noninteractive
-    local packages=(postgresql postgresql-client)
     if ! command -v pg_createcluster >/dev/null || [ -z "$(newest_version)" ]; then
         echo "== installing PostgreSQL (Debian)"
-        apt-get install -y -q "${packages[@]}" >/dev/null || {
-            apt-get update -q >/dev/null && apt-get install -y -q "${packages[@]}" >/dev/null
-        }
+        "$(dirname "$0")/debian-install.sh" postgresql postgresql-client
     fi
     local version
     version=$(newest_version)
     # PostGIS, as in the seeds, when Debian has it for this version.
     if [ ! -e "/usr/share/postgresql/$version/extension/postgis.control" ]; then
         echo "== installing PostGIS for PostgreSQL $version (Debian)"
-        apt-get install -y -q "postgresql-$version-postgis-3" >/dev/null 2>&1 || {
-            apt-get update -q >/dev/null
-            apt-get install -y -q "postgresql-$version-postgis-3" >/dev/null 2>&1
-        } || echo "   (no PostGIS package here; the fixture schema goes without it)"
+        "$(dirname "$0")/debian-install.sh" "postgresql-$version-postgis-3" 2>/dev/null ||
+            echo "   (no PostGIS package here; the fixture schema goes without it)"
     fi
 }
 
