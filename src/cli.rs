@@ -17,6 +17,10 @@ pub struct Cli {
         default_value = ".runbook"
     )]
     pub state_dir: PathBuf,
+    /// Where `lock:` keys are held: host-wide, so a key means the same whatever directory
+    /// runbook starts from [default: /run/lock/runbook, else $TMPDIR/runbook-locks].
+    #[arg(long, global = true, env = "RUNBOOK_LOCK_DIR", value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 success · 1 run failed (rolled back) · 2 invalid playbook or usage · \
@@ -53,9 +57,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ExecutionArgs {
-    /// Steps running at once, at most.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub max_parallel: u16,
+    /// Steps running at once, at most [default: 4; for `resume`, what the run started with].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_parallel: Option<u16>,
     /// Do not undo what ran when the run fails or is interrupted.
     #[arg(long)]
     pub no_rollback: bool,
@@ -132,6 +136,10 @@ pub struct RunsArgs {
 pub struct ShowArgs {
     /// Run id, a unique prefix of it, or `last`.
     pub run: String,
+    /// Keep printing events as the run journals them, until it ends (exit: the run's code)
+    /// or nobody works on it any more: watch a run from another shell or a new SSH session.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,13 +44,26 @@ pub fn describe(event: &Event) -> String {
             mode,
             user,
             host,
+            fail_at,
+            no_rollback,
             ..
-        } => match mode {
-            Mode::Run => format!("run {run} of `{playbook}` by {user}@{host}"),
-            Mode::Check => format!(
-                "check {run} of `{playbook}` by {user}@{host} (--dry-run: nothing is changed)"
-            ),
-        },
+        } => {
+            let mut line = match mode {
+                Mode::Run => format!("run {run} of `{playbook}` by {user}@{host}"),
+                Mode::Check => format!(
+                    "check {run} of `{playbook}` by {user}@{host} (--dry-run: nothing is changed)"
+                ),
+            };
+            if let Some(step) = fail_at {
+                line.push_str(&format!(
+                    ", a drill of the rollback: `{step}` fails on purpose (--fail-at)"
+                ));
+            }
+            if *no_rollback {
+                line.push_str(", without rollback (--no-rollback)");
+            }
+            line
+        }
         Event::RunResumed {
             user,
             host,
@@ -133,6 +146,9 @@ pub fn describe(event: &Event) -> String {
         Event::Interrupted { signal } => {
             format!("! interrupted ({signal}): nothing new starts, running steps are cancelled")
         }
+        Event::TerminalLost { signal } => format!(
+            "! the terminal hung up ({signal}): the run goes on; watch it with `runbook show --follow`"
+        ),
         Event::RollbackStarted { reason } => format!("↺ rolling back: {reason}"),
         Event::CompensationStarted { step, verb, .. } => format!("↺ {step}  undo: {verb}"),
         Event::CompensationSucceeded { step, duration, .. } => {
@@ -218,14 +234,14 @@ pub fn live() -> Observer {
     let run = Mutex::new(String::new());
     Arc::new(move |entry: &Entry| {
         let time = entry.at.with_timezone(&chrono::Local).format("%H:%M:%S");
-        eprintln!("{time}  {}", describe(&entry.event));
+        sayln!("{time}  {}", describe(&entry.event));
         let mut run = run.lock().unwrap_or_else(|e| e.into_inner());
         match &entry.event {
             Event::RunStarted { run: id, .. } | Event::RunResumed { run: id, .. } => {
                 *run = id.clone();
             }
             Event::ApprovalRequested { step, .. } => {
-                eprintln!(
+                sayln!(
                     "          decide from any shell: runbook approve {run} '{step}' [--reject]"
                 );
             }

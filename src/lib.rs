@@ -1,5 +1,9 @@
 //! The `runbook` command: parses arguments and wires the engine to the step families.
 
+// First, so that its macros (`outln!`, `sayln!`...) are seen by every module below.
+#[macro_use]
+mod output;
+
 mod cli;
 mod commands;
 mod console;
@@ -16,7 +20,10 @@ pub type Playbook = runbook_engine::compile::Playbook<runbook_steps::Action>;
 
 pub fn run() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    let store = runbook_engine::journal::Store::new(&cli.state_dir);
+    let store = match &cli.lock_dir {
+        Some(locks) => runbook_engine::journal::Store::with_locks(&cli.state_dir, locks),
+        None => runbook_engine::journal::Store::new(&cli.state_dir),
+    };
     let exit = match cli.command {
         cli::Command::Validate(args) => commands::validate::run(&args),
         cli::Command::Plan(args) => commands::plan::run(&args),

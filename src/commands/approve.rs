@@ -15,7 +15,7 @@ pub fn run(args: &ApproveArgs, store: &Store) -> Exit {
     let record = RunRecord::from_entries(&journal.entries);
     let Some((message, approvers)) = record.waiting.get(&args.step) else {
         let waiting: Vec<&str> = record.waiting.keys().map(String::as_str).collect();
-        eprintln!(
+        sayln!(
             "error: step `{}` of run {} is not waiting for approval ({})",
             args.step,
             run.id,
@@ -32,7 +32,7 @@ pub fn run(args: &ApproveArgs, store: &Store) -> Exit {
         .clone()
         .unwrap_or_else(|| Operator::current().user);
     if !approvers.is_empty() && !approvers.contains(&approver) {
-        eprintln!(
+        sayln!(
             "error: {approver} may not decide on `{}`; its approvers are {}",
             args.step,
             approvers.join(", ")
@@ -45,13 +45,14 @@ pub fn run(args: &ApproveArgs, store: &Store) -> Exit {
         comment: args.comment.clone(),
     };
     if let Err(e) = run.write_approval(&args.step, &decision) {
-        eprintln!("error: cannot record the decision: {e}");
+        sayln!("error: cannot record the decision: {e}");
         return Exit::Refused;
     }
     let verdict = if args.reject { "rejected" } else { "approved" };
-    println!(
+    outln!(
         "{verdict} `{}` of run {} as {approver} ({message})",
-        args.step, run.id
+        args.step,
+        run.id
     );
     Exit::Success
 }

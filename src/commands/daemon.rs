@@ -71,7 +71,7 @@ impl<'a> Daemon<'a> {
     }
 
     fn log(&self, message: &str) {
-        eprintln!(
+        sayln!(
             "{}  {message}",
             self.clock.now().format("%Y-%m-%dT%H:%M:%SZ")
         );
@@ -83,7 +83,7 @@ impl<'a> Daemon<'a> {
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
         ) else {
-            eprintln!("error: cannot watch signals");
+            sayln!("error: cannot watch signals");
             return Exit::Refused;
         };
         self.log(&format!(

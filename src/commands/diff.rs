@@ -21,7 +21,7 @@ pub fn run(args: &DiffArgs) -> Exit {
         }
     }
     let diff = PlanDiff::new(&compiled[0], &compiled[1]);
-    print!(
+    out!(
         "{}",
         match args.format {
             DiffFormat::Text => diff.text(),

@@ -20,6 +20,10 @@ use runbook_engine::source::SourceFile;
 use std::path::Path;
 
 use crate::cli::InputArgs;
+
+/// Steps running at once when `--max-parallel` is not given to `run`.
+pub const DEFAULT_MAX_PARALLEL: usize = 4;
+
 use crate::{Exit, Playbook};
 use runbook_engine::journal::reader::Journal;
 use runbook_engine::journal::{RunDir, Store};
@@ -65,11 +69,11 @@ fn environment(path: Option<&Path>) -> Result<Vec<(String, String)>, ()> {
     let source = match SourceFile::read(path) {
         Ok(source) => source,
         Err(e) => {
-            eprintln!(
+            sayln!(
                 "error: cannot read the environment file {}: {e}",
                 path.display()
             );
-            eprintln!("hint: environment files live in environments/, e.g. environments/demo.yml");
+            sayln!("hint: environment files live in environments/, e.g. environments/demo.yml");
             return Err(());
         }
     };
@@ -87,7 +91,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
+            sayln!("error: cannot start the async runtime: {e}");
             Exit::Refused
         })
 }
@@ -95,11 +99,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
 /// A recorded run and its journal, or the exit code after saying why not.
 pub fn open_run(store: &Store, query: &str) -> Result<(RunDir, Journal), Exit> {
     let run = store.find(query).map_err(|e| {
-        eprintln!("error: {e}");
+        sayln!("error: {e}");
         Exit::Invalid
     })?;
     let journal = run.read_journal().map_err(|e| {
-        eprintln!("error: {}: {e}", run.journal_path().display());
+        sayln!("error: {}: {e}", run.journal_path().display());
         Exit::Refused
     })?;
     Ok((run, journal))
@@ -108,10 +112,10 @@ pub fn open_run(store: &Store, query: &str) -> Result<(RunDir, Journal), Exit> {
 /// Diagnostics for people, with a closing count.
 pub fn print_diagnostics(source: &SourceFile, diagnostics: &[Diagnostic]) {
     for diagnostic in diagnostics {
-        eprint!("{}", diagnostic.render(source));
+        say!("{}", diagnostic.render(source));
     }
     let count = diagnostics.len();
-    eprintln!(
+    sayln!(
         "{}: {count} problem{} found",
         source.name(),
         if count == 1 { "" } else { "s" }

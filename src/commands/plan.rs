@@ -18,7 +18,7 @@ pub fn run(args: &PlanArgs) -> Exit {
                 PlanFormat::Dot => Format::Dot,
                 PlanFormat::Json => Format::Json,
             };
-            print!("{}", render(&playbook, format));
+            out!("{}", render(&playbook, format));
             Exit::Success
         }
         Err((source, diagnostics)) => {

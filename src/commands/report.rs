@@ -20,13 +20,13 @@ pub fn run(args: &ReportArgs, store: &Store) -> Exit {
     };
     match &args.output {
         None => {
-            print!("{text}");
+            out!("{text}");
             Exit::Success
         }
         Some(path) => match std::fs::write(path, text) {
             Ok(()) => Exit::Success,
             Err(e) => {
-                eprintln!("error: cannot write {}: {e}", path.display());
+                sayln!("error: cannot write {}: {e}", path.display());
                 Exit::Refused
             }
         },

@@ -25,12 +25,15 @@ pub fn run(args: &RunArgs, store: Store) -> Exit {
             .map(|&i| playbook.step(i))
             .any(|s| s.id == *step || s.origin == *step);
         if !known {
-            eprintln!("error: --fail-at `{step}`: the playbook has no such step");
+            sayln!("error: --fail-at `{step}`: the playbook has no such step");
             return Exit::Invalid;
         }
     }
     let run_options = RunOptions {
-        max_parallel: usize::from(args.execution.max_parallel),
+        max_parallel: args
+            .execution
+            .max_parallel
+            .map_or(super::DEFAULT_MAX_PARALLEL, usize::from),
         check_mode: args.dry_run,
         rollback: !args.execution.no_rollback,
         fail_at: args.fail_at.clone(),

@@ -59,7 +59,7 @@ pub fn run(args: &RunsArgs, store: &Store) -> Exit {
     let runs = match store.runs() {
         Ok(runs) => runs,
         Err(e) => {
-            eprintln!("error: cannot list runs in {}: {e}", store.root().display());
+            sayln!("error: cannot list runs in {}: {e}", store.root().display());
             return Exit::Refused;
         }
     };
@@ -75,21 +75,24 @@ pub fn run(args: &RunsArgs, store: &Store) -> Exit {
                     })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&rows).unwrap_or_default()
             );
         }
         ReportFormat::Text if summaries.is_empty() => {
-            eprintln!("no runs recorded under {}", store.root().display());
+            sayln!("no runs recorded under {}", store.root().display());
         }
         ReportFormat::Text => {
-            println!(
+            outln!(
                 "{:<36}  {:<19}  {:>9}  {:<20}  STATUS",
-                "RUN", "STARTED", "DURATION", "PLAYBOOK"
+                "RUN",
+                "STARTED",
+                "DURATION",
+                "PLAYBOOK"
             );
             for s in &summaries {
-                println!(
+                outln!(
                     "{:<36}  {:<19}  {:>9}  {:<20}  {}",
                     s.id,
                     s.started,

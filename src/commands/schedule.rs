@@ -11,12 +11,16 @@ pub fn run(args: &ScheduleArgs, state_dir: &Path) -> Exit {
     let now = Clock::new(args.now, 1.0).now();
     let (scheduled, problems) = find(&args.dir);
     for problem in &problems {
-        eprintln!("warning: {problem}");
+        sayln!("warning: {problem}");
     }
     let (state, _) = State::load(state_dir);
-    println!(
+    outln!(
         "{:<28} {:<18} {:<16} {:<22} {:<22} overlap, catch-up",
-        "playbook", "cron", "time zone", "next (UTC)", "last fired (UTC)"
+        "playbook",
+        "cron",
+        "time zone",
+        "next (UTC)",
+        "last fired (UTC)"
     );
     for s in &scheduled {
         let next = next_after(&s.schedule, now).map_or("never".to_string(), |t| {
@@ -26,7 +30,7 @@ pub fn run(args: &ScheduleArgs, state_dir: &Path) -> Exit {
             .last_fired
             .get(&s.path.display().to_string())
             .map_or("-".to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string());
-        println!(
+        outln!(
             "{:<28} {:<18} {:<16} {:<22} {:<22} {}, {}",
             s.path.display(),
             s.schedule.cron,
@@ -43,7 +47,7 @@ pub fn run(args: &ScheduleArgs, state_dir: &Path) -> Exit {
         );
     }
     if scheduled.is_empty() {
-        println!("(no scheduled playbook in {})", args.dir.display());
+        outln!("(no scheduled playbook in {})", args.dir.display());
     }
     if problems.is_empty() {
         Exit::Success

@@ -4,7 +4,7 @@ use crate::Exit;
 
 pub fn run() -> Exit {
     let schema = runbook_engine::schema::playbook_schema::<runbook_steps::Action>();
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&schema).expect("schemas serialize")
     );

@@ -44,14 +44,14 @@ where
         watcher.abort();
         match outcome {
             Ok(finished) => {
-                eprintln!(
+                sayln!(
                     "journal: {}\n  runbook show {}",
                     finished.run.journal_path().display(),
                     finished.run.id
                 );
                 match &finished.reports {
-                    Ok(()) => eprintln!("report:  {}", finished.run.report_path("md").display()),
-                    Err(e) => eprintln!("warning: the run's report could not be written: {e}"),
+                    Ok(()) => sayln!("report:  {}", finished.run.report_path("md").display()),
+                    Err(e) => sayln!("warning: the run's report could not be written: {e}"),
                 }
                 Exit::from(finished.status)
             }
@@ -67,35 +67,45 @@ fn report(error: SessionError) -> Exit {
             Exit::Invalid
         }
         SessionError::Secrets(_) => {
-            eprintln!("error: {error}");
+            sayln!("error: {error}");
             Exit::Invalid
         }
         SessionError::Lock(_) | SessionError::Refused(_) | SessionError::Io(_) => {
-            eprintln!("error: {error}");
+            sayln!("error: {error}");
             Exit::Refused
         }
     }
 }
 
-/// The first signal stops the run (and rolls back); later ones are only acknowledged, so a
-/// second Ctrl-C cannot leave the systems half rolled back. `resume` can finish a rollback
-/// that `kill -9` cut short.
+/// The first SIGINT/SIGTERM stops the run (and rolls back); later ones are only
+/// acknowledged, so a second Ctrl-C cannot leave the systems half rolled back. `resume` can
+/// finish a rollback that `kill -9` cut short.
+///
+/// SIGHUP (the SSH session was lost) does not stop the run: a restore cut in the middle by a
+/// flaky connection, and rolled back, would be the worse outcome. The run goes on, journaled
+/// as always, its console lines going nowhere; `runbook show --follow RUN` watches it from a
+/// new session, and `runbook approve` answers its gates.
 async fn watch_signals(interrupt: Interrupt) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
-        eprintln!("warning: cannot watch signals; Ctrl-C will kill runbook without rollback");
+        sayln!("warning: cannot watch signals; Ctrl-C will kill runbook without rollback");
         return;
     };
     loop {
         let name = tokio::select! {
             _ = int.recv() => "SIGINT",
             _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => {
+                interrupt.hang_up();
+                continue;
+            }
         };
         if interrupt.is_triggered() {
-            eprintln!(
+            sayln!(
                 "{name} again: finishing the rollback first (kill -9 stops it; `runbook resume` completes it later)"
             );
         } else {

@@ -15,7 +15,7 @@ pub fn run(args: &ValidateArgs) -> Exit {
         match super::check(path, &options) {
             Ok((_, playbook)) => {
                 if let ReportFormat::Text = args.format {
-                    println!(
+                    outln!(
                         "ok: {} ({} steps in {} stages)",
                         path.display(),
                         playbook.steps.len(),
@@ -40,7 +40,7 @@ pub fn run(args: &ValidateArgs) -> Exit {
         }
     }
     if let ReportFormat::Json = args.format {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "files": report })).expect("json")
         );

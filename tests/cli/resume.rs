@@ -76,6 +76,35 @@ fn sigterm_cancels_running_steps_rolls_back_and_exits_130() {
     assert_eq!(journal.last().unwrap()["status"], "interrupted");
 }
 
+/// A lost SSH session (SIGHUP, and a console nobody reads any more) does not stop the run:
+/// it is journaled, the run finishes, and `show --follow` watches it from a new session.
+#[test]
+fn a_hang_up_is_journaled_the_run_goes_on_and_show_follow_watches_it_end() {
+    let sandbox = waiting_sandbox();
+    let mut child = sandbox.spawn(&["run", "waiting.yml"]);
+    sandbox.wait_for("b-started");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    signal(&child, "HUP");
+    sandbox.wait_for_event("terminal_lost");
+    let follower = sandbox.spawn(&["show", "--follow", "last"]);
+    sandbox.write("go", "");
+    let status = child.wait().expect("runbook ends");
+    assert_eq!(status.code(), Some(0));
+    let followed = follower.wait_with_output().expect("show ends");
+    let text = String::from_utf8_lossy(&followed.stdout);
+    assert_eq!(code(&followed), 0, "{text}");
+    assert!(text.contains("the terminal hung up (SIGHUP)"), "{text}");
+    assert!(text.contains("✓ c"), "{text}");
+    assert!(text.contains("succeeded in"), "{text}");
+    assert_eq!(sandbox.read("c-runs"), "c\n");
+    assert_eq!(
+        sandbox.last_journal().last().unwrap()["status"],
+        "succeeded"
+    );
+    assert_eq!(sandbox.leftover_processes(), Vec::<String>::new());
+}
+
 #[test]
 fn resume_after_kill_9_skips_what_succeeded_and_asks_before_rerunning_a_mutating_step() {
     let sandbox = crashed_while_b_runs();
@@ -140,6 +169,47 @@ fn resume_refuses_a_changed_playbook_unless_forced() {
         events(&sandbox.last_journal(), "run_resumed")[0]["forced"],
         true
     );
+}
+
+/// A rollback drill (`--fail-at c`) killed before `c` is resumed as the drill it was, not as
+/// a real change; `--no-rollback` is kept the same way.
+#[test]
+fn resume_keeps_the_options_the_run_started_with() {
+    for (extra, status, undone) in [
+        (None, "rolled_back", "undo-a\n"),
+        (Some("--no-rollback"), "failed", ""),
+    ] {
+        let sandbox = waiting_sandbox();
+        let mut args = vec![
+            "run",
+            "waiting.yml",
+            "--fail-at",
+            "c",
+            "--max-parallel",
+            "2",
+        ];
+        args.extend(extra);
+        let mut child = sandbox.spawn(&args);
+        sandbox.wait_for("b-started");
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+        sandbox.write("go", "");
+        let started = &sandbox.last_journal()[0];
+        assert_eq!(started["fail_at"], "c");
+        assert_eq!(started["max_parallel"], 2);
+
+        let resumed = sandbox.run(&["resume", "last", "--rerun", "b"]);
+        let console = stderr(&resumed);
+        assert_eq!(code(&resumed), 1, "{console}");
+        assert!(
+            console.contains("failure injected with --fail-at"),
+            "{console}"
+        );
+        let journal = sandbox.last_journal();
+        assert_eq!(journal.last().unwrap()["status"], status, "{console}");
+        assert_eq!(sandbox.read("undone"), undone);
+        assert!(!sandbox.exists("c-runs"));
+    }
 }
 
 #[test]
@@ -222,6 +292,46 @@ fn a_second_run_on_the_same_lock_is_refused_naming_the_holder() {
     sandbox.write("go", "");
     let (code, console) = finish(first);
     assert_eq!(code, 0, "{console}");
+}
+
+/// Two operators in different directories (so with different default state directories)
+/// take the same key: the lock is host-wide, not under the state directory.
+#[test]
+fn a_lock_key_means_the_same_whatever_the_working_directory() {
+    let sandbox = waiting_sandbox();
+    std::fs::create_dir_all(sandbox.path().join("alice")).unwrap();
+    std::fs::create_dir_all(sandbox.path().join("bob")).unwrap();
+    // Unique on this host (the default lock directory is shared by every test and user).
+    let stack = format!(
+        "cwd-{}",
+        sandbox.path().file_name().unwrap().to_string_lossy()
+    );
+    let from = |dir: &str| {
+        let mut command = sandbox.command(&["run", "../waiting.yml", "--input"]);
+        command
+            .arg(format!("stack={stack}"))
+            .current_dir(sandbox.path().join(dir))
+            .env_remove("RUNBOOK_STATE_DIR")
+            .env_remove("RUNBOOK_LOCK_DIR");
+        command
+    };
+    let first = from("alice")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runbook starts");
+    sandbox.wait_for("b-started");
+    let second = from("bob").output().expect("runbook runs");
+    assert_eq!(code(&second), 5, "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&format!("lock `stack-{stack}` is held by run")),
+        "{}",
+        stderr(&second)
+    );
+    sandbox.write("go", "");
+    let (code, console) = finish(first);
+    assert_eq!(code, 0, "{console}");
+    assert!(sandbox.exists("alice/.runbook/runs"));
 }
 
 const GATED: &str = r#"

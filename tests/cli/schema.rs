@@ -49,3 +49,28 @@ fn playbooks_declare_the_schema_for_editors() {
         );
     }
 }
+
+/// `runbook schema | head -1`: the reader leaves after one line; runbook ends quietly
+/// (exit 0, nothing on stderr), not with a panic and a backtrace (exit 101).
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .arg("schema")
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runbook starts");
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("the schema begins");
+    // The reader is gone; the schema (over 100 KB) no longer fits in the pipe.
+    let output = child.wait_with_output().expect("runbook ends");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

@@ -98,6 +98,7 @@ impl Demo {
             .arg(self.sandbox.path().join("env.yml"))
             .args(args)
             .env("RUNBOOK_STATE_DIR", self.sandbox.path().join("state"))
+            .env("RUNBOOK_LOCK_DIR", self.sandbox.path().join("locks"))
             .env("RUNBOOK_USER", "tester")
             .env("DB_PASSWORD", DB_PASSWORD)
             .env("REDIS_PASSWORD", REDIS_PASSWORD)

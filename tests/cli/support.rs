@@ -110,6 +110,8 @@ impl Sandbox {
             .args(args)
             .current_dir(self.path())
             .env("RUNBOOK_STATE_DIR", self.path().join("state"))
+            // Lock keys are host-wide by default; tests running at once must not share them.
+            .env("RUNBOOK_LOCK_DIR", self.path().join("locks"))
             .env("RUNBOOK_USER", "tester")
             .stdin(std::process::Stdio::null());
         command

@@ -2,7 +2,7 @@
 //! shell (the usual case for a scheduled or backgrounded run). Either way the decision, who
 //! made it and when, is journaled.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc};
@@ -38,7 +38,9 @@ impl GateKeeper {
         let mut may_answer_here =
             self.prompt && (approvers.is_empty() || approvers.contains(&self.user));
         if may_answer_here {
-            eprintln!(
+            // Never `eprintln!`: it panics on a terminal that hung up (the run goes on).
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n  approval needed for `{step}`: {message}\n  approve? [y/n] (or from another shell: runbook approve {} {step})",
                 self.run.id
             );
@@ -51,7 +53,9 @@ impl GateKeeper {
                         Some("y" | "yes") => return self.answer(true),
                         Some("n" | "no") => return self.answer(false),
                         // A stray Enter must not decide a production change either way.
-                        Some(_) => eprintln!("  answer `y` or `n`"),
+                        Some(_) => {
+                            let _ = writeln!(std::io::stderr(), "  answer `y` or `n`");
+                        }
                         // stdin closed: only `runbook approve` can decide now.
                         None => may_answer_here = false,
                     }

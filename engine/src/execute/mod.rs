@@ -56,9 +56,22 @@ pub struct RunOptions {
 pub struct Interrupt {
     token: CancellationToken,
     signal: Arc<Mutex<Option<String>>>,
+    /// The terminal hung up (SIGHUP): the run goes on without it, and the session journals it.
+    hangup: CancellationToken,
 }
 
 impl Interrupt {
+    /// The operator's terminal is gone (a lost SSH session). Not a reason to stop: the run
+    /// carries on, journaled as always, and `runbook show --follow` watches it from elsewhere.
+    pub fn hang_up(&self) {
+        self.hangup.cancel();
+    }
+
+    /// Resolves once the terminal has hung up.
+    pub async fn hung_up(&self) {
+        self.hangup.cancelled().await;
+    }
+
     pub fn trigger(&self, signal: &str) {
         self.signal
             .lock()

@@ -104,6 +104,18 @@ pub fn fingerprint(text: &str) -> String {
         .collect()
 }
 
+/// What `runbook resume` asks for.
+pub struct Resume<'a> {
+    /// A run id, a unique prefix, or `last`.
+    pub query: &'a str,
+    /// Go on although the playbook changed.
+    pub force: bool,
+    /// Steps that started and never finished, to run again.
+    pub rerun: &'a [String],
+    /// `--max-parallel` given to the resume; `None` keeps the run's own.
+    pub max_parallel: Option<usize>,
+}
+
 /// A started run: where its journal is, how it ended, and whether its reports were written
 /// (a report that cannot be written does not change the outcome, which the journal holds).
 pub struct Finished {
@@ -160,6 +172,8 @@ impl Session {
             mode,
             inputs: playbook.input_values.clone(),
             max_parallel: self.options.max_parallel,
+            fail_at: self.options.fail_at.clone(),
+            no_rollback: !self.options.rollback,
             user: operator.user.clone(),
             host: operator.host.clone(),
             pid: operator.pid,
@@ -167,6 +181,7 @@ impl Session {
         if let Some((key, _)) = &lock {
             recorder.record(Event::LockAcquired { key: key.clone() });
         }
+        let hangup = self.journal_hangup(&recorder);
         let targets = self.targets(&playbook, &templates, &scope, &recorder);
         self.notify(&targets, NotifyOn::Start, &run, &recorder, None)
             .await;
@@ -179,18 +194,40 @@ impl Session {
             &operator,
         );
         let status = executor.run(self.interrupt.clone()).await;
+        hangup.abort();
         Ok(self.end(&targets, status, run, &recorder).await)
+    }
+
+    /// Journals a hang-up of the terminal when it happens (the run itself goes on).
+    fn journal_hangup(&self, recorder: &Arc<Recorder>) -> tokio::task::JoinHandle<()> {
+        let interrupt = self.interrupt.clone();
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            interrupt.hung_up().await;
+            recorder.record(Event::TerminalLost {
+                signal: "SIGHUP".into(),
+            });
+        })
     }
 
     /// Continues a run from its journal. `compile` turns the playbook text into a plan (the
     /// caller owns the step families).
+    ///
+    /// The run goes on as it started: its `--fail-at`, `--no-rollback` and `--max-parallel`
+    /// come from the journal (a rollback drill resumed must not become a real change).
+    /// `--no-rollback` and `--max-parallel` given to the resume win (`max_parallel: None`
+    /// keeps the journaled one).
     pub async fn resume<A: Action>(
-        self,
-        query: &str,
-        force: bool,
-        rerun: &[String],
+        mut self,
+        request: Resume<'_>,
         compile: impl Fn(&SourceFile, &CompileOptions) -> Result<Playbook<A>, Vec<Diagnostic>>,
     ) -> Result<Finished, SessionError> {
+        let Resume {
+            query,
+            force,
+            rerun,
+            max_parallel,
+        } = request;
         let operator = Operator::current();
         let run = self
             .store
@@ -219,6 +256,10 @@ impl Session {
                 run.id
             )));
         }
+
+        self.options.fail_at = header.fail_at.clone();
+        self.options.rollback &= !header.no_rollback;
+        self.options.max_parallel = max_parallel.unwrap_or(header.max_parallel);
 
         let source = self.resume_source(&run, &header.path, &header.fingerprint, force)?;
         let raw_inputs: Vec<(String, String)> = std::fs::read_to_string(run.inputs_path())
@@ -296,6 +337,7 @@ impl Session {
         if let Some((key, _)) = &lock {
             recorder.record(Event::LockAcquired { key: key.clone() });
         }
+        let hangup = self.journal_hangup(&recorder);
         let targets = self.targets(&playbook, &templates, &scope, &recorder);
         let mut executor = self.executor(
             playbook,
@@ -307,6 +349,7 @@ impl Session {
         );
         executor.restore(&record);
         let status = executor.run(self.interrupt.clone()).await;
+        hangup.abort();
         Ok(self.end(&targets, status, run, &recorder).await)
     }
 
@@ -358,6 +401,7 @@ impl Session {
             .render(key, &scope.values(None))
             .map_err(|e| SessionError::Refused(format!("lock `{key}`: {e}")))?;
         let holder = Holder {
+            key: key.clone(),
             run: run.to_string(),
             playbook: playbook.name.clone(),
             pid: operator.pid,

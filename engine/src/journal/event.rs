@@ -37,6 +37,12 @@ pub enum Event {
         mode: Mode,
         inputs: Map<String, Value>,
         max_parallel: usize,
+        /// `--fail-at`: the run is a drill of the rollback; a resume fails there too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fail_at: Option<String>,
+        /// `--no-rollback`: a resume does not roll back either.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_rollback: bool,
         user: String,
         host: String,
         pid: u32,
@@ -117,6 +123,10 @@ pub enum Event {
         comment: Option<String>,
     },
     Interrupted {
+        signal: String,
+    },
+    /// The terminal went away (SIGHUP: a lost SSH session). The run goes on without it.
+    TerminalLost {
         signal: String,
     },
     RollbackStarted {
@@ -276,6 +286,7 @@ impl Event {
             | Self::RunResumed { .. }
             | Self::LockAcquired { .. }
             | Self::Interrupted { .. }
+            | Self::TerminalLost { .. }
             | Self::RollbackStarted { .. }
             | Self::RollbackFinished { .. }
             | Self::HandlerFinished { .. }

@@ -1,19 +1,29 @@
 //! `lock:` keys: two runs that declare the same key never overlap.
 //!
-//! The embedded default is an exclusive `flock` on `<state dir>/locks/<key>.lock`. The kernel
-//! releases it when the holding process dies, so a crashed run never leaves a stale lock; the
-//! file itself names the holder for the refusal message.
+//! The embedded default is an exclusive `flock` on a file of a host-wide directory
+//! ([`host_dir`]). The kernel releases it when the holding process dies, so a crashed run
+//! never leaves a stale lock; the file itself names the key and its holder for the refusal
+//! message.
+//!
+//! A key's file name is a digest of the key, after a readable prefix: keys differing only in
+//! characters a file name cannot hold (`db/prod`, `db:prod`, `db_prod`; `clé`, `clè`) are
+//! different locks, and a key of any length has a name the file system accepts.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Holder {
+    /// The key itself: the file is named by its digest. Absent in files of older versions.
+    #[serde(default)]
+    pub key: String,
     pub run: String,
     pub playbook: String,
     pub pid: u32,
@@ -64,13 +74,22 @@ pub struct RunLock {
     _file: File,
 }
 
-pub fn acquire(dir: &Path, key: &str, holder: &Holder) -> Result<RunLock, LockError> {
-    let io_error = |error| LockError::Io {
-        key: key.to_string(),
-        error,
-    };
-    std::fs::create_dir_all(dir).map_err(io_error)?;
-    let name: String = key
+/// Where lock keys live unless `--lock-dir`/`RUNBOOK_LOCK_DIR` says otherwise: the host's
+/// lock directory (`/run/lock`, as FHS has it, shared by every user), else the temporary
+/// directory. Never relative to the working directory.
+pub fn host_dir() -> PathBuf {
+    let system = Path::new("/run/lock");
+    if system.is_dir() {
+        system.join("runbook")
+    } else {
+        std::env::temp_dir().join("runbook-locks")
+    }
+}
+
+/// The lock file of a key: a readable prefix (for `ls`) and the key's sha256, which alone
+/// tells keys apart.
+pub fn file_name(key: &str) -> String {
+    let prefix: String = key
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
@@ -79,14 +98,46 @@ pub fn acquire(dir: &Path, key: &str, holder: &Holder) -> Result<RunLock, LockEr
                 '_'
             }
         })
+        .take(40)
         .collect();
+    let digest: String = Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{prefix}-{digest}.lock")
+}
+
+/// Creates the lock directory shared by every operator of the host: like `/tmp`, anyone may
+/// add a file and nobody may remove another's (mode 1777).
+fn create_shared_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    // Another user's directory cannot be changed, and need not be.
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777));
+    Ok(())
+}
+
+pub fn acquire(dir: &Path, key: &str, holder: &Holder) -> Result<RunLock, LockError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io_error = |error| LockError::Io {
+        key: key.to_string(),
+        error,
+    };
+    create_shared_dir(dir).map_err(io_error)?;
+    let path = dir.join(file_name(key));
     let mut file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open(dir.join(format!("{name}.lock")))
+        .mode(0o666)
+        .open(&path)
         .map_err(io_error)?;
+    // Beyond the umask: the next operator of the same key may be another user.
+    let _ = file.set_permissions(std::fs::Permissions::from_mode(0o666));
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -99,7 +150,11 @@ pub fn acquire(dir: &Path, key: &str, holder: &Holder) -> Result<RunLock, LockEr
         }
         Err(std::fs::TryLockError::Error(error)) => return Err(io_error(error)),
     }
-    let text = serde_json::to_string(holder).map_err(|e| io_error(io::Error::other(e)))?;
+    let holder = Holder {
+        key: key.to_string(),
+        ..holder.clone()
+    };
+    let text = serde_json::to_string(&holder).map_err(|e| io_error(io::Error::other(e)))?;
     file.set_len(0).map_err(io_error)?;
     file.seek(SeekFrom::Start(0)).map_err(io_error)?;
     file.write_all(text.as_bytes()).map_err(io_error)?;
@@ -114,6 +169,7 @@ mod tests {
     fn second_holder_is_refused_with_the_first_named() {
         let dir = std::env::temp_dir().join(format!("runbook-locks-{}", std::process::id()));
         let holder = |run: &str| Holder {
+            key: String::new(),
             run: run.into(),
             playbook: "restore".into(),
             pid: 42,
@@ -131,5 +187,40 @@ mod tests {
         );
         drop(first);
         assert!(acquire(&dir, "goodgo/db", &holder("run-3")).is_ok());
+    }
+
+    #[test]
+    fn keys_that_differ_are_different_locks_and_any_length_has_a_file() {
+        let dir = std::env::temp_dir().join(format!("runbook-keys-{}", std::process::id()));
+        let holder = Holder {
+            key: String::new(),
+            run: "run-1".into(),
+            playbook: "p".into(),
+            pid: 1,
+            user: "u".into(),
+            host: "h".into(),
+            since: Utc::now(),
+        };
+        let long = "k".repeat(300);
+        let keys = ["db/prod", "db_prod", "db:prod", "clé", "clè", long.as_str()];
+        // All held at once: none is refused by another.
+        let held: Vec<RunLock> = keys
+            .iter()
+            .map(|key| acquire(&dir, key, &holder).unwrap_or_else(|e| panic!("{key}: {e}")))
+            .collect();
+        let refused = acquire(&dir, &long, &holder).unwrap_err();
+        // The refusal names the key as written, kept in the file.
+        match refused {
+            LockError::Held {
+                key,
+                holder: Some(h),
+            } => {
+                assert_eq!(key, long);
+                assert_eq!(h.key, long);
+            }
+            other => panic!("{other}"),
+        }
+        drop(held);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

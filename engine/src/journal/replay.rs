@@ -35,6 +35,8 @@ pub struct Header {
     pub mode: Mode,
     pub inputs: Map<String, Value>,
     pub max_parallel: usize,
+    pub fail_at: Option<String>,
+    pub no_rollback: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +111,8 @@ impl RunRecord {
                 mode,
                 inputs,
                 max_parallel,
+                fail_at,
+                no_rollback,
                 ..
             } => {
                 self.started_at = Some(entry.at);
@@ -119,6 +123,8 @@ impl RunRecord {
                     mode: *mode,
                     inputs: inputs.clone(),
                     max_parallel: *max_parallel,
+                    fail_at: fail_at.clone(),
+                    no_rollback: *no_rollback,
                 });
             }
             Event::StepStarted { step, .. } => self.set(step, StepState::Started),
@@ -201,6 +207,7 @@ impl RunRecord {
             }
             Event::RunResumed { .. }
             | Event::LockAcquired { .. }
+            | Event::TerminalLost { .. }
             | Event::AttemptFailed { .. }
             | Event::CompensationStarted { .. }
             | Event::ObjectivesMeasured { .. }

@@ -8,7 +8,8 @@
 //!                inputs.json       the inputs it ran with (inputs are not secrets)
 //!                approvals/        decisions written by `runbook approve`
 //!                live.lock         held while a process works on the run
-//!   locks/<key>.lock               `lock:` keys held by running runs
+//!
+//! /run/lock/runbook/               `lock:` keys, host-wide (see `journal::lock`)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,9 @@ use super::reader::{self, Journal, ReadError};
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// `lock:` keys live here, not under `root`: a key must mean the same on the whole host,
+    /// whatever directory (and so state directory) each operator starts runbook from.
+    locks: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -57,8 +61,16 @@ impl fmt::Display for FindError {
 }
 
 impl Store {
+    /// A store whose lock keys are host-wide ([`super::lock::host_dir`]).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self::with_locks(root, super::lock::host_dir())
+    }
+
+    pub fn with_locks(root: impl Into<PathBuf>, locks: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            locks: locks.into(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -70,7 +82,7 @@ impl Store {
     }
 
     pub fn locks_dir(&self) -> PathBuf {
-        self.root.join("locks")
+        self.locks.clone()
     }
 
     /// A new, time-ordered run id (the directory is made by [`Store::create_run`]).

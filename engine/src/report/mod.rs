@@ -262,6 +262,7 @@ impl Report {
             | Event::ApprovalRequested { .. }
             | Event::ApprovalDecided { .. }
             | Event::Interrupted { .. }
+            | Event::TerminalLost { .. }
             | Event::RollbackStarted { .. }
             | Event::RollbackFinished { .. }
             | Event::HandlerFinished { .. }
@@ -319,6 +320,8 @@ mod tests {
                     mode: Mode::Run,
                     inputs: Map::new(),
                     max_parallel: 4,
+                    fail_at: None,
+                    no_rollback: false,
                     user: "alice".into(),
                     host: "vm".into(),
                     pid: 1,
