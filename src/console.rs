@@ -83,6 +83,19 @@ pub fn describe(event: &Event) -> String {
         Event::LockAcquired { key } => format!("lock `{key}` taken"),
         Event::StepStarted { step, verb } => format!("▶ {step}  {verb}"),
         Event::StepSkipped { step, reason } => format!("- {step}  skipped: {reason}"),
+        Event::ProcessStarted {
+            step,
+            program,
+            group,
+        } => format!("  {step}  started `{program}` (process group {})", group.pgid),
+        Event::LeftoverKilled {
+            step,
+            program,
+            pgid,
+            processes,
+        } => format!(
+            "! {step}  `{program}` of the dead run was still running ({processes} process(es), group {pgid}): killed before resuming"
+        ),
         Event::PreconditionFailed {
             step,
             precondition,
@@ -233,6 +246,10 @@ fn objective_line(name: &str, m: &runbook_engine::journal::Measurement) -> Strin
 pub fn live() -> Observer {
     let run = Mutex::new(String::new());
     Arc::new(move |entry: &Entry| {
+        // For `show` and audits; a line per program started is noise on a live console.
+        if matches!(entry.event, Event::ProcessStarted { .. }) {
+            return;
+        }
         let time = entry.at.with_timezone(&chrono::Local).format("%H:%M:%S");
         sayln!("{time}  {}", describe(&entry.event));
         let mut run = run.lock().unwrap_or_else(|e| e.into_inner());

@@ -27,8 +27,10 @@ pub(crate) struct Ended {
     pub feed_error: Option<String>,
 }
 
-/// Runs `command` to its end. `program` names it in errors.
+/// Runs `command` to its end, for the step of `ctx` (which journals its process group).
+/// `program` names it in errors.
 pub(crate) async fn run(
+    ctx: &StepContext,
     mut command: tokio::process::Command,
     program: &str,
     feed: Option<Feed>,
@@ -49,6 +51,9 @@ pub(crate) async fn run(
         .spawn()
         .map_err(|e| StepError::failed(format!("cannot start `{program}`: {e}")))?;
     let group = ProcessGroup(child.id());
+    if let Some(pid) = child.id() {
+        ctx.process_started(program, pid);
+    }
     let stdout = tokio::spawn(capture(child.stdout.take()));
     let stderr = tokio::spawn(capture(child.stderr.take()));
     let feeding = feed.zip(child.stdin.take()).map(|(mut feed, mut stdin)| {

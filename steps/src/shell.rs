@@ -77,7 +77,7 @@ impl Run {
         if let Some(cwd) = &self.cwd {
             command.current_dir(ctx.render(cwd)?);
         }
-        let ended = process::run(command, program, None).await?;
+        let ended = process::run(ctx, command, program, None).await?;
         let (exit_code, stdout, stderr) = (ended.exit_code, ended.stdout, ended.stderr);
 
         Finished {

@@ -144,6 +144,55 @@ fn resume_after_kill_9_skips_what_succeeded_and_asks_before_rerunning_a_mutating
     assert!(stderr(&again).contains("already finished: succeeded; nothing to resume"));
 }
 
+/// `b`'s script starts a background job and waits for it. `kill -9` of runbook kills the
+/// script (it dies with runbook), not the job, which would write `late-writes` once `go`
+/// exists. The resume kills that group first, even though it then refuses to go on.
+#[test]
+fn resume_kills_what_a_dead_run_left_running_before_deciding() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "late.sh",
+        "while [ ! -e {dir}/go ]; do sleep 0.05; done\necho late >> {dir}/late-writes\n",
+    );
+    sandbox.write(
+        "leftover.yml",
+        r#"
+version: 1
+name: leftover
+steps:
+  - id: b
+    shell.run: { script: "sh {dir}/late.sh & touch {dir}/b-started; wait" }
+"#,
+    );
+    let mut child = sandbox.spawn(&["run", "leftover.yml"]);
+    sandbox.wait_for("b-started");
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(
+        !sandbox.leftover_processes().is_empty(),
+        "the background job outlives runbook"
+    );
+    let started = events(&sandbox.last_journal(), "process_started")[0].clone();
+    assert_eq!(started["step"], "b");
+
+    let refused = sandbox.run(&["resume", "last"]);
+    assert_eq!(code(&refused), 5, "{}", stderr(&refused));
+    assert_eq!(sandbox.leftover_processes(), Vec::<String>::new());
+    assert!(
+        stderr(&refused).contains("of the dead run was still running"),
+        "{}",
+        stderr(&refused)
+    );
+    let killed = events(&sandbox.last_journal(), "leftover_killed")[0].clone();
+    assert_eq!(killed["step"], "b");
+    assert_eq!(killed["pgid"], started["group"]["pgid"]);
+    sandbox.write("go", "");
+    let resumed = sandbox.run(&["resume", "last", "--rerun", "b"]);
+    assert_eq!(code(&resumed), 0, "{}", stderr(&resumed));
+    // The only `late` is the resumed attempt's own.
+    assert_eq!(sandbox.read("late-writes"), "late\n");
+}
+
 #[test]
 fn resume_refuses_a_changed_playbook_unless_forced() {
     let sandbox = crashed_while_b_runs();
@@ -251,6 +300,7 @@ steps:
     let tail: Vec<String> = kinds(&journal)
         .into_iter()
         .skip_while(|k| k != "run_resumed")
+        .filter(|k| k != "process_started")
         .collect();
     assert_eq!(
         tail,

@@ -60,6 +60,12 @@ pub trait Approver: Send + Sync {
     ) -> BoxFuture<'a, Result<ApprovalDecision, StepError>>;
 }
 
+/// Told of each program a step starts (in a process group of its own), so the journal names
+/// the group and a resume after a crash can kill what the dead attempt left running.
+pub trait ProcessLog: Send + Sync {
+    fn started(&self, step: &str, program: &str, pid: u32);
+}
+
 #[derive(Clone)]
 pub struct StepContext {
     step: String,
@@ -69,6 +75,7 @@ pub struct StepContext {
     check_mode: bool,
     deadline: Option<Instant>,
     approver: Arc<dyn Approver>,
+    processes: Arc<dyn ProcessLog>,
 }
 
 impl StepContext {
@@ -78,6 +85,7 @@ impl StepContext {
         values: JinjaValue,
         check_mode: bool,
         approver: Arc<dyn Approver>,
+        processes: Arc<dyn ProcessLog>,
     ) -> Self {
         Self {
             step,
@@ -86,7 +94,13 @@ impl StepContext {
             check_mode,
             deadline: None,
             approver,
+            processes,
         }
+    }
+
+    /// A program was started for this step, leading a process group of its own (`pid`).
+    pub fn process_started(&self, program: &str, pid: u32) {
+        self.processes.started(&self.step, program, pid);
     }
 
     pub(crate) fn with_deadline(mut self, deadline: Option<Instant>) -> Self {

@@ -16,6 +16,7 @@
 pub mod approval;
 pub mod attempt;
 pub mod context;
+pub mod leftovers;
 pub mod notify;
 pub mod objectives;
 pub mod recorder;
@@ -34,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::action::{Action, Effect};
 use crate::compile::{Edge, Playbook};
 use crate::journal::{Event, RunRecord, RunStatus, StepState};
-pub use context::{Approver, BoxFuture, Outputs, StepContext, StepError};
+pub use context::{Approver, BoxFuture, Outputs, ProcessLog, StepContext, StepError};
 use recorder::Recorder;
 use scope::{Scope, Templates};
 use step::{StepOutcome, StepRun, run_spec, spec_label};
@@ -374,6 +375,7 @@ impl<A: Action> Executor<A> {
             self.scope.values(item),
             self.options.check_mode,
             self.approver.clone(),
+            self.recorder.clone(),
         )
     }
 

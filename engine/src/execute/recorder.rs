@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::context::ProcessLog;
+use super::leftovers;
 use crate::journal::{Entry, Event, JournalWriter, RunRecord};
 
 /// Told of each event after it is journaled, with secrets already redacted.
@@ -63,5 +65,18 @@ impl Recorder {
 
     pub fn is_broken(&self) -> bool {
         self.broken.load(Ordering::SeqCst)
+    }
+}
+
+impl ProcessLog for Recorder {
+    fn started(&self, step: &str, program: &str, pid: u32) {
+        // Without /proc the group cannot be recognised later; then it is not journaled.
+        if let Some(group) = leftovers::group_of(pid) {
+            self.record(Event::ProcessStarted {
+                step: step.to_string(),
+                program: program.to_string(),
+                group,
+            });
+        }
     }
 }

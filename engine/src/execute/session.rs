@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::approval::GateKeeper;
+use super::leftovers;
 use super::notify::{self, Notifier, Target};
 use super::recorder::{Observer, Recorder};
 use super::scope::{RunFacts, Scope, Templates};
@@ -18,7 +19,7 @@ use crate::action::Action;
 use crate::compile::{CompileOptions, Playbook};
 use crate::diagnostic::Diagnostic;
 use crate::journal::lock::{self, Holder, LockError, RunLock};
-use crate::journal::{Event, JournalWriter, Mode, RunDir, RunRecord, RunStatus, Store};
+use crate::journal::{Entry, Event, JournalWriter, Mode, RunDir, RunRecord, RunStatus, Store};
 use crate::load::NotifyOn;
 use crate::plan::{Format, render};
 use crate::secrets::{SecretError, Secrets};
@@ -239,6 +240,9 @@ impl Session {
         let journal = run
             .read_journal()
             .map_err(|e| SessionError::Io(format!("reading the journal of {}: {e}", run.id)))?;
+        // What the dead run left running goes first: a leftover could still be changing
+        // things while the operator decides, or after the resumed run ends.
+        self.kill_leftovers(&run, &journal.entries)?;
         let record = RunRecord::from_entries(&journal.entries);
         let header = record.header.clone().ok_or_else(|| {
             SessionError::Refused(format!("run {} has no start event in its journal", run.id))
@@ -351,6 +355,30 @@ impl Session {
         let status = executor.run(self.interrupt.clone()).await;
         hangup.abort();
         Ok(self.end(&targets, status, run, &recorder).await)
+    }
+
+    /// Kills the process groups of the dead run that still run, each kill journaled (before
+    /// anything is decided, so also when the resume is then refused). Only the program
+    /// names are journaled here, before the secrets are known; URL passwords are still
+    /// redacted by the writer.
+    fn kill_leftovers(&self, run: &RunDir, entries: &[Entry]) -> Result<(), SessionError> {
+        let killed = leftovers::kill(entries);
+        if killed.is_empty() {
+            return Ok(());
+        }
+        let mut writer = JournalWriter::open(&run.journal_path(), Default::default())
+            .map_err(io("opening the journal"))?;
+        for k in killed {
+            let (entry, written) = writer.append(Event::LeftoverKilled {
+                step: k.step,
+                program: k.program,
+                pgid: k.pgid,
+                processes: k.processes,
+            });
+            written.map_err(io("journaling a killed leftover"))?;
+            (self.observer)(&entry);
+        }
+        Ok(())
     }
 
     /// The playbook a resumed run continues with: the snapshot taken at the start, unless the

@@ -68,6 +68,20 @@ pub enum Event {
         step: String,
         reason: String,
     },
+    /// A step (or its compensation) started a program, in a process group of its own:
+    /// `resume` kills the group if a dead run left it running.
+    ProcessStarted {
+        step: String,
+        program: String,
+        group: ProcessGroup,
+    },
+    /// `resume` found a group of the dead run still running, and killed it first.
+    LeftoverKilled {
+        step: String,
+        program: String,
+        pgid: u32,
+        processes: usize,
+    },
     PreconditionFailed {
         step: String,
         precondition: String,
@@ -201,6 +215,17 @@ pub fn named_measurements<'a>(
         .filter_map(|(name, m)| m.map(|m| (name, m)))
 }
 
+/// A program's process group as journaled: enough to recognise it after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessGroup {
+    /// The group's id, the pid of the program the step started (its leader).
+    pub pgid: u32,
+    /// The leader's start time, in clock ticks since boot (`/proc/PID/stat`, field 22).
+    pub since: u64,
+    /// `/proc/sys/kernel/random/boot_id`: start times count from this boot.
+    pub boot: String,
+}
+
 /// One objective, measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
@@ -270,6 +295,8 @@ impl Event {
         match self {
             Self::StepStarted { step, .. }
             | Self::StepSkipped { step, .. }
+            | Self::ProcessStarted { step, .. }
+            | Self::LeftoverKilled { step, .. }
             | Self::PreconditionFailed { step, .. }
             | Self::AttemptFailed { step, .. }
             | Self::StepSucceeded { step, .. }

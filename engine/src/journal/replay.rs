@@ -208,6 +208,8 @@ impl RunRecord {
             Event::RunResumed { .. }
             | Event::LockAcquired { .. }
             | Event::TerminalLost { .. }
+            | Event::ProcessStarted { .. }
+            | Event::LeftoverKilled { .. }
             | Event::AttemptFailed { .. }
             | Event::CompensationStarted { .. }
             | Event::ObjectivesMeasured { .. }

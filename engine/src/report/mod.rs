@@ -263,6 +263,8 @@ impl Report {
             | Event::ApprovalDecided { .. }
             | Event::Interrupted { .. }
             | Event::TerminalLost { .. }
+            | Event::ProcessStarted { .. }
+            | Event::LeftoverKilled { .. }
             | Event::RollbackStarted { .. }
             | Event::RollbackFinished { .. }
             | Event::HandlerFinished { .. }

@@ -70,7 +70,7 @@ impl Dump {
             format!("--compress={}", plan.compress),
             format!("--file={}", partial.display()),
         ];
-        let ended = plan.tool.run(&plan.target, &args, None).await?;
+        let ended = plan.tool.run(ctx, &plan.target, &args, None).await?;
         if ended.exit_code != 0 {
             let _ = std::fs::remove_file(&partial);
             return Err(StepError::failed(format!(

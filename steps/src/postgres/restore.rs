@@ -165,7 +165,7 @@ impl Job<'_> {
     }
 
     /// Runs the restore; the error is the tool's own words.
-    pub async fn run(&self) -> Result<(), StepError> {
+    pub async fn run(&self, ctx: &StepContext) -> Result<(), StepError> {
         let args = self.args()?;
         let feed: Option<Feed> = if self.format.gzipped() {
             Some(Box::pin(GzipDecoder::new(BufReader::new(
@@ -174,7 +174,7 @@ impl Job<'_> {
         } else {
             None
         };
-        let ended = self.tool.run(self.target, &args, feed).await?;
+        let ended = self.tool.run(ctx, self.target, &args, feed).await?;
         if ended.exit_code == 0 && ended.feed_error.is_none() {
             Ok(())
         } else {
@@ -273,7 +273,7 @@ impl Restore {
                 .apply(target.database())
                 .await?;
         }
-        job.run().await.map_err(|e| {
+        job.run(ctx).await.map_err(|e| {
             let state = match (self.recreate, job.atomic()) {
                 (true, true) => "the database was dropped and recreated first, so it is now empty",
                 (true, false) => "the database was dropped and recreated first, and is now partly restored (parallel jobs are not one transaction)",

@@ -106,6 +106,7 @@ impl Tool {
     /// Runs the tool against `target` (connection through the environment) to its end.
     pub async fn run(
         &self,
+        ctx: &StepContext,
         target: &Target,
         args: &[String],
         feed: Option<Feed>,
@@ -115,7 +116,7 @@ impl Tool {
         for (name, value) in target.tool_env() {
             command.env(name, value);
         }
-        process::run(command, self.name, feed).await
+        process::run(ctx, command, self.name, feed).await
     }
 
     /// The error of a tool that did not succeed: its own words, last lines first.

@@ -143,7 +143,7 @@ impl VerifyBackup {
                     no_owner: true,
                 };
                 let clock = Instant::now();
-                let restored = job.run().await;
+                let restored = job.run(ctx).await;
                 restore_seconds = (clock.elapsed().as_secs_f64() * 10.0).round() / 10.0;
                 match restored {
                     Err(e) => checks.add(
