@@ -87,7 +87,10 @@ pub fn describe(event: &Event) -> String {
             step,
             program,
             group,
-        } => format!("  {step}  started `{program}` (process group {})", group.pgid),
+        } => format!(
+            "  {step}  started `{program}` (process group {})",
+            group.pgid
+        ),
         Event::LeftoverKilled {
             step,
             program,

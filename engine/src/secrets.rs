@@ -6,10 +6,13 @@
 //! and the password of any URL, by `••••`. Redacting at the point of writing, rather than
 //! tracking which strings are tainted, also catches a secret echoed back by a failing command.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use regex::Regex;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::load::SecretSpec;
-use crate::plan::REDACTED;
 
 /// The resolved value of every declared secret.
 #[derive(Clone, Default)]
@@ -88,16 +91,25 @@ impl Secrets {
     }
 }
 
+/// What a secret is replaced by wherever text is written or shown.
+pub const REDACTED: &str = "••••";
+
 /// Replaces secret values in text that is about to be written anywhere.
+///
+/// A secret comes back in more forms than the one given: percent-encoded in a URL that an
+/// HTTP client quotes in its error, JSON-escaped in a journal line, base64 in a Basic-auth
+/// header a server echoes, hex in a dump. Each form of each secret is one alternative of a
+/// single regex, so a line is scanned once whatever the number of secrets.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// Longest first, so a secret that contains another is replaced whole.
-    needles: Vec<String>,
+    /// `None` when there is nothing to hide.
+    pattern: Option<Arc<Regex>>,
+    count: usize,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} values)", self.needles.len())
+        write!(f, "Redactor({} values)", self.count)
     }
 }
 
@@ -106,32 +118,118 @@ impl fmt::Debug for Redactor {
 /// see them (it refuses secrets in printed params).
 const MIN_REDACTED_LEN: usize = 4;
 
+/// A base64 fragment shorter than this could be found by chance in any base64 text (48 bits).
+const MIN_BASE64_CORE: usize = 8;
+
 impl Redactor {
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut needles: Vec<String> = Vec::new();
+        let mut forms: Vec<String> = Vec::new();
+        let mut count = 0;
         for value in values.into_iter().filter(|v| v.len() >= MIN_REDACTED_LEN) {
-            // A secret inside a JSON string is written escaped; catch that form too.
-            let escaped = serde_json::to_string(&value).unwrap_or_default();
-            let escaped = escaped.trim_matches('"').to_string();
-            if escaped != value {
-                needles.push(escaped);
-            }
-            needles.push(value);
+            count += 1;
+            forms.extend(patterns_of(&value));
         }
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        needles.dedup();
-        Self { needles }
+        // Longest first: the regex takes the first alternative that matches at a position,
+        // so a secret that contains another is replaced whole.
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        let pattern = (!forms.is_empty())
+            .then(|| Regex::new(&forms.join("|")).ok().map(Arc::new))
+            .flatten();
+        Self { pattern, count }
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let mut text = crate::plan::redact_url_password(text);
-        for needle in &self.needles {
-            if text.contains(needle.as_str()) {
-                text = text.replace(needle.as_str(), REDACTED);
+        let text = redact_url_password(text);
+        match &self.pattern {
+            Some(pattern) => pattern.replace_all(&text, REDACTED).into_owned(),
+            None => text,
+        }
+    }
+}
+
+/// The regex alternatives that find one secret: as written or percent-encoded (any mix, `+`
+/// for a space), JSON-escaped, base64 (standard and URL-safe, also inside a longer encoded
+/// text such as `user:password`), and hex.
+fn patterns_of(value: &str) -> Vec<String> {
+    let mut forms = vec![percent_tolerant(value)];
+    let escaped = serde_json::to_string(value).unwrap_or_default();
+    let escaped = escaped.trim_matches('"');
+    if escaped != value {
+        forms.push(regex::escape(escaped));
+    }
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        forms.push(regex::escape(&engine.encode(value)));
+        // Inside a longer text the secret starts at any of three byte offsets of a base64
+        // quantum; the characters made of its bits alone are the same whatever precedes it.
+        for offset in 0..3usize {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend_from_slice(value.as_bytes());
+            let encoded = engine.encode(&bytes);
+            let first = (8 * offset).div_ceil(6);
+            let last = (8 * (offset + value.len())) / 6;
+            if let Some(core) = encoded.get(first..last)
+                && core.len() >= MIN_BASE64_CORE
+            {
+                forms.push(regex::escape(core));
             }
         }
-        text
     }
+    let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
+    forms.push(format!("(?i:{hex})"));
+    forms
+}
+
+/// `value` as a regex where each character that is not a letter or digit may also appear
+/// percent-encoded (`%40` or `%40` in lower case; the UTF-8 bytes of a non-ASCII character).
+fn percent_tolerant(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+            continue;
+        }
+        let mut utf8 = [0u8; 4];
+        let encoded: String = c
+            .encode_utf8(&mut utf8)
+            .bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect();
+        let literal = regex::escape(c.encode_utf8(&mut utf8));
+        let space = if c == ' ' { "|\\+" } else { "" };
+        out.push_str(&format!("(?:{literal}|(?i:{encoded}){space})"));
+    }
+    out
+}
+
+/// Replaces the password of every URL in `text` (`postgres://user:pw@host`) with `••••`.
+pub fn redact_url_password(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = rest.find("://") {
+        let authority_start = scheme_end + 3;
+        out.push_str(&rest[..authority_start]);
+        rest = &rest[authority_start..];
+        // A quote or a backslash ends it too: the text may be a line of JSON.
+        let authority_end = rest
+            .find(['/', '?', '#', ' ', '"', '\\'])
+            .unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        match authority
+            .rfind('@')
+            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) if &authority[colon + 1..at] != REDACTED => {
+                out.push_str(&authority[..=colon]);
+                out.push_str(REDACTED);
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &rest[authority_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -195,5 +293,30 @@ mod tests {
             "postgres://u:••••@h/db"
         );
         assert!(!format!("{secrets:?}").contains("s3cr"));
+    }
+
+    #[test]
+    fn redacts_percent_encoded_base64_and_hex_forms() {
+        let redactor = Redactor::new(["p@ss w/rd!".to_string(), "café-clé".to_string()]);
+        for (text, expected) in [
+            (
+                "url (http://h/x?t=p%40ss%20w%2Frd%21)",
+                "url (http://h/x?t=••••)",
+            ),
+            ("p%40ss+w%2frd!", "••••"),
+            ("caf%C3%A9-cl%c3%a9", "••••"),
+            // base64 alone, in `user:secret` (a Basic-auth header), URL-safe; hex.
+            ("cEBzcyB3L3JkIQ==", "••••=="),
+            (
+                "Authorization: Basic dXNlcjpwQHNzIHcvcmQh",
+                "Authorization: Basic dXNlcjp••••",
+            ),
+            ("hex 7040737320772f726421", "hex ••••"),
+            ("HEX 7040737320772F726421", "HEX ••••"),
+        ] {
+            assert_eq!(redactor.redact(text), expected, "{text}");
+        }
+        // Ordinary text that merely shares letters is left alone.
+        assert_eq!(redactor.redact("pass word"), "pass word");
     }
 }

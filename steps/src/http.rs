@@ -69,7 +69,7 @@ impl Verb for Check {
                 body: Body::None,
                 timeout: resolve_timeout(ctx, self.request_timeout.as_ref())?,
             };
-            let response = request.send().await?;
+            let response = request.send().await?.redacted(ctx);
             response.check(self.expect.as_ref())?;
             Ok(response.outputs(false))
         })
@@ -127,7 +127,7 @@ impl Verb for Request {
     }
     fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
-            let response = self.outgoing(ctx)?.send().await?;
+            let response = self.outgoing(ctx)?.send().await?.redacted(ctx);
             response.check(self.expect.as_ref())?;
             Ok(response.outputs(true))
         })
@@ -138,7 +138,7 @@ impl Verb for Request {
             Ok(format!(
                 "would send {} {}",
                 request.method.as_str(),
-                runbook_engine::plan::redact_url_password(&request.url)
+                shown_url(&request.url)
             ))
         })
     }
@@ -279,7 +279,7 @@ impl Outgoing {
     }
 
     pub async fn send(self) -> Result<Response, StepError> {
-        let shown_url = runbook_engine::plan::redact_url_password(&self.url);
+        let shown_url = shown_url(&self.url);
         let client = reqwest::Client::builder()
             .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")))
             .timeout(self.timeout)
@@ -296,11 +296,13 @@ impl Outgoing {
             Body::Text(text) => request.body(text),
             Body::Json(value) => request.json(&value),
         };
+        // `without_url`: reqwest quotes the URL it could not reach, percent-encoded, query and
+        // credentials included; the message says `shown_url` instead.
         let response = request.send().await.map_err(|e| {
             StepError::failed(format!(
                 "{} {shown_url}: {}",
                 self.method.as_str(),
-                error_chain(&e)
+                error_chain(&e.without_url())
             ))
         })?;
         let status = response.status().as_u16();
@@ -309,10 +311,12 @@ impl Outgoing {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| StepError::failed(format!("reading {shown_url}: {}", error_chain(&e))))?;
+        let body = response.text().await.map_err(|e| {
+            StepError::failed(format!(
+                "reading {shown_url}: {}",
+                error_chain(&e.without_url())
+            ))
+        })?;
         let json = serde_json::from_str(&body).ok();
         Ok(Response {
             url: shown_url,
@@ -322,6 +326,39 @@ impl Outgoing {
             json,
         })
     }
+}
+
+/// A URL as it may be journaled and shown: its credentials (`user:password@`, a token as
+/// the user name) and its query's values (API keys, signatures) become `••••`; the scheme,
+/// host, port, path and the query's names stay, which is what an operator needs to tell
+/// requests apart. Text that is not a URL is shown with URL passwords redacted.
+pub(crate) fn shown_url(raw: &str) -> String {
+    use runbook_engine::secrets::REDACTED;
+    let Ok(url) = reqwest::Url::parse(raw) else {
+        return runbook_engine::secrets::redact_url_password(raw);
+    };
+    let mut shown = format!("{}://", url.scheme());
+    if !url.username().is_empty() || url.password().is_some() {
+        shown.push_str(REDACTED);
+        shown.push('@');
+    }
+    shown.push_str(url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    if let Some(query) = url.query() {
+        let names: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{name}={REDACTED}"),
+                None => REDACTED.to_string(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&names.join("&"));
+    }
+    shown
 }
 
 /// reqwest's own message is "error sending request"; the useful part ("connection refused",
@@ -340,6 +377,17 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 impl Response {
+    /// The body and headers with the run's secrets hidden, before any of it is cut short for
+    /// an output or an error (a cut through a secret would leave a piece in clear).
+    /// Expectations then see what the journal shows.
+    pub fn redacted(mut self, ctx: &StepContext) -> Self {
+        self.body = ctx.redact(&self.body);
+        for (_, value) in &mut self.headers {
+            *value = ctx.redact(value);
+        }
+        self
+    }
+
     pub fn check(&self, expect: Option<&Expect>) -> Result<(), StepError> {
         let fail = |what: String| {
             let body = tail_lines(tail_bytes(&self.body, 2048), 5);
@@ -441,6 +489,22 @@ fn shown(wanted: &serde_json_value::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_urls_keep_the_place_and_hide_credentials_and_query_values() {
+        assert_eq!(
+            shown_url("https://deploy:tok%40en@api.example.com:8443/v1/x?key=abc&sig=d%2Fe&flag"),
+            "https://••••@api.example.com:8443/v1/x?key=••••&sig=••••&••••"
+        );
+        assert_eq!(
+            shown_url("https://ghp_token@github.com/org/repo"),
+            "https://••••@github.com/org/repo"
+        );
+        assert_eq!(
+            shown_url("http://127.0.0.1:9/health"),
+            "http://127.0.0.1:9/health"
+        );
+    }
 
     #[test]
     fn json_paths_walk_objects_and_arrays() {

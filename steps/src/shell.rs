@@ -90,8 +90,9 @@ impl Run {
         .judge(self.expect.as_ref())?;
         Ok(outputs(json!({
             "exit_code": exit_code,
-            "stdout": tail_bytes(&stdout, OUTPUT_TAIL),
-            "stderr": tail_bytes(&stderr, OUTPUT_TAIL),
+            // Redacted before the cut: a cut through a secret would leave its tail in clear.
+            "stdout": tail_bytes(&ctx.redact(&stdout), OUTPUT_TAIL),
+            "stderr": tail_bytes(&ctx.redact(&stderr), OUTPUT_TAIL),
         })))
     }
 }

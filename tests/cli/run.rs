@@ -266,6 +266,85 @@ steps:
     assert_eq!(sandbox.leftover_processes(), Vec::<String>::new());
 }
 
+/// Every form a secret comes back in, looked for in every file a run leaves and on the
+/// console: as given, percent-encoded (an HTTP client's error), base64 (alone and in a
+/// Basic-auth `user:secret`), hex, and a piece of it left by the 16 KiB output cut.
+#[test]
+fn secrets_are_redacted_in_every_encoding_and_across_the_output_cut() {
+    let secret = "Canary/p@ss w0rd+Tail";
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "leaks.yml",
+        r#"
+version: 1
+name: leaks
+secrets:
+  token: { env: LEAK_TOKEN }
+steps:
+  - id: encodings
+    shell.run:
+      script: |
+        printf '%s' "$T" | base64
+        printf 'user:%s' "$T" | base64
+        printf '%s' "$T" | od -An -tx1 | tr -d ' \n'; echo
+      env: { T: "{{ secrets.token }}" }
+  - id: cut
+    needs: [encodings]
+    # The secret, then 16,380 bytes: the 16 KiB tail starts inside the secret.
+    shell.run:
+      script: printf '%s' "$T"; head -c 16380 /dev/zero | tr '\0' x
+      env: { T: "{{ secrets.token }}" }
+  - id: url
+    needs: [cut]
+    http.check: { url: "http://127.0.0.1:9/health?token={{ secrets.token }}", request_timeout: 2s }
+"#,
+    );
+    let output = sandbox
+        .command(&["run", "leaks.yml"])
+        .env("LEAK_TOKEN", secret)
+        .output()
+        .expect("runs");
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let mut everything = stderr(&output);
+    for file in std::fs::read_dir(sandbox.last_run_dir()).unwrap().flatten() {
+        everything.push_str(&std::fs::read_to_string(file.path()).unwrap_or_default());
+    }
+    use std::process::Command;
+    let shell = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .env("T", secret)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let forms = [
+        ("as given", secret.to_string()),
+        // 21 + 16,380 bytes cut to 16,384: what is left of the secret is its last 4 bytes.
+        ("its end, after a cut", "Tailxxxx".to_string()),
+        ("base64", shell("printf '%s' \"$T\" | base64")),
+        (
+            "base64 in user:secret",
+            shell("printf 'user:%s' \"$T\" | base64")[8..24].to_string(),
+        ),
+        (
+            "hex",
+            shell("printf '%s' \"$T\" | od -An -tx1 | tr -d ' \\n'"),
+        ),
+    ];
+    for (what, form) in forms {
+        assert!(!everything.contains(&form), "{what} `{form}` leaked");
+    }
+    // Percent-encoded, in any mix (`p@ss%20w0rd`, `p%40ss%20w0rd`): decoding finds nothing.
+    let decoded = percent_decode(&everything);
+    assert!(!decoded.contains(secret), "a percent-encoded form leaked");
+    // The request was made, and failed, with its target shown without the query's value.
+    assert!(
+        everything.contains("http://127.0.0.1:9/health?token=••••"),
+        "{everything}"
+    );
+}
+
 #[test]
 fn secrets_reach_commands_but_never_the_journal_or_console() {
     let sandbox = Sandbox::new();
@@ -432,4 +511,28 @@ steps:
             && error.ends_with("/never: No such file or directory (os error 2)"),
         "{error}"
     );
+}
+
+/// `%XX` escapes decoded (what anyone reading a leaked URL would do).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -567,8 +567,17 @@ impl<'a, A: Action> Compiler<'a, A> {
         })
     }
 
-    /// Check every template in an action's params; printed params may not hold secrets.
+    /// Check every template in an action's params; printed params may not hold secrets, nor
+    /// may its `name` (a rollback's or handler's name is printed as a step's is).
     fn action_templates(&mut self, raw: &RawAction, scope: &Scope) {
+        if let Some(name) = &raw.name {
+            let printed = Scope {
+                steps: scope.steps,
+                item: scope.item,
+                printed_in: Some("a step name".into()),
+            };
+            self.check_text(&name.value, name.span, false, &printed);
+        }
         if let Some(when) = &raw.when {
             let condition = Scope {
                 steps: scope.steps,

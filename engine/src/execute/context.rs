@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::scope::Templates;
 use crate::journal::ApprovalDecision;
 use crate::params::{Template, TemplateList, Tpl};
+use crate::secrets::Redactor;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -76,6 +77,7 @@ pub struct StepContext {
     deadline: Option<Instant>,
     approver: Arc<dyn Approver>,
     processes: Arc<dyn ProcessLog>,
+    redactor: Redactor,
 }
 
 impl StepContext {
@@ -86,6 +88,7 @@ impl StepContext {
         check_mode: bool,
         approver: Arc<dyn Approver>,
         processes: Arc<dyn ProcessLog>,
+        redactor: Redactor,
     ) -> Self {
         Self {
             step,
@@ -95,7 +98,15 @@ impl StepContext {
             deadline: None,
             approver,
             processes,
+            redactor,
         }
+    }
+
+    /// `text` with the run's secrets hidden, in every form the journal hides them. A step
+    /// that keeps only part of a long output redacts it first: a cut could split a secret and
+    /// leave a piece the journal no longer recognises.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
     }
 
     /// A program was started for this step, leading a process group of its own (`pid`).

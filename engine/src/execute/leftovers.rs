@@ -88,7 +88,11 @@ fn members(group: &ProcessGroup) -> usize {
     };
     let mut count = 0;
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Some(stat) = stat(pid) else { continue };

@@ -142,6 +142,8 @@ pub struct Executor<A> {
     compensations_failed: usize,
     handlers_done: BTreeSet<usize>,
     started: Instant,
+    /// The journal's, handed to steps that cut their output short.
+    redactor: crate::secrets::Redactor,
 }
 
 impl<A: Action> Executor<A> {
@@ -158,6 +160,7 @@ impl<A: Action> Executor<A> {
             .iter()
             .map(|&i| (i, State::Pending))
             .collect();
+        let redactor = recorder.redactor();
         Self {
             playbook,
             templates,
@@ -173,6 +176,7 @@ impl<A: Action> Executor<A> {
             compensations_failed: 0,
             handlers_done: BTreeSet::new(),
             started: Instant::now(),
+            redactor,
         }
     }
 
@@ -376,6 +380,7 @@ impl<A: Action> Executor<A> {
             self.options.check_mode,
             self.approver.clone(),
             self.recorder.clone(),
+            self.redactor.clone(),
         )
     }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::context::ProcessLog;
 use super::leftovers;
 use crate::journal::{Entry, Event, JournalWriter, RunRecord};
+use crate::secrets::Redactor;
 
 /// Told of each event after it is journaled, with secrets already redacted.
 pub type Observer = Arc<dyn Fn(&Entry) + Send + Sync>;
@@ -35,6 +36,16 @@ impl Recorder {
     /// A resumed run: what its journal held before this process took over.
     pub fn continue_from(&self, record: RunRecord) {
         *self.history.lock().unwrap_or_else(|e| e.into_inner()) = record;
+    }
+
+    /// The run's secrets, as the journal hides them: for a step that must cut its output
+    /// short, which it does after redacting (a cut could leave half a secret in clear).
+    pub fn redactor(&self) -> Redactor {
+        self.writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .redactor()
+            .clone()
     }
 
     pub fn history(&self) -> RunRecord {

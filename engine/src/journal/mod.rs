@@ -8,9 +8,7 @@ pub mod replay;
 pub mod store;
 pub mod writer;
 
-pub use event::{
-    Entry, Event, Measurement, Mode, ProcessGroup, RunStatus, named_measurements,
-};
+pub use event::{Entry, Event, Measurement, Mode, ProcessGroup, RunStatus, named_measurements};
 pub use replay::{RunRecord, StepState, StepTimes};
 pub use store::{ApprovalDecision, RunDir, Store};
 pub use writer::JournalWriter;

@@ -32,6 +32,11 @@ impl JournalWriter {
         Ok(Self { file, redactor })
     }
 
+    /// What this writer hides from every line.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
     /// Writes the event and waits until it is on disk: after a crash, what the journal says
     /// happened did happen (or was at least started). The entry comes back redacted, for the
     /// console, even when writing failed.

@@ -14,14 +14,13 @@ mod values;
 mod view;
 
 pub use diff::{Change, PlanDiff};
-pub use values::redact_url_password;
 pub use view::{ActionView, PlanView, StepView};
 
 use crate::action::Action;
 use crate::compile::Playbook;
 
-/// The value shown instead of a secret.
-pub const REDACTED: &str = "••••";
+/// The value shown instead of a secret (owned by `secrets`, which hides them everywhere).
+pub use crate::secrets::REDACTED;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::REDACTED;
 use crate::params::is_template;
+use crate::secrets::{REDACTED, redact_url_password};
 
 fn jinja<T: serde::Serialize>(value: T) -> JinjaValue {
     JinjaValue::from(minijinja::value::Serde(value))
@@ -198,36 +198,6 @@ fn is_plain_reference(expression: &str) -> bool {
     expression
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']' | '\'' | '"'))
-}
-
-/// `postgres://user:hunter2@host/db` -> `postgres://user:••••@host/db`.
-pub fn redact_url_password(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(scheme_end) = rest.find("://") {
-        let authority_start = scheme_end + 3;
-        out.push_str(&rest[..authority_start]);
-        rest = &rest[authority_start..];
-        // A quote or a backslash ends it too: the text may be a line of JSON.
-        let authority_end = rest
-            .find(['/', '?', '#', ' ', '"', '\\'])
-            .unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        match authority
-            .rfind('@')
-            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
-        {
-            Some((colon, at)) if &authority[colon + 1..at] != REDACTED => {
-                out.push_str(&authority[..=colon]);
-                out.push_str(REDACTED);
-                out.push_str(&authority[at..]);
-            }
-            _ => out.push_str(authority),
-        }
-        rest = &rest[authority_end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

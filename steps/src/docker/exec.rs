@@ -88,8 +88,9 @@ impl Exec {
             .judge(self.expect.as_ref())?;
             last = outputs(serde_json::json!({
                 "exit_code": exit_code,
-                "stdout": tail_bytes(&stdout, OUTPUT_TAIL),
-                "stderr": tail_bytes(&stderr, OUTPUT_TAIL),
+                // Redacted before the cut, which could split a secret.
+                "stdout": tail_bytes(&ctx.redact(&stdout), OUTPUT_TAIL),
+                "stderr": tail_bytes(&ctx.redact(&stderr), OUTPUT_TAIL),
             }));
         }
         Ok(last)
