@@ -382,7 +382,7 @@ impl Response {
     /// Expectations then see what the journal shows.
     pub fn redacted(mut self, ctx: &StepContext) -> Self {
         self.body = ctx.redact(&self.body);
-        for (_, value) in &mut self.headers {
+        for value in self.headers.values_mut() {
             *value = ctx.redact(value);
         }
         self
