@@ -23,6 +23,7 @@ pub mod schema;
 pub mod secrets;
 pub mod source;
 mod suggest;
+pub mod template;
 
 use action::Action;
 use compile::{CompileOptions, Playbook};

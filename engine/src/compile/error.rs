@@ -58,8 +58,15 @@ pub enum CompileError {
         place: String,
         span: Span,
     },
+    #[error("template too large: {message}")]
+    TemplateLimit { message: String, span: Span },
     #[error("template error: {message}")]
-    TemplateSyntax { message: String, span: Span },
+    TemplateSyntax {
+        message: String,
+        span: Span,
+        /// What to do, when the mistake is a known one (smart quotes pasted from a document).
+        hint: Option<String>,
+    },
     #[error("missing required input `{name}`")]
     MissingInput { name: String, span: Span },
     #[error("input `{name}`: {message}")]
@@ -125,9 +132,12 @@ impl CompileError {
             Self::SecretPrinted { span, .. } => Diagnostic::error("secret-printed", message, *span)
                 .label("secret used here")
                 .hint("secrets may be used in connection params, headers and env, never where text is shown"),
-            Self::TemplateSyntax { span, .. } => Diagnostic::error("template-syntax", message, *span)
+            Self::TemplateLimit { span, .. } => Diagnostic::error("template-limit", message, *span)
+                .label("this template")
+                .hint("playbook templates are short expressions; compute large values in a step (`shell.run`) and read its output"),
+            Self::TemplateSyntax { span, hint, .. } => Diagnostic::error("template-syntax", message, *span)
                 .label("in this template")
-                .hint("templates use minijinja syntax: `{{ inputs.name }}`, `{{ steps['id'].output }}`"),
+                .hint(hint.clone().unwrap_or_else(|| "templates use minijinja syntax: `{{ inputs.name }}`, `{{ steps['id'].output }}`".into())),
             Self::MissingInput { name, span } => Diagnostic::error("missing-input", message, *span)
                 .label("required input declared here")
                 .hint(format!("pass `--input {name}=...` or give the input a `default`")),

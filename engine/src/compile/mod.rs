@@ -465,13 +465,17 @@ impl<'a, A: Action> Compiler<'a, A> {
             .iter()
             .map(|v| (v.name.value.clone(), v.value.to_json()))
             .collect();
-        let env = minijinja::Environment::new();
-        let result = env.compile_expression(expression).and_then(|e| {
-            e.eval(minijinja::context! {
+        // Lenient here: an input `validate` was not given is undefined, and its items unknown.
+        let mut env = crate::template::environment();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+        let result = crate::template::eval(
+            &env,
+            expression,
+            &minijinja::context! {
                 inputs => minijinja::Value::from(minijinja::value::Serde(input_values)),
                 vars => minijinja::Value::from(minijinja::value::Serde(&vars)),
-            })
-        });
+            },
+        );
         match result.map(|v| (v.is_undefined(), serde_json::to_value(&v))) {
             // An input not given to `validate`: the items are unknown until run time.
             Ok((true, _)) => Some(vec![Value::String(format!("⟨{}⟩", expression.trim()))]),
@@ -615,8 +619,16 @@ impl<'a, A: Action> Compiler<'a, A> {
             Ok(refs) => refs,
             Err(TemplateError::Syntax { message, range }) => {
                 let span = range.map_or(span, |r| self.locate(span, text, r));
+                self.errors.push(CompileError::TemplateSyntax {
+                    message,
+                    span,
+                    hint: syntax_hint(text),
+                });
+                return false;
+            }
+            Err(TemplateError::Limit(message)) => {
                 self.errors
-                    .push(CompileError::TemplateSyntax { message, span });
+                    .push(CompileError::TemplateLimit { message, span });
                 return false;
             }
             Err(TemplateError::UnknownVariable { name, range }) => {
@@ -784,6 +796,8 @@ impl<'a, A: Action> Compiler<'a, A> {
     /// The span of `range` (a piece of `text`) in the file, when the text is written there
     /// as is; otherwise (escapes, folded scalars) the whole value.
     fn locate(&self, value_span: Span, text: &str, range: std::ops::Range<usize>) -> Span {
+        // minijinja's ranges may fall inside a multi-byte character (`{{ ‘quoted’ }}`).
+        let range = crate::source::char_range(text, range);
         let needle = &text[range.clone()];
         let window_end = (value_span.start + text.len() * 2 + 16).min(self.source.text.len());
         let window = self
@@ -976,4 +990,20 @@ fn item_labels(items: &[Option<Value>]) -> Vec<Option<String>> {
             Some(_) => Some(i.to_string()),
         })
         .collect()
+}
+
+/// A hint for the template mistakes that are not a typo of syntax: characters pasted from a
+/// document or a non-ASCII name.
+fn syntax_hint(text: &str) -> Option<String> {
+    use std::ops::Not;
+    if text.contains(['‘', '’', '“', '”']) {
+        return Some(
+            "typographic quotes (‘ ’ “ ”), pasted from a document, are not quotes in templates: type ' or \""
+                .into(),
+        );
+    }
+    templates::code_is_ascii(text).not().then(|| {
+        "names in templates are ASCII letters, digits and `_`; other text goes in quotes: `{{ 'café' }}`"
+            .into()
+    })
 }

@@ -95,6 +95,12 @@ pub fn check(cron: &str, timezone: &str) -> Result<(), (String, Option<String>)>
             Some("minute hour day-of-month month day-of-week, e.g. `0 3 1 */3 *` (03:00 on the first day of every third month)".to_string()),
         ));
     }
+    check_fields(expr).map_err(|message| {
+        (
+            format!("invalid cron expression `{cron}`: {message}"),
+            Some("each field is `*`, a value, a range `a-b`, or a list of them separated by commas, each optionally `/step`".to_string()),
+        )
+    })?;
     let parsed: croner::Cron = expr
         .parse()
         .map_err(|e| (format!("invalid cron expression `{cron}`: {e}"), None))?;
@@ -104,6 +110,40 @@ pub fn check(cron: &str, timezone: &str) -> Result<(), (String, Option<String>)>
         Ok(_) => Ok(()),
         Err(_) => Err((format!("cron expression `{cron}` never fires"), None)),
     }
+}
+
+/// The shape of each field, checked before croner sees it: croner's search for the next
+/// fire never ended on some malformed lists (`, * * * *`, a leading comma).
+fn check_fields(expr: &str) -> Result<(), String> {
+    const NAMES: [&str; 5] = ["minute", "hour", "day-of-month", "month", "day-of-week"];
+    let is_value =
+        |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '#');
+    for (field, name) in expr.split_whitespace().zip(NAMES) {
+        for item in field.split(',') {
+            let (base, step) = match item.split_once('/') {
+                Some((base, step)) => (base, Some(step)),
+                None => (item, None),
+            };
+            let base_ok = match base {
+                "*" | "?" => true,
+                _ => match base.split_once('-') {
+                    Some((from, to)) => is_value(from) && is_value(to),
+                    None => is_value(base),
+                },
+            };
+            let step_ok =
+                step.is_none_or(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()));
+            if !base_ok || !step_ok {
+                let item = if item.is_empty() {
+                    "an empty item"
+                } else {
+                    item
+                };
+                return Err(format!("the {name} field `{field}` has {item:?}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -177,6 +217,25 @@ mod tests {
                 at: at("2027-01-01T10:00:00Z")
             }
         );
+    }
+
+    #[test]
+    fn malformed_lists_are_refused_at_once() {
+        for cron in [
+            ", * * * *",
+            "1,,2 * * * *",
+            "* * * * 1,",
+            "*/ * * * *",
+            "1-/2 * * * *",
+        ] {
+            let (message, hint) = check(cron, "UTC").unwrap_err();
+            assert!(
+                message.starts_with("invalid cron expression"),
+                "{cron}: {message}"
+            );
+            assert!(hint.is_some());
+        }
+        assert!(check("0,30 9-17/2 * JAN-MAR MON-FRI", "UTC").is_ok());
     }
 
     #[test]

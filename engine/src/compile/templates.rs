@@ -60,6 +60,8 @@ pub enum TemplateError {
         name: String,
         range: Option<Range<usize>>,
     },
+    /// Beyond the limits of [`crate::template`] (length, operators).
+    Limit(String),
 }
 
 pub struct TemplateReader {
@@ -75,16 +77,17 @@ impl Default for TemplateReader {
 impl TemplateReader {
     pub fn new() -> Self {
         Self {
-            env: Environment::new(),
+            env: crate::template::environment(),
         }
     }
 
     /// References of a string that may hold `{{ }}` / `{% %}` blocks.
     pub fn template(&self, text: &str) -> Result<Vec<Reference>, TemplateError> {
+        crate::template::check(text).map_err(TemplateError::Limit)?;
         let template = self.env.template_from_str(text).map_err(syntax)?;
         check_roots(text, template.undeclared_variables(false))?;
         let mut refs = Vec::new();
-        for region in code_regions(text) {
+        for region in crate::template::blocks(text) {
             scan(text, region, &mut refs);
         }
         Ok(refs)
@@ -92,6 +95,7 @@ impl TemplateReader {
 
     /// References of a bare expression (`when: inputs.flush_cache and steps.x.changed`).
     pub fn expression(&self, text: &str) -> Result<Vec<Reference>, TemplateError> {
+        crate::template::check(&format!("{{{{{text}}}}}")).map_err(TemplateError::Limit)?;
         let expr = self.env.compile_expression(text).map_err(syntax)?;
         check_roots(text, expr.undeclared_variables(false))?;
         let mut refs = Vec::new();
@@ -135,25 +139,11 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// Byte ranges of the code inside `{{ }}` and `{% %}` blocks.
-fn code_regions(text: &str) -> Vec<Range<usize>> {
-    let mut regions = Vec::new();
-    let mut rest = 0;
-    while let Some(open) = text[rest..].find(['{']).map(|i| i + rest) {
-        let close = match text.get(open + 1..open + 2) {
-            Some("{") => "}}",
-            Some("%") => "%}",
-            _ => {
-                rest = open + 1;
-                continue;
-            }
-        };
-        let start = open + 2;
-        let end = text[start..].find(close).map_or(text.len(), |i| i + start);
-        regions.push(start..end);
-        rest = (end + 2).min(text.len());
-    }
-    regions
+/// Whether the code of every `{{ }}` / `{% %}` block is ASCII (text around it may be anything).
+pub fn code_is_ascii(text: &str) -> bool {
+    crate::template::blocks(text)
+        .into_iter()
+        .all(|r| text[r].is_ascii())
 }
 
 /// Finds `root`, `root.name`, `root['name']`, `root.name.member`, `root['name']['member']`...

@@ -4,8 +4,8 @@
 //! reader depends on; here the values are filled in as steps finish.
 
 use chrono::{DateTime, Utc};
+use minijinja::Environment;
 use minijinja::value::Value as JinjaValue;
-use minijinja::{Environment, UndefinedBehavior};
 use petgraph::graph::NodeIndex;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -27,10 +27,11 @@ pub struct Templates {
 
 impl Default for Templates {
     fn default() -> Self {
-        let mut env = Environment::new();
-        // An undefined value is an error, never an empty string in a command line.
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        Self { env }
+        // Strict (an undefined value is an error, never an empty string in a command line),
+        // and within the limits of `crate::template`.
+        Self {
+            env: crate::template::environment(),
+        }
     }
 }
 
@@ -39,7 +40,7 @@ impl Templates {
         if !is_template(text) {
             return Ok(text.to_string());
         }
-        self.env.render_str(text, values)
+        crate::template::render(&self.env, text, values)
     }
 
     pub fn condition(&self, text: &str, values: &JinjaValue) -> Result<bool, minijinja::Error> {
@@ -64,8 +65,7 @@ impl Templates {
     }
 
     fn eval(&self, expr: &str, values: &JinjaValue) -> Result<bool, minijinja::Error> {
-        let compiled = self.env.compile_expression(expr)?;
-        Ok(compiled.eval(values)?.is_true())
+        Ok(crate::template::eval(&self.env, expr, values)?.is_true())
     }
 }
 

@@ -53,9 +53,9 @@ impl PlanRenderer {
         vars: &[(String, Value)],
         secrets: &[String],
     ) -> Self {
-        let mut env = Environment::new();
-        // Never print an empty string for something unknown: fail, and show the template.
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        // Strict: never print an empty string for something unknown: fail, and show the
+        // template. A template over the limits is shown as written too.
+        let env = crate::template::environment();
         let inputs: BTreeMap<String, JinjaValue> = declared_inputs
             .iter()
             .map(|name| {
@@ -175,9 +175,7 @@ impl PlanRenderer {
             item => item.map(jinja),
         };
         // A template the plan cannot evaluate (a filter over a runtime value) is shown as written.
-        self.env
-            .render_str(text, ctx)
-            .unwrap_or_else(|_| text.to_string())
+        crate::template::render(&self.env, text, &ctx).unwrap_or_else(|_| text.to_string())
     }
 }
 

@@ -1,0 +1,290 @@
+//! The template engine every stage uses (the compiler's reader, the plan, the run), with the
+//! limits that keep a mistaken or pasted template from hanging or exhausting the machine.
+//!
+//! A playbook's templates are short (`{{ inputs.stack }}-db`); anything far beyond that is a
+//! mistake, and must end in a diagnostic, not in a plan that prints 100 MB or a run that never
+//! ends. The limits, each checked where it can be:
+//!
+//! - before parsing ([`check`], reported by `validate` at the template's place): the length of
+//!   a template and of each `{{ }}`/`{% %}` block, and the number of filters and operators in a
+//!   block (minijinja compiles long chains recursively: 10,000 chained filters overflowed the
+//!   stack);
+//! - while rendering ([`render`], [`eval`]): fuel (a bound on instructions, so nested loops
+//!   end), a recursion depth, and the size of what is written;
+//! - `range` is replaced by one that refuses huge or overflowing bounds (minijinja's own
+//!   overflows in its arithmetic on extreme steps).
+
+use minijinja::value::Value;
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use std::io::Write;
+
+/// A whole template, in bytes.
+pub const MAX_TEMPLATE_LEN: usize = 64 * 1024;
+/// One `{{ }}` or `{% %}` block, in bytes.
+pub const MAX_BLOCK_LEN: usize = 4 * 1024;
+/// Filters (`|`) and binary operators in one block.
+pub const MAX_OPERATORS: usize = 200;
+/// Depth of parentheses and brackets in one block.
+pub const MAX_NESTING: usize = 32;
+/// What one rendering may write.
+pub const MAX_OUTPUT: usize = 1 << 20;
+/// Instructions one rendering may execute (a usual template takes tens).
+pub const FUEL: u64 = 200_000;
+/// Nesting of loops, conditions and calls while rendering.
+const RECURSION_LIMIT: usize = 64;
+/// Items of one `range(...)`.
+const MAX_RANGE: i64 = 10_000;
+
+/// The engine, configured with the limits. `strict`: an undefined value is an error (never
+/// an empty string in a command line).
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    env.add_function("range", range);
+    env
+}
+
+/// The limits a template's text must keep before it is parsed; the error says which.
+pub fn check(text: &str) -> Result<(), String> {
+    if text.len() > MAX_TEMPLATE_LEN {
+        return Err(format!(
+            "the template is {} KiB; templates are limited to {} KiB",
+            text.len() / 1024,
+            MAX_TEMPLATE_LEN / 1024
+        ));
+    }
+    for block in blocks(text) {
+        let code = &text[block];
+        if code.len() > MAX_BLOCK_LEN {
+            return Err(format!(
+                "a `{{{{ }}}}` or `{{% %}}` block of {} bytes; blocks are limited to {} bytes",
+                code.len(),
+                MAX_BLOCK_LEN
+            ));
+        }
+        let operators = operators(code);
+        if operators > MAX_OPERATORS {
+            return Err(format!(
+                "a block with {operators} filters and operators; at most {MAX_OPERATORS} are allowed"
+            ));
+        }
+        let depth = nesting(code);
+        if depth > MAX_NESTING {
+            return Err(format!(
+                "parentheses or brackets nested {depth} deep; at most {MAX_NESTING} are allowed"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Renders `text` within the limits.
+pub fn render(env: &Environment<'_>, text: &str, values: &Value) -> Result<String, Error> {
+    check(text).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+    let template = env.template_from_str(text)?;
+    let mut out = Capped::default();
+    match template.render_captured_to(values, &mut out) {
+        Ok(_) => Ok(String::from_utf8_lossy(&out.bytes).into_owned()),
+        Err(_) if out.full => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "the template writes more than {} KiB; output is limited to that",
+                MAX_OUTPUT / 1024
+            ),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Evaluates a bare expression within the limits.
+pub fn eval(env: &Environment<'_>, expression: &str, values: &Value) -> Result<Value, Error> {
+    check(&format!("{{{{{expression}}}}}"))
+        .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+    env.compile_expression(expression)?.eval(values)
+}
+
+/// A writer that refuses to grow past [`MAX_OUTPUT`].
+#[derive(Default)]
+struct Capped {
+    bytes: Vec<u8>,
+    full: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT {
+            self.full = true;
+            return Err(std::io::Error::other("template output limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `range(stop)`, `range(start, stop)`, `range(start, stop, step)` with checked arithmetic
+/// and at most [`MAX_RANGE`] items.
+fn range(lower: i64, upper: Option<i64>, step: Option<i64>) -> Result<Value, Error> {
+    let (start, stop) = match upper {
+        Some(upper) => (lower, upper),
+        None => (0, lower),
+    };
+    let step = step.unwrap_or(1);
+    if step == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "range() step must not be 0",
+        ));
+    }
+    let span = i128::from(stop) - i128::from(start);
+    let step128 = i128::from(step);
+    let count = if (span > 0) == (step128 > 0) && span != 0 {
+        (span.abs() + step128.abs() - 1) / step128.abs()
+    } else {
+        0
+    };
+    if count > i128::from(MAX_RANGE) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("range() of {count} items; at most {MAX_RANGE} are allowed"),
+        ));
+    }
+    // count <= MAX_RANGE, so every item fits in i64.
+    let items: Vec<i64> = (0..count as i64).map(|i| start + i * step).collect();
+    Ok(Value::from(items))
+}
+
+/// Byte ranges of the code inside `{{ }}` and `{% %}` blocks (an unclosed block runs to the
+/// end).
+pub fn blocks(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut regions = Vec::new();
+    let mut rest = 0;
+    while let Some(open) = text[rest..].find('{').map(|i| i + rest) {
+        let close = match text.get(open + 1..open + 2) {
+            Some("{") => "}}",
+            Some("%") => "%}",
+            _ => {
+                rest = open + 1;
+                continue;
+            }
+        };
+        let start = open + 2;
+        let end = text[start..].find(close).map_or(text.len(), |i| i + start);
+        regions.push(start..end);
+        rest = (end + 2).min(text.len());
+    }
+    regions
+}
+
+/// Filters and binary operators of a block, outside string literals.
+fn operators(code: &str) -> usize {
+    let mut count = 0;
+    let mut quote = None;
+    for c in code.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if matches!(c, '|' | '~' | '+' | '-' | '*' | '/' | '%') => count += 1,
+            None => {}
+        }
+    }
+    count
+}
+
+/// The deepest nesting of `(`, `[` and `{` in a block, outside string literals.
+fn nesting(code: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote = None;
+    for c in code.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if matches!(c, '(' | '[' | '{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            None if matches!(c, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            None => {}
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_text(text: &str) -> Result<String, Error> {
+        render(&environment(), text, &Value::from(()))
+    }
+
+    #[test]
+    fn ordinary_templates_render() {
+        assert_eq!(
+            render_text("{% for i in range(3) %}{{ i }}{% endfor %}").unwrap(),
+            "012"
+        );
+        assert_eq!(
+            render_text("{{ range(10, 0, -3) | list }}").unwrap(),
+            "[10, 7, 4, 1]"
+        );
+        // minijinja's own range overflowed (a panic) on extreme bounds: two items here.
+        let extreme = "{% for i in range(9223372036854775807, -9223372036854775807, -9223372036854775807) %}{{ i }} {% endfor %}";
+        assert_eq!(render_text(extreme).unwrap(), "9223372036854775807 0 ");
+    }
+
+    #[test]
+    fn runaway_templates_end_in_an_error() {
+        for (text, expected) in [
+            ("{{ 'x' * 99999999 }}", "output is limited"),
+            (
+                "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}",
+                "fuel",
+            ),
+            ("{{ range(99999999) }}", "at most 10000"),
+        ] {
+            let error = render_text(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+        let chained = format!("{{{{ 'x'{} }}}}", "|e".repeat(1_000));
+        assert!(
+            check(&chained)
+                .unwrap_err()
+                .contains("filters and operators")
+        );
+        assert!(check(&format!("{{{{ 'x'{} }}}}", "|upper".repeat(10_000))).is_err());
+        assert!(check(&"x".repeat(MAX_TEMPLATE_LEN + 1)).is_err());
+        let deep = format!("{{{{ {}1{} }}}}", "(".repeat(100), ")".repeat(100));
+        assert!(check(&deep).unwrap_err().contains("nested 100 deep"));
+    }
+
+    /// What the limits allow renders on a small stack (tokio's workers have 2 MiB): the
+    /// recursion of minijinja's compiler over the longest chains allowed stays well inside.
+    #[test]
+    fn the_longest_allowed_chains_render_on_a_small_stack() {
+        let filters = format!("{{{{ 'x'{} }}}}", "|lower".repeat(MAX_OPERATORS));
+        let operators = format!("{{{{ 'x'{} }}}}", " ~ 'y'".repeat(MAX_OPERATORS));
+        let nested = format!(
+            "{{{{ {}1{} }}}}",
+            "(".repeat(MAX_NESTING),
+            ")".repeat(MAX_NESTING)
+        );
+        std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || {
+                assert_eq!(render_text(&filters).unwrap(), "x");
+                assert_eq!(render_text(&operators).unwrap().len(), 1 + MAX_OPERATORS);
+                assert_eq!(render_text(&nested).unwrap(), "1");
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+}
