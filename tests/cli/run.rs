@@ -57,6 +57,8 @@ steps:
         [
             "run_started",
             "step_started",
+            // `echo`'s process group, for a resume after a crash (assert.that starts none).
+            "process_started",
             "step_succeeded",
             "step_started",
             "step_succeeded",
@@ -64,10 +66,11 @@ steps:
             "run_finished"
         ]
     );
+    assert_eq!(events(&journal, "process_started")[0]["program"], "echo");
     let greet = events(&journal, "step_succeeded")[0];
     assert_eq!(greet["outputs"]["stdout"], "hello ops\n");
     assert_eq!(greet["outputs"]["exit_code"], 0);
-    assert_eq!(journal[6]["status"], "succeeded");
+    assert_eq!(journal[7]["status"], "succeeded");
     assert_eq!(journal[0]["inputs"]["who"], "ops");
 
     let runs = sandbox.run(&["runs"]);

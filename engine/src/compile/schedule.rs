@@ -134,12 +134,12 @@ fn check_fields(expr: &str) -> Result<(), String> {
             let step_ok =
                 step.is_none_or(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()));
             if !base_ok || !step_ok {
-                let item = if item.is_empty() {
-                    "an empty item"
+                let what = if item.is_empty() {
+                    "an empty item".to_string()
                 } else {
-                    item
+                    format!("`{item}`, which is not a value, range or step")
                 };
-                return Err(format!("the {name} field `{field}` has {item:?}"));
+                return Err(format!("the {name} field `{field}` has {what}"));
             }
         }
     }
