@@ -16,7 +16,7 @@ pub mod validate;
 
 use runbook_engine::compile::CompileOptions;
 use runbook_engine::diagnostic::Diagnostic;
-use runbook_engine::source::SourceFile;
+use runbook_engine::source::{SourceFile, Span, Unreadable};
 use std::path::Path;
 
 use crate::cli::InputArgs;
@@ -33,9 +33,20 @@ pub fn check(
     path: &Path,
     options: &CompileOptions,
 ) -> Result<(SourceFile, Playbook), (SourceFile, Vec<Diagnostic>)> {
-    let source = match SourceFile::read(path) {
+    let source = match SourceFile::load(path) {
         Ok(source) => source,
-        Err(e) => {
+        Err(Unreadable::NotUtf8 { source, offset }) => {
+            let diagnostic = Diagnostic::error(
+                "invalid-utf8",
+                format!("byte {offset} is not UTF-8"),
+                // The bad byte reads as one U+FFFD in the text shown.
+                Span::new(offset, offset + char::REPLACEMENT_CHARACTER.len_utf8()),
+            )
+            .label("the first byte that is not UTF-8")
+            .hint("playbooks are UTF-8; convert it, e.g. `iconv -f latin1 -t utf-8 FILE`, or retype the character");
+            return Err((source, vec![diagnostic]));
+        }
+        Err(Unreadable::Io(e)) => {
             let source = SourceFile::new(path, "");
             let diagnostic =
                 Diagnostic::global("unreadable-file", format!("cannot read the playbook: {e}"))

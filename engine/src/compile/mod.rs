@@ -14,7 +14,6 @@ pub mod templates;
 pub use error::CompileError;
 pub use model::*;
 
-use fixedbitset::FixedBitSet;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -25,8 +24,8 @@ use crate::load::node::{Node as YamlNode, NodeKind};
 use crate::load::{Objectives, RawAction, RawPlaybook, RawStep};
 use crate::params::is_template;
 use crate::source::{SourceFile, Span, Spanned};
-use crate::suggest::did_you_mean;
-use graph::StepGraph;
+use crate::suggest::{Suggester, did_you_mean};
+use graph::{Ancestry, StepGraph};
 use templates::{Reference, Root, TemplateError, TemplateReader};
 
 /// Outputs every step has, whatever its verb.
@@ -75,7 +74,8 @@ pub fn compile<A: Action>(
         errors,
         reader: TemplateReader::new(),
         ids: HashMap::new(),
-        ancestors: None,
+        ancestry: None,
+        step_ids: std::cell::OnceCell::new(),
         _action: std::marker::PhantomData,
     };
     compiler.check_ids();
@@ -93,7 +93,7 @@ pub fn compile<A: Action>(
     }
     let order = step_graph.topological_order();
     if cycles.is_empty() {
-        compiler.ancestors = Some(step_graph.ancestors(&order));
+        compiler.ancestry = Some(step_graph.ancestry(&order));
     }
 
     compiler.check_playbook_templates();
@@ -166,7 +166,9 @@ struct Compiler<'a, A> {
     reader: TemplateReader,
     ids: HashMap<&'a str, usize>,
     /// `None` when the graph has a cycle: dependency checks would only add noise then.
-    ancestors: Option<Vec<FixedBitSet>>,
+    ancestry: Option<Ancestry>,
+    /// Step ids for "did you mean", indexed on the first unknown one.
+    step_ids: std::cell::OnceCell<Suggester<'a>>,
     _action: std::marker::PhantomData<A>,
 }
 
@@ -197,11 +199,9 @@ impl<'a, A: Action> Compiler<'a, A> {
                     None => self.errors.push(CompileError::UnknownNeed {
                         step: step.id.value.clone(),
                         need: need.value.clone(),
-                        hint: did_you_mean(
-                            &need.value,
-                            self.raw.steps.iter().map(|s| s.id.value.as_str()),
-                        )
-                        .map(|best| format!("did you mean `{best}`?")),
+                        hint: self
+                            .suggest_step(&need.value)
+                            .map(|best| format!("did you mean `{best}`?")),
                         span: need.span,
                     }),
                 }
@@ -216,11 +216,10 @@ impl<'a, A: Action> Compiler<'a, A> {
         let o = &objectives.value;
         for name in [&o.measure_from, &o.measure_to].into_iter().flatten() {
             if !self.raw.steps.iter().any(|s| &s.id.value == name) {
-                let ids = self.raw.steps.iter().map(|s| s.id.value.as_str());
                 self.errors.push(CompileError::Undeclared {
                     what: "step",
                     name: name.clone(),
-                    hint: match did_you_mean(name, ids) {
+                    hint: match self.suggest_step(name) {
                         Some(best) => format!("did you mean `{best}`?"),
                         None => {
                             "`measure_from` and `measure_to` name steps of this playbook".into()
@@ -716,9 +715,9 @@ impl<'a, A: Action> Compiler<'a, A> {
             StepAccess::Ancestors { step, itself } => {
                 (itself && step == target)
                     || self
-                        .ancestors
-                        .as_ref()
-                        .is_none_or(|sets| sets[step].contains(target))
+                        .ancestry
+                        .as_mut()
+                        .is_none_or(|ancestry| ancestry.depends_on(step, target))
             }
         };
         if !allowed {
@@ -766,8 +765,22 @@ impl<'a, A: Action> Compiler<'a, A> {
         });
     }
 
+    /// The step id closest to a misspelled one.
+    fn suggest_step(&self, given: &str) -> Option<&'a str> {
+        let raw = self.raw;
+        self.step_ids
+            .get_or_init(|| Suggester::new(raw.steps.iter().map(|s| s.id.value.as_str())))
+            .suggest(given)
+    }
+
     fn declared_hint(&self, name: &str, root: Root) -> String {
         let raw = self.raw;
+        if root == Root::Steps {
+            return match self.suggest_step(name) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "no step has this id".to_string(),
+            };
+        }
         let (names, section): (Vec<&str>, &str) = match root {
             Root::Inputs => (
                 raw.inputs.iter().map(|i| i.name.value.as_str()).collect(),
@@ -788,7 +801,6 @@ impl<'a, A: Action> Compiler<'a, A> {
         };
         match did_you_mean(name, names.iter().copied()) {
             Some(best) => format!("did you mean `{best}`?"),
-            None if root == Root::Steps => "no step has this id".to_string(),
             None => format!("declare it under `{section}:`"),
         }
     }
