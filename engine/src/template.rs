@@ -13,6 +13,13 @@
 //!   end), a recursion depth, and the size of what is written;
 //! - `range` is replaced by one that refuses huge or overflowing bounds (minijinja's own
 //!   overflows in its arithmetic on extreme steps).
+//!
+//! Memory is bounded by taking away what lets a value grow without bound: a value can only
+//! be reused by `{% set %}` (doubling it at each step) or carried across loop iterations by
+//! `namespace()`, so neither exists in playbook templates (named values are `vars:`), nor do
+//! macros (recursion), and a template has at most [`MAX_REPEATS`] `*` (minijinja caps one
+//! repeated string at 100 MB). What is left is a few hundred MB at worst, transiently, and
+//! an output of at most [`MAX_OUTPUT`].
 
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
@@ -32,6 +39,27 @@ pub const MAX_OUTPUT: usize = 1 << 20;
 pub const FUEL: u64 = 200_000;
 /// Nesting of loops, conditions and calls while rendering.
 const RECURSION_LIMIT: usize = 64;
+/// `*` in a whole template (each may repeat a string up to minijinja's 100 MB cap).
+pub const MAX_REPEATS: usize = 4;
+/// Statements a playbook template may not use, with what to do instead.
+const FORBIDDEN: &[(&str, &str)] = &[
+    (
+        "set",
+        "declare the value under `vars:` and read it as `vars.NAME`",
+    ),
+    ("macro", "write the expression where it is used"),
+    ("call", "write the expression where it is used"),
+    ("import", "playbook templates cannot load other templates"),
+    ("from", "playbook templates cannot load other templates"),
+    ("include", "playbook templates cannot load other templates"),
+    ("extends", "playbook templates cannot load other templates"),
+    ("block", "playbook templates cannot load other templates"),
+    (
+        "filter",
+        "apply the filter to an expression: `{{ value | upper }}`",
+    ),
+    ("with", "declare the value under `vars:`"),
+];
 /// Items of one `range(...)`.
 const MAX_RANGE: i64 = 10_000;
 
@@ -43,6 +71,8 @@ pub fn environment() -> Environment<'static> {
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(RECURSION_LIMIT);
     env.add_function("range", range);
+    // With it, a loop could grow a value without bound (`{% set ns.s = ns.s ~ ns.s %}`).
+    env.remove_global("namespace");
     env
 }
 
@@ -55,7 +85,27 @@ pub fn check(text: &str) -> Result<(), String> {
             MAX_TEMPLATE_LEN / 1024
         ));
     }
+    let repeats: usize = blocks(text).into_iter().map(|b| stars(&text[b])).sum();
+    if repeats > MAX_REPEATS {
+        return Err(format!(
+            "{repeats} multiplications (`*`); a template may have at most {MAX_REPEATS}"
+        ));
+    }
     for block in blocks(text) {
+        if text[..block.start].ends_with("{%") {
+            let statement = text[block.clone()]
+                .trim_start_matches(['-', '+'])
+                .trim_start();
+            let keyword = statement
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .next()
+                .unwrap_or("");
+            if let Some((_, instead)) = FORBIDDEN.iter().find(|(k, _)| *k == keyword) {
+                return Err(format!(
+                    "`{{% {keyword} %}}` is not available in playbook templates; {instead}"
+                ));
+            }
+        }
         let code = &text[block];
         if code.len() > MAX_BLOCK_LEN {
             return Err(format!(
@@ -197,6 +247,22 @@ fn operators(code: &str) -> usize {
     count
 }
 
+/// `*` operators of a block, outside string literals.
+fn stars(code: &str) -> usize {
+    let mut count = 0;
+    let mut quote = None;
+    for c in code.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '*' => count += 1,
+            None => {}
+        }
+    }
+    count
+}
+
 /// The deepest nesting of `(`, `[` and `{` in a block, outside string literals.
 fn nesting(code: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
@@ -261,6 +327,19 @@ mod tests {
         );
         assert!(check(&format!("{{{{ 'x'{} }}}}", "|upper".repeat(10_000))).is_err());
         assert!(check(&"x".repeat(MAX_TEMPLATE_LEN + 1)).is_err());
+        for text in [
+            "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            "{%- macro f(s) %}{{ f(s ~ s) }}{% endmacro %}",
+            "{% include 'x' %}",
+        ] {
+            assert!(check(text).unwrap_err().contains("not available"), "{text}");
+        }
+        assert!(
+            check("{{ 'x' * 9 * 9 * 9 * 9 * 9 }}")
+                .unwrap_err()
+                .contains("multiplications")
+        );
+        assert!(render_text("{{ namespace() }}").is_err());
         let deep = format!("{{{{ {}1{} }}}}", "(".repeat(100), ")".repeat(100));
         assert!(check(&deep).unwrap_err().contains("nested 100 deep"));
     }

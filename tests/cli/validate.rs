@@ -137,3 +137,55 @@ fn an_empty_list_input_under_for_each_is_blamed_on_the_value_given() {
         "{text}"
     );
 }
+
+/// The inputs that once crashed or hung `validate`, `plan` or a check (`fuzz/corpus/validate/`,
+/// where `cargo fuzz run validate` keeps what it finds): each now ends, within the safety net
+/// of a minute, with a verdict (exit 0, 1, 2 or 4), never a panic (101), an abort or a signal.
+#[test]
+fn the_fuzz_corpus_never_crashes() {
+    let corpus = crate::support::root().join("fuzz/corpus/validate");
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .expect("fuzz corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "only {} corpus files", files.len());
+    let sandbox = crate::support::Sandbox::new();
+    for file in &files {
+        let path = file.display().to_string();
+        for args in [
+            vec!["validate", &path],
+            vec!["validate", "--format", "json", &path],
+            vec!["plan", &path],
+            vec!["run", "--dry-run", &path],
+        ] {
+            // To a file: a pipe nobody reads while waiting would stall a long diagnostic.
+            let log = sandbox.path().join("stderr.log");
+            let mut child = sandbox
+                .command(&args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("log file"))
+                .spawn()
+                .expect("runbook starts");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let status = loop {
+                if let Some(status) = child.try_wait().expect("wait") {
+                    break status;
+                }
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("{args:?} did not end within a minute");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            let stderr =
+                String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+            assert!(
+                matches!(status.code(), Some(0 | 1 | 2 | 4)),
+                "{args:?}: {status:?}\n{}",
+                stderr.chars().take(2000).collect::<String>()
+            );
+            assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        }
+    }
+}

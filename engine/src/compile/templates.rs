@@ -38,7 +38,7 @@ impl Root {
 }
 
 /// Functions minijinja provides; reading them is not reading an undeclared variable.
-const BUILTINS: &[&str] = &["range", "dict", "namespace", "debug", "loop"];
+const BUILTINS: &[&str] = &["range", "dict", "debug", "loop"];
 
 /// One use of a variable: `steps['restore'].duration` is root `Steps`, name `restore`, member
 /// `duration`, at `range` inside the template text.
