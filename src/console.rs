@@ -6,18 +6,22 @@ use runbook_engine::journal::{Entry, Event, Mode};
 use std::sync::{Arc, Mutex};
 
 fn secs(seconds: f64) -> String {
-    if seconds < 1.0 {
-        format!("{:.0}ms", seconds * 1000.0)
-    } else if seconds < 60.0 {
-        format!("{seconds:.1}s")
+    // Each unit is rounded before it is chosen, so 0.9996 s is `1.0s` (not `1000ms`) and
+    // 59.96 s is `1m00s` (not `60.0s`).
+    let ms = (seconds * 1000.0).round();
+    if ms < 1000.0 {
+        return format!("{ms:.0}ms");
+    }
+    let tenths = (seconds * 10.0).round() / 10.0;
+    if tenths < 60.0 {
+        return format!("{tenths:.1}s");
+    }
+    let total = seconds.round() as u64;
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m{s:02}s")
     } else {
-        let total = seconds.round() as u64;
-        let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
-        if h > 0 {
-            format!("{h}h{m:02}m{s:02}s")
-        } else {
-            format!("{m}m{s:02}s")
-        }
+        format!("{m}m{s:02}s")
     }
 }
 
@@ -272,4 +276,18 @@ pub fn live() -> Observer {
 
 pub fn duration(seconds: f64) -> String {
     secs(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_before_choosing_the_unit() {
+        assert_eq!(secs(0.4), "400ms");
+        assert_eq!(secs(0.9996), "1.0s");
+        assert_eq!(secs(59.96), "1m00s");
+        assert_eq!(secs(599.98), "10m00s");
+        assert_eq!(secs(3599.6), "1h00m00s");
+    }
 }

@@ -210,7 +210,8 @@ fn range(lower: i64, upper: Option<i64>, step: Option<i64>) -> Result<Value, Err
 }
 
 /// Byte ranges of the code inside `{{ }}` and `{% %}` blocks (an unclosed block runs to the
-/// end).
+/// end). A closing `}}` inside a string literal does not close the block:
+/// `{{ '{{' }}.Id{{ '}}' }}` is two blocks, `'{{'` and `'}}'`.
 pub fn blocks(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut regions = Vec::new();
     let mut rest = 0;
@@ -224,11 +225,27 @@ pub fn blocks(text: &str) -> Vec<std::ops::Range<usize>> {
             }
         };
         let start = open + 2;
-        let end = text[start..].find(close).map_or(text.len(), |i| i + start);
+        let end = closing(text, start, close);
         regions.push(start..end);
         rest = (end + 2).min(text.len());
     }
     regions
+}
+
+/// Where `close` ends the block whose code starts at `start`, outside string literals; the
+/// end of the text if it never does.
+fn closing(text: &str, start: usize, close: &str) -> usize {
+    let mut quote = None;
+    for (i, c) in text[start..].char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if text[start + i..].starts_with(close) => return start + i,
+            None => {}
+        }
+    }
+    text.len()
 }
 
 /// Filters and binary operators of a block, outside string literals.

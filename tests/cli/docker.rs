@@ -66,6 +66,46 @@ steps:
     );
 }
 
+/// A `docker.start` of containers already running changed nothing (`changed: false`): the
+/// end summary does not list it as "changed without a rollback".
+#[test]
+fn a_step_that_changed_nothing_is_not_called_a_change_without_rollback() {
+    let stack = Stack::new("unchanged");
+    let web = stack.add("web", 1, "runbook-fixture:1", false);
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "start.yml",
+        &r#"
+version: 1
+name: start
+steps:
+  - id: start-web
+    docker.start: { project: PROJECT, services: [web] }
+  - id: touch
+    needs: [start-web]
+    shell.run: { script: "true" }
+  - id: fail
+    needs: [touch]
+    shell.run: { script: "exit 1" }
+"#
+        .replace("PROJECT", &stack.project),
+    );
+    let output = sandbox.run(&["run", "start.yml"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let started = &events(&journal, "step_succeeded")[0]["outputs"];
+    assert_eq!(started["started"], serde_json::json!([]));
+    assert_eq!(started["changed"], false);
+    let error = journal.last().unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        error, "step `fail` failed; changed without a rollback: touch",
+        "{web}"
+    );
+}
+
 #[test]
 fn wait_times_out_on_a_container_that_never_becomes_healthy() {
     let stack = Stack::new("wait");
@@ -303,6 +343,9 @@ steps:
   - id: flip
     needs: [remove]
     docker.exec: { project: PROJECT, services: [api], command: [touch, /tmp/unhealthy] }
+  - id: start
+    needs: [flip]
+    docker.start: { project: PROJECT, services: [web] }
 "#
         .replace("PROJECT", &stack.project),
     );
@@ -325,9 +368,12 @@ steps:
             format!(
                 "would restart in 2 batch(es), each healthy before the next: {api} (running, healthy) | {web} (running)"
             ),
-            format!("would send SIGKILL to {web} (running)"),
+            // Previews start from what the previews before them would have done: `stop`
+            // left web exited.
+            format!("would send SIGKILL to nothing; {web} (exited, as previewed) not running"),
             format!("would remove {web} (running)"),
             format!("would run `touch /tmp/unhealthy` in {api} (running, healthy)"),
+            format!("would start {web} (exited, as previewed)"),
         ]
     );
     let look = &events(&journal, "step_succeeded")[0]["outputs"];

@@ -206,6 +206,13 @@ steps:
         journal.last().expect("events")["status"],
         "precondition_failed"
     );
+    // The check predicts the real run's exit code.
+    let checked = sandbox.run(&["run", "pre.yml", "--dry-run"]);
+    assert_eq!(code(&checked), 4, "{}", stderr(&checked));
+    assert_eq!(
+        sandbox.last_journal().last().expect("events")["status"],
+        "precondition_failed"
+    );
 }
 
 #[test]

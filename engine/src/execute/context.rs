@@ -67,51 +67,71 @@ pub trait ProcessLog: Send + Sync {
     fn started(&self, step: &str, program: &str, pid: u32);
 }
 
+/// What every step of one run shares: the template engine, check mode, who answers
+/// approvals, where programs started are journaled, the redactor, the check's simulation.
+pub(crate) struct RunShared {
+    pub templates: Arc<Templates>,
+    pub check_mode: bool,
+    pub approver: Arc<dyn Approver>,
+    pub processes: Arc<dyn ProcessLog>,
+    pub redactor: Redactor,
+    pub simulation: Simulation,
+}
+
 #[derive(Clone)]
 pub struct StepContext {
     step: String,
-    templates: Arc<Templates>,
     /// The template context: inputs, vars, secrets, run, outputs of finished steps, item.
     values: JinjaValue,
-    check_mode: bool,
     deadline: Option<Instant>,
-    approver: Arc<dyn Approver>,
-    processes: Arc<dyn ProcessLog>,
-    redactor: Redactor,
+    shared: Arc<RunShared>,
 }
 
+/// Check mode: what earlier previews said they would change, by a key of the family's
+/// choosing (`docker/<container id>/state`), so a later preview starts from there rather
+/// than from live state: after a previewed stop, a start of the same containers would start
+/// them. Shared by every step of a check.
+pub type Simulation = Arc<std::sync::Mutex<std::collections::BTreeMap<String, Value>>>;
+
 impl StepContext {
-    pub(crate) fn new(
-        step: String,
-        templates: Arc<Templates>,
-        values: JinjaValue,
-        check_mode: bool,
-        approver: Arc<dyn Approver>,
-        processes: Arc<dyn ProcessLog>,
-        redactor: Redactor,
-    ) -> Self {
+    pub(crate) fn new(step: String, values: JinjaValue, shared: Arc<RunShared>) -> Self {
         Self {
             step,
-            templates,
             values,
-            check_mode,
             deadline: None,
-            approver,
-            processes,
-            redactor,
+            shared,
         }
+    }
+
+    /// Check mode: the value an earlier preview left under `key` (see [`Simulation`]).
+    pub fn simulated(&self, key: &str) -> Option<Value> {
+        self.shared
+            .simulation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Check mode: records what this preview would change, for the previews after it.
+    pub fn simulate(&self, key: String, value: Value) {
+        self.shared
+            .simulation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, value);
     }
 
     /// `text` with the run's secrets hidden, in every form the journal hides them. A step
     /// that keeps only part of a long output redacts it first: a cut could split a secret and
     /// leave a piece the journal no longer recognises.
     pub fn redact(&self, text: &str) -> String {
-        self.redactor.redact(text)
+        self.shared.redactor.redact(text)
     }
 
     /// A program was started for this step, leading a process group of its own (`pid`).
     pub fn process_started(&self, program: &str, pid: u32) {
-        self.processes.started(&self.step, program, pid);
+        self.shared.processes.started(&self.step, program, pid);
     }
 
     pub(crate) fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
@@ -126,7 +146,7 @@ impl StepContext {
 
     /// `runbook run --dry-run`: read-only actions run, mutating ones are only previewed.
     pub fn is_check_mode(&self) -> bool {
-        self.check_mode
+        self.shared.check_mode
     }
 
     /// When the step's timeout ends; a polling verb stops in time to report its last error.
@@ -139,7 +159,8 @@ impl StepContext {
     }
 
     pub fn render_str(&self, text: &str) -> Result<String, StepError> {
-        self.templates
+        self.shared
+            .templates
             .render(text, &self.values)
             .map_err(|e| self.template_error(text, e))
     }
@@ -199,7 +220,8 @@ impl StepContext {
     /// A condition: a bare expression (`inputs.flush and steps.x.ok`) or a template
     /// (`"{{ steps.count.rows[0].n > 0 }}"`), judged by minijinja's truthiness.
     pub fn condition(&self, text: &str) -> Result<bool, StepError> {
-        self.templates
+        self.shared
+            .templates
             .condition(text, &self.values)
             .map_err(|e| self.template_error(text, e))
     }
@@ -211,7 +233,8 @@ impl StepContext {
             JinjaValue::from(minijinja::value::Serde(own)),
             self.values.clone(),
         ]);
-        self.templates
+        self.shared
+            .templates
             .condition(text, &values)
             .map_err(|e| self.template_error(text, e))
     }
@@ -221,12 +244,15 @@ impl StepContext {
         message: &str,
         approvers: &[String],
     ) -> Result<ApprovalDecision, StepError> {
-        self.approver.decide(&self.step, message, approvers).await
+        self.shared
+            .approver
+            .decide(&self.step, message, approvers)
+            .await
     }
 
     fn template_error(&self, text: &str, error: minijinja::Error) -> StepError {
         let message = format!("template `{text}`: {error}");
-        if self.check_mode && error.kind() == minijinja::ErrorKind::UndefinedError {
+        if self.shared.check_mode && error.kind() == minijinja::ErrorKind::UndefinedError {
             StepError::unknown(format!(
                 "reads a value only known after a real run ({message})"
             ))

@@ -128,22 +128,22 @@ enum Stop {
 
 pub struct Executor<A> {
     playbook: Arc<Playbook<A>>,
-    templates: Arc<Templates>,
     scope: Scope,
     recorder: Arc<Recorder>,
-    approver: Arc<dyn Approver>,
     options: RunOptions,
     states: HashMap<NodeIndex, State>,
     /// Steps that succeeded, in completion order.
     completed: Vec<NodeIndex>,
+    /// Mutating steps that succeeded and said they changed nothing (`changed: false`).
+    unchanged: std::collections::HashSet<NodeIndex>,
     stop: Option<Stop>,
     rollback_started: bool,
     compensations_done: BTreeSet<(String, usize)>,
     compensations_failed: usize,
     handlers_done: BTreeSet<usize>,
     started: Instant,
-    /// The journal's, handed to steps that cut their output short.
-    redactor: crate::secrets::Redactor,
+    /// What every step's context shares.
+    shared: Arc<context::RunShared>,
 }
 
 impl<A: Action> Executor<A> {
@@ -160,23 +160,29 @@ impl<A: Action> Executor<A> {
             .iter()
             .map(|&i| (i, State::Pending))
             .collect();
-        let redactor = recorder.redactor();
+        let shared = Arc::new(context::RunShared {
+            templates,
+            check_mode: options.check_mode,
+            approver,
+            processes: recorder.clone(),
+            redactor: recorder.redactor(),
+            simulation: Default::default(),
+        });
         Self {
             playbook,
-            templates,
             scope,
             recorder,
-            approver,
             options,
             states,
             completed: Vec::new(),
+            unchanged: std::collections::HashSet::new(),
             stop: None,
             rollback_started: false,
             compensations_done: BTreeSet::new(),
             compensations_failed: 0,
             handlers_done: BTreeSet::new(),
             started: Instant::now(),
-            redactor,
+            shared,
         }
     }
 
@@ -197,6 +203,9 @@ impl<A: Action> Executor<A> {
             let restored = match state {
                 StepState::Started | StepState::Cancelled => State::Pending,
                 StepState::Succeeded { outputs } => {
+                    if outputs.get("changed") == Some(&serde_json::Value::Bool(false)) {
+                        self.unchanged.insert(index);
+                    }
                     self.scope.record(index, step, outputs);
                     State::Succeeded
                 }
@@ -375,12 +384,8 @@ impl<A: Action> Executor<A> {
     fn context(&self, step: &str, item: Option<&serde_json::Value>) -> StepContext {
         StepContext::new(
             step.to_string(),
-            self.templates.clone(),
             self.scope.values(item),
-            self.options.check_mode,
-            self.approver.clone(),
-            self.recorder.clone(),
-            self.redactor.clone(),
+            self.shared.clone(),
         )
     }
 
@@ -433,6 +438,9 @@ impl<A: Action> Executor<A> {
                 outputs.insert("status".into(), "succeeded".into());
                 outputs.insert("duration".into(), duration.as_secs_f64().into());
                 outputs.insert("attempts".into(), attempts.into());
+                if outputs.get("changed") == Some(&serde_json::Value::Bool(false)) {
+                    self.unchanged.insert(index);
+                }
                 self.scope.record(index, step, &outputs);
                 self.completed.push(index);
                 self.recorder.record(Event::StepSucceeded {
@@ -516,24 +524,23 @@ impl<A: Action> Executor<A> {
             Stop::JournalBroken => "the journal could not be written".to_string(),
         };
         if self.options.check_mode {
-            return (RunStatus::Failed, Some(reason));
+            // What the real run would end with: a precondition failing before any change
+            // (none previewed either) is exit 4 there, so here too.
+            let previewed = self.states.values().any(|s| *s == State::Previewed);
+            let status = match stop {
+                Stop::Failed {
+                    precondition: true, ..
+                } if !previewed && !self.changed_anything() => RunStatus::PreconditionFailed,
+                _ => RunStatus::Failed,
+            };
+            return (status, Some(reason));
         }
 
-        let changed: Vec<&str> = self
-            .completed
-            .iter()
-            .map(|&i| self.playbook.step(i))
-            .filter(|s| s.action.effect() == Effect::Mutating)
-            .map(|s| s.id.as_str())
-            .collect();
-        let nothing_changed = changed.is_empty();
+        let nothing_changed = !self.changed_anything();
         let unprotected: Vec<String> = self
             .completed
             .iter()
-            .filter(|&&i| {
-                self.playbook.step(i).action.effect() == Effect::Mutating
-                    && self.playbook.rollback_of(i).is_empty()
-            })
+            .filter(|&&i| self.changed(i) && self.playbook.rollback_of(i).is_empty())
             .map(|&i| self.playbook.step(i).id.clone())
             .collect();
 
@@ -561,6 +568,17 @@ impl<A: Action> Executor<A> {
             Stop::Failed { .. } | Stop::JournalBroken => RunStatus::Failed,
         };
         (status, Some(error))
+    }
+
+    /// Whether a completed step changed something: a mutating verb, unless its outputs say
+    /// it found nothing to do (`changed: false`, as `docker.start` of running containers).
+    fn changed(&self, index: NodeIndex) -> bool {
+        self.playbook.step(index).action.effect() == Effect::Mutating
+            && !self.unchanged.contains(&index)
+    }
+
+    fn changed_anything(&self) -> bool {
+        self.completed.iter().any(|&i| self.changed(i))
     }
 
     fn has_compensations(&self) -> bool {

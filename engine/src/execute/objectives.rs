@@ -92,7 +92,8 @@ pub fn missed(rto: Option<&Measurement>, rpo: Option<&Measurement>) -> Option<St
 /// Seconds as people read a recovery time: `4m 12.3s`, `26h 5m`.
 pub fn human(seconds: f64) -> String {
     let negative = seconds < 0.0;
-    let s = seconds.abs();
+    // Rounded to what is printed first: 599.98 s is `10m`, never `9m 60.0s`.
+    let s = (seconds.abs() * 10.0).round() / 10.0;
     let text = if s < 60.0 {
         format!("{s:.1}s")
     } else if s < 3600.0 {
@@ -141,6 +142,14 @@ fn unmeasured(objective: std::time::Duration, between: String, why: &str) -> Mea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_durations_never_show_60_seconds() {
+        assert_eq!(human(599.98), "10m");
+        assert_eq!(human(59.97), "1m");
+        assert_eq!(human(61.0), "1m 1.0s");
+        assert_eq!(human(3599.99), "1h");
+    }
     use crate::journal::StepTimes;
     use crate::params::Duration;
 

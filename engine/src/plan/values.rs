@@ -145,23 +145,26 @@ impl PlanRenderer {
         // Render block by block: a block that computes with runtime outputs
         // (`steps.count.rows[0].n > 0`) is shown as its expression, never evaluated over
         // placeholders (which would print a meaningless `True`).
+        // Blocks as the template engine sees them: a `}}` inside a string literal
+        // (`{{ '}}' }}`) does not end one.
         let mut out = String::new();
-        let mut rest = text;
-        while let Some(open) = rest.find("{{") {
-            let Some(close) = rest[open..].find("}}").map(|i| open + i + 2) else {
+        let mut done = 0;
+        for code in crate::template::blocks(text) {
+            let (open, close) = (code.start - 2, (code.end + 2).min(text.len()));
+            // An unclosed block is shown as written.
+            if code.end >= text.len() || text.get(close - 2..close) != Some("}}") {
                 break;
-            };
-            out.push_str(&rest[..open]);
-            let block = &rest[open..close];
-            let inner = block[2..block.len() - 2].trim();
+            }
+            out.push_str(&text[done..open]);
+            let inner = text[code].trim();
             if mentions_runtime(inner) && !is_plain_reference(inner) {
                 out.push_str(&format!("⟨{inner}⟩"));
             } else {
-                out.push_str(&self.render(block, item));
+                out.push_str(&self.render(&text[open..close], item));
             }
-            rest = &rest[close..];
+            done = close;
         }
-        out.push_str(rest);
+        out.push_str(&text[done..]);
         redact_url_password(&out)
     }
 
@@ -202,6 +205,15 @@ fn is_plain_reference(expression: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `{{ '}}' }}`: a closing brace inside a string literal does not end the block.
+    #[test]
+    fn escaped_braces_plan_as_the_run_prints_them() {
+        assert_eq!(
+            renderer().text("{{ '{{' }}.Id{{ '}}' }}", None),
+            "{{.Id}}"
+        );
+    }
 
     fn renderer() -> PlanRenderer {
         let mut values = Map::new();

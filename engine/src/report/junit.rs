@@ -1,6 +1,8 @@
 //! The report as JUnit XML, for CI systems: one test case per step and per measured objective.
 //! A failed step or a missed objective is a failure, a skipped step is skipped, a compensation
-//! that failed is an error (the systems need a person).
+//! that failed is an error (the systems need a person). A step that failed under
+//! `continue_on_error` is a failure too (`type="continued"`), as the Markdown and HTML reports
+//! show it: the run went on, but the step did fail.
 
 use std::fmt::Write;
 
@@ -19,7 +21,7 @@ pub fn render(report: &Report) -> String {
             attr(&step.id)
         );
         match step.result.as_str() {
-            "succeeded" | "failed (continued)" => {}
+            "succeeded" => {}
             "skipped" => {
                 skipped += 1;
                 let _ = write!(
@@ -31,9 +33,14 @@ pub fn render(report: &Report) -> String {
             r => {
                 failures += 1;
                 let note = step.note.as_deref().unwrap_or(r);
+                let kind = if r == "failed (continued)" {
+                    " type=\"continued\""
+                } else {
+                    ""
+                };
                 let _ = write!(
                     cases,
-                    "<failure message=\"{}\">{}</failure>",
+                    "<failure message=\"{}\"{kind}>{}</failure>",
                     attr(r),
                     text(note)
                 );

@@ -411,6 +411,37 @@ mod tests {
         );
     }
 
+    /// A step that failed under `continue_on_error` is a failure in every report.
+    #[test]
+    fn a_continued_failure_is_a_failure_in_junit_and_markdown_alike() {
+        let report = Report::from_entries(&[
+            entry(
+                "2026-11-21T10:00:00Z",
+                Event::StepStarted {
+                    step: "warmup".into(),
+                    verb: "http.check".into(),
+                },
+            ),
+            entry(
+                "2026-11-21T10:00:01Z",
+                Event::StepFailed {
+                    step: "warmup".into(),
+                    attempts: 1,
+                    duration: 1.0,
+                    error: "503".into(),
+                    continued: true,
+                },
+            ),
+        ]);
+        let xml = junit(&report);
+        assert!(xml.contains(r#"failures="1""#), "{xml}");
+        assert!(
+            xml.contains(r#"<failure message="failed (continued)" type="continued">503</failure>"#),
+            "{xml}"
+        );
+        assert!(markdown(&report).contains("failed (continued)"));
+    }
+
     #[test]
     fn junit_counts_failures_and_escapes_text() {
         let xml = junit(&failed_run());

@@ -30,6 +30,34 @@ fn would(verb: &str, containers: &[&Container], rest: &[&Container], rest_note: 
     text
 }
 
+/// Check mode: the containers as earlier previews left them (a previewed stop made them
+/// exited), so that a preview follows the previews before it instead of live state.
+fn as_previewed(ctx: &StepContext, mut containers: Vec<Container>) -> Vec<Container> {
+    for container in &mut containers {
+        if let Some(serde_json::Value::String(state)) = ctx.simulated(&state_key(container)) {
+            container.state = state;
+            container.health = "as previewed".into();
+        }
+    }
+    containers
+}
+
+/// Check mode: the state these containers would be in after this preview.
+fn previewed(ctx: &StepContext, containers: &[&Container], state: &str) {
+    for container in containers {
+        ctx.simulate(state_key(container), state.into());
+    }
+}
+
+fn state_key(container: &Container) -> String {
+    format!("docker/{}/state", container.id)
+}
+
+/// `changed`: whether the verb acted on any container (a start of running containers did not).
+fn acted(key: &str, containers: &[Container]) -> Outputs {
+    outputs(serde_json::json!({ key: names(containers), "changed": !containers.is_empty() }))
+}
+
 impl Stop {
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let (docker, containers) = self.targets(ctx).await?;
@@ -48,14 +76,17 @@ impl Stop {
                 .map_err(|e| engine_error("stopping", container, e))?;
             stopped.push(container.clone());
         }
-        Ok(outputs(serde_json::json!({ "stopped": names(&stopped) })))
+        Ok(acted("stopped", &stopped))
     }
 
     pub(super) async fn forecast(&self, ctx: &StepContext) -> Result<String, StepError> {
         let (_, containers) = self.targets(ctx).await?;
+        let containers = as_previewed(ctx, containers);
         let (acted, rest): (Vec<&Container>, Vec<&Container>) =
             containers.iter().partition(|c| c.is_running());
-        Ok(would("stop", &acted, &rest, "already stopped"))
+        let text = would("stop", &acted, &rest, "already stopped");
+        previewed(ctx, &acted, "exited");
+        Ok(text)
     }
 }
 
@@ -70,14 +101,17 @@ impl Start {
                 .map_err(|e| engine_error("starting", container, e))?;
             started.push(container.clone());
         }
-        Ok(outputs(serde_json::json!({ "started": names(&started) })))
+        Ok(acted("started", &started))
     }
 
     pub(super) async fn forecast(&self, ctx: &StepContext) -> Result<String, StepError> {
         let (_, containers) = self.targets(ctx).await?;
+        let containers = as_previewed(ctx, containers);
         let (rest, acted): (Vec<&Container>, Vec<&Container>) =
             containers.iter().partition(|c| c.is_running());
-        Ok(would("start", &acted, &rest, "already running"))
+        let text = would("start", &acted, &rest, "already running");
+        previewed(ctx, &acted, "running");
+        Ok(text)
     }
 }
 
@@ -133,11 +167,12 @@ impl Kill {
                 .map_err(|e| engine_error("signalling", container, e))?;
             killed.push(container.clone());
         }
-        Ok(outputs(serde_json::json!({ "killed": names(&killed) })))
+        Ok(acted("killed", &killed))
     }
 
     pub(super) async fn forecast(&self, ctx: &StepContext) -> Result<String, StepError> {
         let (_, containers) = self.targets(ctx).await?;
+        let containers = as_previewed(ctx, containers);
         let (acted, rest): (Vec<&Container>, Vec<&Container>) =
             containers.iter().partition(|c| c.is_running());
         Ok(would(

@@ -137,7 +137,7 @@ docker_verb!(
     Stop,
     Mutating,
     "Stop containers (compose `stop`)",
-    ["stopped"]
+    ["stopped", "changed"]
 );
 
 docker_params! {
@@ -148,7 +148,7 @@ docker_verb!(
     Start,
     Mutating,
     "Start containers (compose `start`)",
-    ["started"]
+    ["started", "changed"]
 );
 
 docker_params! {
@@ -259,7 +259,12 @@ docker_params! {
         pub signal: Option<String>,
     }
 }
-docker_verb!(Kill, Mutating, "Send a signal to containers", ["killed"]);
+docker_verb!(
+    Kill,
+    Mutating,
+    "Send a signal to containers",
+    ["killed", "changed"]
+);
 
 docker_params! {
     /// Remove the selected containers.
