@@ -96,6 +96,24 @@ impl Serialize for Duration {
     }
 }
 
+/// The units [`Duration::parse`] accepts: humantime's, so that the schema (which editors
+/// check playbooks against) accepts exactly what the compiler does. A test holds the two
+/// together.
+const DURATION_UNITS: &[&str] = &[
+    "nanos", "nsec", "ns", "usec", "us", "µs", "millis", "msec", "ms", "seconds", "second", "secs",
+    "sec", "s", "minutes", "minute", "mins", "min", "m", "hours", "hour", "hrs", "hr", "h", "days",
+    "day", "d", "weeks", "week", "wks", "wk", "w", "months", "month", "M", "years", "year", "yrs",
+    "yr", "y",
+];
+
+/// The grammar of durations as a regex: numbers (fractions allowed), each with a unit,
+/// spaces anywhere between.
+pub fn duration_pattern() -> String {
+    let mut units: Vec<&str> = DURATION_UNITS.to_vec();
+    units.sort_by_key(|u| std::cmp::Reverse(u.chars().count()));
+    format!("^\\s*([0-9]+(\\.[0-9]+)?\\s*({})\\s*)+$", units.join("|"))
+}
+
 impl JsonSchema for Duration {
     fn schema_name() -> Cow<'static, str> {
         "Duration".into()
@@ -103,8 +121,8 @@ impl JsonSchema for Duration {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "description": "A duration with a unit: `500ms`, `30s`, `2m`, `25h`, `1h30m`, `7d`.",
-            "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*(ns|us|ms|s|sec|m|min|h|hr|d|days?|w|weeks?)\\s*)+$"
+            "description": "A duration with a unit: `500ms`, `30s`, `2m`, `25h`, `1h30m`, `7d`, `2 minutes`, `1 hour 30 mins`.",
+            "pattern": duration_pattern()
         })
     }
 }
@@ -209,6 +227,33 @@ impl<T: JsonSchema> JsonSchema for Tpl<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The schema's pattern and the compiler accept the same durations.
+    #[test]
+    fn the_schema_pattern_and_the_parser_agree() {
+        let pattern = regex::Regex::new(&duration_pattern()).unwrap();
+        for unit in DURATION_UNITS {
+            let text = format!("2{unit}");
+            assert!(Duration::parse(&text).is_ok(), "{text}");
+            assert!(pattern.is_match(&text), "{text}");
+        }
+        for good in [
+            "2 minutes",
+            "1 hour 30 mins",
+            "1h30m",
+            "1.5h",
+            " 500ms ",
+            "7d",
+            "25h",
+        ] {
+            assert!(Duration::parse(good).is_ok(), "parser: {good}");
+            assert!(pattern.is_match(good), "pattern: {good}");
+        }
+        for bad in ["a while", "30", "5 fortnights", "", "1h 30", "m"] {
+            assert!(Duration::parse(bad).is_err(), "parser: {bad}");
+            assert!(!pattern.is_match(bad), "pattern: {bad}");
+        }
+    }
 
     #[test]
     fn durations_parse_and_print_compactly() {

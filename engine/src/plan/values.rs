@@ -209,10 +209,7 @@ mod tests {
     /// `{{ '}}' }}`: a closing brace inside a string literal does not end the block.
     #[test]
     fn escaped_braces_plan_as_the_run_prints_them() {
-        assert_eq!(
-            renderer().text("{{ '{{' }}.Id{{ '}}' }}", None),
-            "{{.Id}}"
-        );
+        assert_eq!(renderer().text("{{ '{{' }}.Id{{ '}}' }}", None), "{{.Id}}");
     }
 
     fn renderer() -> PlanRenderer {
