@@ -59,7 +59,12 @@ fn dump_then_restore_round_trips_the_data_exactly() {
         r#"
 steps:
   - id: dump
-    postgres.dump: { url: "@URL@", password: "{{ secrets.pg }}", to_dir: "{dir}/backups" }
+    postgres.dump:
+      url: "@URL@"
+      password: "{{ secrets.pg }}"
+      to_dir: "{dir}/backups"
+      # A template in the name is rendered when the step runs, as the plan shows it.
+      name: "{{ run.playbook }}_{database}_{timestamp}.dump"
   - id: restore
     needs: [dump]
     postgres.restore:
@@ -91,8 +96,9 @@ steps:
         .file_name()
         .unwrap()
         .to_string_lossy();
+    let playbook = sandbox.last_journal()[0]["playbook"].as_str().unwrap().to_string();
     assert!(
-        name.starts_with(&format!("{}_", live.name)) && name.ends_with(".dump"),
+        name.starts_with(&format!("{playbook}_{}_", live.name)) && name.ends_with(".dump"),
         "{name}"
     );
     assert_eq!(

@@ -33,15 +33,16 @@ impl Dump {
             return Err(StepError::failed("`compress` is a level from 0 to 9"));
         }
         let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S").to_string();
-        let name = self
-            .name
+        // Rendered like every other param (it was taken as written: a file named
+        // `{{ inputs.prefix }}_...`), then the pattern's own fields.
+        let pattern = ctx.render(&self.name)?;
+        let name = pattern
             .replace("{database}", target.database())
             .replace("{timestamp}", &stamp);
         let path = dir.join(&name);
         let expired = match self.keep_for.as_ref().map(|k| ctx.resolve(k)).transpose()? {
             Some(keep_for) => {
-                let pattern = self
-                    .name
+                let pattern = pattern
                     .replace("{database}", target.database())
                     .replace("{timestamp}", "*");
                 expired_dumps(&dir, &pattern, keep_for.0, &path)?

@@ -186,9 +186,10 @@ postgres_params! {
         pub bin_dir: Option<Template>,
         /// Directory the dump is written to.
         pub to_dir: Template,
-        /// File name; `{timestamp}` and `{database}` are replaced.
+        /// File name; `{timestamp}` and `{database}` are replaced (after templates are
+        /// rendered: `"{{ inputs.prefix }}_{timestamp}.dump"`).
         #[serde(default = "default_dump_name")]
-        pub name: String,
+        pub name: Template,
         /// Compression level 0-9.
         #[serde(default = "default_compress")]
         pub compress: Tpl<u8>,
@@ -204,8 +205,8 @@ postgres_verb!(
     ["path", "size", "pruned", "tool"]
 );
 
-fn default_dump_name() -> String {
-    "{database}_{timestamp}.dump".into()
+fn default_dump_name() -> Template {
+    Template("{database}_{timestamp}.dump".into())
 }
 
 fn default_compress() -> Tpl<u8> {
