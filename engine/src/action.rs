@@ -44,6 +44,16 @@ pub struct VerbInfo {
     /// Params whose values are printed, logged or sent somewhere (a chat message, a process
     /// command line): a secret there would leak, so the compiler refuses it.
     pub printed: &'static [&'static str],
+    /// What params a bare value stands for, as users of Ansible and GitHub Actions write
+    /// them: `shell.run: "script"` (a string) and `shell.run: [argv...]` (a list).
+    pub shorthand: Shorthand,
+}
+
+/// The param a bare string, and the param a bare list, stand for (`None`: not accepted).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shorthand {
+    pub string: Option<&'static str>,
+    pub list: Option<&'static str>,
 }
 
 /// Implemented by each verb's params struct.
@@ -52,6 +62,10 @@ pub trait Verb: Sync {
     const SUMMARY: &'static str;
     const OUTPUTS: &'static [&'static str] = &[];
     const PRINTED: &'static [&'static str] = &[];
+    const SHORTHAND: Shorthand = Shorthand {
+        string: None,
+        list: None,
+    };
 
     /// Some verbs are read-only or mutating depending on their params (`shell.run`).
     fn effect(&self) -> Effect {

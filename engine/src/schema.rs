@@ -42,6 +42,21 @@ pub fn playbook_schema<A: Action>() -> Value {
                 Value::String(format!("{} ({}).", verb.summary, verb.effect.as_str())),
             );
         }
+        // `shell.run: "script"`, `shell.run: [argv...]`: the shorthands the compiler accepts.
+        let mut forms = vec![params];
+        if let Some(param) = verb.shorthand.string {
+            forms.push(
+                json!({ "type": "string", "description": format!("Shorthand for `{param}:`.") }),
+            );
+        }
+        if let Some(param) = verb.shorthand.list {
+            forms.push(json!({ "type": "array", "items": { "type": "string" }, "description": format!("Shorthand for `{param}:`.") }));
+        }
+        let params = if forms.len() == 1 {
+            forms.remove(0)
+        } else {
+            json!({ "anyOf": forms })
+        };
         verbs.insert(verb.name.to_string(), params);
     }
     let exactly_one_verb: Vec<Value> = verbs.keys().map(|v| json!({ "required": [v] })).collect();

@@ -47,6 +47,7 @@ macro_rules! actions {
                         summary: <$params as Verb>::SUMMARY,
                         outputs: <$params as Verb>::OUTPUTS,
                         printed: <$params as Verb>::PRINTED,
+                        shorthand: <$params as Verb>::SHORTHAND,
                     },
                 )* ];
                 CATALOG

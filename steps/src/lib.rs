@@ -64,7 +64,7 @@ pub use catalog::Action;
 
 /// Shorthands every family uses.
 pub(crate) mod prelude {
-    pub use runbook_engine::action::{Effect, Verb};
+    pub use runbook_engine::action::{Effect, Shorthand, Verb};
     pub use runbook_engine::execute::{BoxFuture, Outputs, StepContext, StepError};
     pub use runbook_engine::params::{Duration, Template, TemplateList, Tpl};
     pub use schemars::JsonSchema;

@@ -162,6 +162,10 @@ impl Verb for Run {
     const SUMMARY: &'static str = "Run a command or script";
     const OUTPUTS: &'static [&'static str] = &["exit_code", "stdout", "stderr"];
     const PRINTED: &'static [&'static str] = &["argv", "script"];
+    const SHORTHAND: Shorthand = Shorthand {
+        string: Some("script"),
+        list: Some("argv"),
+    };
     fn effect(&self) -> Effect {
         if self.read_only {
             Effect::ReadOnly

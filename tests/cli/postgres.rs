@@ -96,7 +96,10 @@ steps:
         .file_name()
         .unwrap()
         .to_string_lossy();
-    let playbook = sandbox.last_journal()[0]["playbook"].as_str().unwrap().to_string();
+    let playbook = sandbox.last_journal()[0]["playbook"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         name.starts_with(&format!("{playbook}_{}_", live.name)) && name.ends_with(".dump"),
         "{name}"

@@ -546,3 +546,18 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// `shell.run: "script"` and `shell.run: [argv...]` run as `script:` and `argv:` do.
+#[test]
+fn shell_run_shorthands_run_as_their_long_forms() {
+    let sandbox = Sandbox::new();
+    let playbook = crate::support::root().join("tests/fixtures/valid/shell-shorthand.yml");
+    let output = sandbox.run(&["run", &playbook.display().to_string()]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let said: Vec<&str> = events(&journal, "step_succeeded")
+        .iter()
+        .map(|e| e["outputs"]["stdout"].as_str().unwrap())
+        .collect();
+    assert_eq!(said, ["from a script\n", "from argv\n"]);
+}

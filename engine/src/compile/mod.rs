@@ -504,6 +504,23 @@ impl<'a, A: Action> Compiler<'a, A> {
         }
     }
 
+    /// `shell.run: "script"` / `shell.run: [argv...]`: the mapping a bare value stands for.
+    fn expand_shorthand(verb: &str, params: &YamlNode) -> Option<YamlNode> {
+        let shorthand = A::info(verb)?.shorthand;
+        let key = match &params.kind {
+            NodeKind::Str(_) => shorthand.string?,
+            NodeKind::Seq(_) => shorthand.list?,
+            _ => return None,
+        };
+        Some(YamlNode {
+            kind: NodeKind::Map(vec![(
+                Spanned::new(key.to_string(), params.span),
+                params.clone(),
+            )]),
+            span: params.span,
+        })
+    }
+
     fn parse_action(&mut self, raw: &RawAction) -> Option<A> {
         let verb = &raw.verb.value;
         if A::info(verb).is_none() {
@@ -534,7 +551,8 @@ impl<'a, A: Action> Compiler<'a, A> {
             });
             return None;
         }
-        match from_entry::<A>(&raw.verb, &raw.params) {
+        let params = Self::expand_shorthand(verb, &raw.params);
+        match from_entry::<A>(&raw.verb, params.as_ref().unwrap_or(&raw.params)) {
             Ok(action) => match action.validate() {
                 Ok(()) => Some(action),
                 Err(message) => {
@@ -591,7 +609,11 @@ impl<'a, A: Action> Compiler<'a, A> {
         }
         let printed = A::info(&raw.verb.value).map_or(&[][..], |v| v.printed);
         let mut path = Vec::new();
-        raw.params.walk_strings(&mut path, &mut |path, node, text| {
+        // A shorthand (`shell.run: "script"`) is checked as the mapping it stands for, so a
+        // secret in it is refused as in `script:`.
+        let expanded = Self::expand_shorthand(&raw.verb.value, &raw.params);
+        let params = expanded.as_ref().unwrap_or(&raw.params);
+        params.walk_strings(&mut path, &mut |path, node, text| {
             if !is_template(text) {
                 return;
             }
