@@ -250,7 +250,8 @@ fn objective_line(name: &str, m: &runbook_engine::journal::Measurement) -> Strin
 }
 
 /// Prints events to stderr as they are journaled: `03:12:09  ✓ restore  42.0s`.
-pub fn live() -> Observer {
+pub fn live(state_dir: &std::path::Path) -> Observer {
+    let approve = runbook_engine::execute::approval::approve_command(state_dir);
     let run = Mutex::new(String::new());
     Arc::new(move |entry: &Entry| {
         // For `show` and audits; a line per program started is noise on a live console.
@@ -265,9 +266,7 @@ pub fn live() -> Observer {
                 *run = id.clone();
             }
             Event::ApprovalRequested { step, .. } => {
-                sayln!(
-                    "          decide from any shell: runbook approve {run} '{step}' [--reject]"
-                );
+                sayln!("          decide from any shell: {approve} {run} '{step}' [--reject]");
             }
             _ => {}
         }

@@ -135,6 +135,12 @@ impl Catalog {
 
 /// One playbook: its schedule if it has one, or why it cannot be scheduled.
 fn compile(path: &Path) -> Result<Option<Scheduled>, String> {
+    // An environment file kept beside the playbooks is not a playbook with problems.
+    if let Ok(source) = runbook_engine::source::SourceFile::read(path)
+        && runbook_engine::load::load_environment(&source).is_ok()
+    {
+        return Ok(None);
+    }
     match crate::commands::check(path, &CompileOptions::default()) {
         Ok((_, playbook)) => Ok(playbook.schedule.clone().map(|schedule| Scheduled {
             path: path.to_path_buf(),
@@ -225,6 +231,21 @@ mod tests {
     use super::*;
 
     const SCHEDULED: &str = "version: 1\nname: nightly\nschedule: { cron: \"@daily\" }\nsteps:\n  - id: work\n    shell.run: { script: \"true\" }\n";
+
+    /// `runbook schedule DIR` over a directory that also holds environment files.
+    #[test]
+    fn environment_files_beside_playbooks_are_not_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("nightly.yml"), SCHEDULED).unwrap();
+        std::fs::write(
+            dir.path().join("staging.yml"),
+            "description: staging\ninputs:\n  stack: staging\n",
+        )
+        .unwrap();
+        let (scheduled, problems) = find(dir.path());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(scheduled.len(), 1);
+    }
 
     #[test]
     fn a_file_is_compiled_again_only_when_it_changes_and_a_problem_is_told_once() {

@@ -26,6 +26,13 @@ impl Duration {
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
+        // Reached only where a template is not allowed: the step envelope's `timeout` and
+        // `retry`, which validate and plan must know before any input is given.
+        if is_template(text) {
+            return Err(format!(
+                "`{text}`: a step's `timeout` and `retry` cannot be templates (they are checked and planned before inputs are known); write a duration such as `5m`, or template a verb's own duration (`wait.sleep: {{ duration: \"{{{{ inputs.x }}}}\" }}`)"
+            ));
+        }
         if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
             return Err(format!(
                 "`{text}` has no unit; write e.g. `{text}s` or `{text}m`"

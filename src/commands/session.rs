@@ -16,10 +16,10 @@ pub fn session(
     interrupt: Interrupt,
 ) -> Session {
     Session {
+        observer: crate::console::live(store.root()),
         store,
         options,
         prompt: !execution.no_prompt,
-        observer: crate::console::live(),
         interrupt,
         env: |name| std::env::var(name).ok(),
         notifier: Some(std::sync::Arc::new(runbook_steps::notify::RunNotifier)),

@@ -431,6 +431,14 @@ fn approval_from_another_shell_is_checked_and_journaled() {
     assert_eq!(code(&approved), 0, "{}", stderr(&approved));
     let (code, console) = finish(child);
     assert_eq!(code, 0, "{console}");
+    // The command printed at the gate works pasted anywhere: it names the state directory.
+    assert!(
+        console.contains(&format!(
+            "decide from any shell: runbook --state-dir '{}' approve ",
+            sandbox.path().join("state").display()
+        )),
+        "{console}"
+    );
     assert_eq!(sandbox.read("log"), "before\nafter\n");
     let journal = sandbox.last_journal();
     let decided = events(&journal, "approval_decided");

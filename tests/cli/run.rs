@@ -561,3 +561,25 @@ fn shell_run_shorthands_run_as_their_long_forms() {
         .collect();
     assert_eq!(said, ["from a script\n", "from argv\n"]);
 }
+
+/// Without `$USER` (cron, systemd, root over some SSH set-ups) the operator is the uid's
+/// account, not `unknown`.
+#[test]
+fn the_operator_is_named_from_the_uid_when_user_is_unset() {
+    let sandbox = Sandbox::new();
+    let playbook = crate::support::root().join("tests/fixtures/valid/shell-shorthand.yml");
+    let output = sandbox
+        .command(&["run", &playbook.display().to_string()])
+        .env_remove("RUNBOOK_USER")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .expect("runs");
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let whoami = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id runs");
+    let name = String::from_utf8_lossy(&whoami.stdout).trim().to_string();
+    assert_eq!(sandbox.last_journal()[0]["user"], name.as_str());
+}

@@ -566,10 +566,11 @@ impl<'a, A: Action> Compiler<'a, A> {
                 }
             },
             Err(e) => {
+                let hint = e.hint.or_else(|| whole_list_hint(verb, &e.message));
                 self.errors.push(CompileError::InvalidParams {
                     verb: verb.clone(),
                     message: e.message,
-                    hint: e.hint,
+                    hint,
                     span: e.span.unwrap_or(raw.params.span),
                 });
                 None
@@ -778,6 +779,10 @@ impl<'a, A: Action> Compiler<'a, A> {
     }
 
     fn undeclared(&mut self, what: &'static str, name: &str, root: Root, span: Span) {
+        // Declared, with a spec the loader could not read and has already reported.
+        if root != Root::Steps && self.raw.unreadable.iter().any(|n| n == name) {
+            return;
+        }
         let hint = self.declared_hint(name, root);
         self.errors.push(CompileError::Undeclared {
             what,
@@ -1040,4 +1045,23 @@ fn syntax_hint(text: &str) -> Option<String> {
         "names in templates are ASCII letters, digits and `_`; other text goes in quotes: `{{ 'café' }}`"
             .into()
     })
+}
+
+/// A list param given one template (`argv: "{{ inputs.cmd }}"`): which params take a whole
+/// list from one template, and what to write instead.
+fn whole_list_hint(verb: &str, message: &str) -> Option<String> {
+    let template = message
+        .strip_prefix("expected a sequence, found the string \"")?
+        .strip_suffix('"')?;
+    if !is_template(template) {
+        return None;
+    }
+    let instead = if verb == "shell.run" {
+        format!(" here, write the command line as a script: `script: \"{template}\"`")
+    } else {
+        " here, write the list in YAML, one template per item: `[\"{{ item }}\", ...]`".to_string()
+    };
+    Some(format!(
+        "a whole list from one template is taken only by docker's `services` and `docker.exec`'s `command`;{instead}"
+    ))
 }

@@ -41,7 +41,8 @@ impl GateKeeper {
             // Never `eprintln!`: it panics on a terminal that hung up (the run goes on).
             let _ = writeln!(
                 std::io::stderr(),
-                "\n  approval needed for `{step}`: {message}\n  approve? [y/n] (or from another shell: runbook approve {} {step})",
+                "\n  approval needed for `{step}`: {message}\n  approve? [y/n] (or from another shell: {} {} {step})",
+                approve_command(state_dir_of(&self.run)),
                 self.run.id
             );
         }
@@ -120,4 +121,22 @@ async fn terminal_line() -> Option<String> {
         Mutex::new(rx)
     });
     lines.lock().await.recv().await
+}
+
+/// `runbook approve` as it must be typed in another shell for runs of `state_dir`: with
+/// `--state-dir`, unless that is the default `.runbook`.
+pub fn approve_command(state_dir: &std::path::Path) -> String {
+    if state_dir == std::path::Path::new(".runbook") {
+        return "runbook approve".to_string();
+    }
+    let absolute = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    format!("runbook --state-dir '{}' approve", absolute.display())
+}
+
+/// The state directory of a run (`<state dir>/runs/<id>`).
+fn state_dir_of(run: &RunDir) -> &std::path::Path {
+    run.path
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap_or(std::path::Path::new(".runbook"))
 }

@@ -38,7 +38,7 @@ impl Operator {
         let user = ["RUNBOOK_USER", "USER", "LOGNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| "unknown".into());
+            .unwrap_or_else(user_of_uid);
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -47,6 +47,16 @@ impl Operator {
             host,
             pid: std::process::id(),
         }
+    }
+}
+
+/// The account of the process's uid (`root`), or `uid 1000` if it has none: cron, systemd
+/// and some SSH set-ups run without `$USER`.
+fn user_of_uid() -> String {
+    let uid = nix::unistd::getuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid {uid}"),
     }
 }
 

@@ -55,6 +55,10 @@ impl ActionTrait for Fake {
             summary: "Pretend to work",
             outputs: &[],
             printed: &[],
+            shorthand: crate::action::Shorthand {
+                string: None,
+                list: None,
+            },
         }]
     }
     fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {

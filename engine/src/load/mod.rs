@@ -82,6 +82,7 @@ pub fn load(source: &SourceFile) -> Loaded {
     };
     let playbook = Decoder {
         errors: &mut errors,
+        unreadable: Vec::new(),
     }
     .playbook(&root);
     Loaded { playbook, errors }
@@ -116,6 +117,8 @@ impl<'a> Fields<'a> {
 
 struct Decoder<'e> {
     errors: &'e mut Vec<LoadError>,
+    /// Names of entries whose spec could not be read (see `RawPlaybook::unreadable`).
+    unreadable: Vec<String>,
 }
 
 impl Decoder<'_> {
@@ -210,6 +213,7 @@ impl Decoder<'_> {
             schedule,
             steps,
             on_failure,
+            unreadable: std::mem::take(&mut self.unreadable),
         })
     }
 
@@ -478,9 +482,13 @@ impl Decoder<'_> {
         f.entries
             .iter()
             .filter_map(|(name, node)| {
+                let Some(value) = value(self, node) else {
+                    self.unreadable.push(name.value.clone());
+                    return None;
+                };
                 Some(Named {
                     name: name.clone(),
-                    value: value(self, node)?,
+                    value,
                     span: node.span,
                 })
             })

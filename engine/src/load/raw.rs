@@ -22,6 +22,9 @@ pub struct RawPlaybook {
     pub schedule: Option<Spanned<Schedule>>,
     pub steps: Vec<RawStep>,
     pub on_failure: Vec<RawAction>,
+    /// Inputs, secrets and vars declared with a spec that could not be read (already
+    /// reported): the compiler does not call their uses undeclared too.
+    pub unreadable: Vec<String>,
 }
 
 /// An entry of a name-keyed section (`inputs`, `secrets`, `vars`).

@@ -41,6 +41,27 @@ pub struct Selection {
     pub allow_empty: bool,
 }
 
+impl Selection {
+    /// An empty name (an input that rendered to nothing) selects nothing for a reason the
+    /// "no container matches" message would hide: say which one, and why.
+    pub fn check_names(&self) -> Result<(), StepError> {
+        let empty = [
+            ("project", self.project.iter().collect::<Vec<_>>()),
+            ("services", self.services.iter().collect()),
+            ("containers", self.containers.iter().collect()),
+            ("labels", self.labels.iter().collect()),
+        ]
+        .into_iter()
+        .find(|(_, names)| names.iter().any(|n| n.trim().is_empty()));
+        match empty {
+            Some((what, _)) => Err(StepError::failed(format!(
+                "an empty name in `{what}` (a template that rendered to nothing?); give the input or variable it reads a value"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 impl fmt::Display for Selection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
@@ -334,5 +355,26 @@ pub async fn wait_for(
         }
         last_seen = Some(seen);
         tokio::time::sleep(interval).await;
+    }
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_name_is_named_as_the_problem() {
+        let selection = Selection {
+            project: Some("goodgo-demo".into()),
+            services: vec!["api".into(), String::new()],
+            ..Selection::default()
+        };
+        let error = selection.check_names().unwrap_err().message;
+        assert!(error.starts_with("an empty name in `services`"), "{error}");
+        let fine = Selection {
+            services: vec!["api".into()],
+            ..selection
+        };
+        assert!(fine.check_names().is_ok());
     }
 }

@@ -51,13 +51,15 @@ macro_rules! docker_params {
                 let render_all = |items: &[Template]| -> Result<Vec<String>, StepError> {
                     items.iter().map(|t| ctx.render(t)).collect()
                 };
-                Ok(engine::Selection {
+                let selection = engine::Selection {
                     project: self.project.as_ref().map(|p| ctx.render(p)).transpose()?,
                     services: ctx.render_list(&self.services)?,
                     containers: render_all(&self.containers)?,
                     labels: render_all(&self.labels)?,
                     allow_empty: self.allow_empty,
-                })
+                };
+                selection.check_names()?;
+                Ok(selection)
             }
 
             /// Connects to the engine and selects the containers.
