@@ -37,6 +37,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print the JSON Schema of playbooks (for editors).
     Schema,
+    /// Every verb (or one): its params, outputs, effect and an example.
+    Verbs(VerbsArgs),
     /// Run a playbook: journaled, rolled back on failure, resumable after a crash.
     Run(RunArgs),
     /// Continue a run that crashed or was killed, from its journal.
@@ -53,6 +55,31 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Approve (or reject) a run waiting at an `approval.gate`.
     Approve(ApproveArgs),
+    /// Print shell completions: `runbook completions bash > /etc/bash_completion.d/runbook`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `runbook man > /usr/local/share/man/man1/runbook.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct VerbsArgs {
+    /// One verb, e.g. `docker.stop`; without it, every verb in one line each.
+    pub name: Option<String>,
+    /// `markdown` prints the whole reference (docs/verbs.md).
+    #[arg(long, value_enum, default_value_t = VerbsFormat::Text)]
+    pub format: VerbsFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VerbsFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

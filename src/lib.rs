@@ -28,6 +28,7 @@ pub fn run() -> std::process::ExitCode {
         cli::Command::Validate(args) => commands::validate::run(&args),
         cli::Command::Plan(args) => commands::plan::run(&args),
         cli::Command::Schema => commands::schema::run(),
+        cli::Command::Verbs(args) => commands::verbs::run(&args),
         cli::Command::Run(args) => commands::run::run(&args, store),
         cli::Command::Resume(args) => commands::resume::run(&args, store),
         cli::Command::Runs(args) => commands::runs::run(&args, &store),
@@ -37,6 +38,8 @@ pub fn run() -> std::process::ExitCode {
         cli::Command::Daemon(args) => commands::daemon::run(&args, &cli.state_dir),
         cli::Command::Schedule(args) => commands::schedule::run(&args, &cli.state_dir),
         cli::Command::Approve(args) => commands::approve::run(&args, &store),
+        cli::Command::Completions(args) => commands::cli_docs::completions(args.shell),
+        cli::Command::Man => commands::cli_docs::man(),
     };
     exit.into()
 }

@@ -18,11 +18,12 @@ pub mod journal;
 pub mod load;
 pub mod params;
 pub mod plan;
+pub mod reference;
 pub mod report;
 pub mod schema;
 pub mod secrets;
 pub mod source;
-mod suggest;
+pub mod suggest;
 pub mod template;
 
 use action::Action;

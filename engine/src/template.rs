@@ -204,8 +204,11 @@ fn range(lower: i64, upper: Option<i64>, step: Option<i64>) -> Result<Value, Err
             format!("range() of {count} items; at most {MAX_RANGE} are allowed"),
         ));
     }
-    // count <= MAX_RANGE, so every item fits in i64.
-    let items: Vec<i64> = (0..count as i64).map(|i| start + i * step).collect();
+    // Every item lies between start and stop, so it fits in i64; `i * step` on the way
+    // may not (the fuzzer found 2 * -9223372036854775806), hence i128.
+    let items: Vec<i64> = (0..count)
+        .map(|i| (i128::from(start) + i * step128) as i64)
+        .collect();
     Ok(Value::from(items))
 }
 
@@ -321,6 +324,12 @@ mod tests {
         // minijinja's own range overflowed (a panic) on extreme bounds: two items here.
         let extreme = "{% for i in range(9223372036854775807, -9223372036854775807, -9223372036854775807) %}{{ i }} {% endfor %}";
         assert_eq!(render_text(extreme).unwrap(), "9223372036854775807 0 ");
+        // Found by `cargo fuzz run validate`: the third item's offset overflowed i64.
+        let found = "{% for i in range(9223372036854775807, -9223372036854775807, -9223372036854775806) %}{{ i }} {% endfor %}";
+        assert_eq!(
+            render_text(found).unwrap(),
+            "9223372036854775807 1 -9223372036854775805 "
+        );
     }
 
     #[test]

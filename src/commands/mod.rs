@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod approve;
+pub mod cli_docs;
 pub mod daemon;
 pub mod diff;
 pub mod plan;
@@ -13,6 +14,7 @@ pub mod schema;
 mod session;
 pub mod show;
 pub mod validate;
+pub mod verbs;
 
 use runbook_engine::compile::CompileOptions;
 use runbook_engine::diagnostic::Diagnostic;

@@ -74,3 +74,51 @@ fn output_to_a_closed_pipe_ends_quietly() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+/// Shell completions and the man page come from the clap definition: every subcommand is
+/// in them, and the bash script is valid bash.
+#[test]
+fn completions_and_man_page_know_every_subcommand() {
+    let bash = stdout(&runbook(&["completions", "bash"]));
+    let man = stdout(&runbook(&["man"]));
+    for command in [
+        "validate", "plan", "run", "resume", "show", "approve", "daemon",
+    ] {
+        assert!(bash.contains(command), "bash completions lack {command}");
+        assert!(man.contains(command), "man page lacks {command}");
+    }
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH runbook 1"),
+        "{man}"
+    );
+    let file = std::env::temp_dir().join(format!("runbook-completion-{}.bash", std::process::id()));
+    std::fs::write(&file, &bash).unwrap();
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+/// `docs/verbs.md` is `runbook verbs --format markdown`, as the schema file is `runbook schema`.
+#[test]
+fn checked_in_verb_reference_is_up_to_date() {
+    let output = runbook(&["verbs", "--format", "markdown"]);
+    assert_eq!(output.status.code(), Some(0));
+    let checked_in = std::fs::read_to_string(root().join("docs/verbs.md")).expect("docs/verbs.md");
+    assert!(
+        stdout(&output) == checked_in,
+        "docs/verbs.md is stale: run `cargo run -q -- verbs --format markdown > docs/verbs.md`"
+    );
+    let one = stdout(&runbook(&["verbs", "docker.stop"]));
+    assert!(one.contains("outputs: stopped, changed;"), "{one}");
+    let typo = runbook(&["verbs", "docker.stp"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("did you mean `docker.stop`?"));
+}

@@ -176,7 +176,10 @@ mod tests {
         }
         let mut fast = 0;
         for path in &files {
-            let source = SourceFile::read(path).expect("read");
+            // One invalid fixture is deliberately not UTF-8: there is no text to compare.
+            let Ok(source) = SourceFile::read(path) else {
+                continue;
+            };
             if let Some(tree) = parse_plain(&source.text) {
                 fast += 1;
                 let reference = parse_with_saphyr(&source)
