@@ -144,6 +144,7 @@ pub fn describe(event: &Event) -> String {
             };
             format!("✗ {step}  failed{tries}{going_on}: {}", indent(error))
         }
+        Event::StepNoted { step, note } => format!("ℹ {step}  found: {}", indent(note)),
         Event::StepCancelled { step, reason } => format!("■ {step}  cancelled: {reason}"),
         Event::StepPreviewed { step, preview } => format!("~ {step}  {}", indent(preview)),
         Event::StepUnknown { step, reason } => format!("? {step}  unknown: {}", indent(reason)),

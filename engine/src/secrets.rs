@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use regex::Regex;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::load::SecretSpec;
 
@@ -102,14 +102,36 @@ pub const REDACTED: &str = "••••";
 /// single regex, so a line is scanned once whatever the number of secrets.
 #[derive(Clone, Default)]
 pub struct Redactor {
+    /// Shared by every clone (the journal writer's, the steps'), so that a value added during
+    /// the run (a sensitive output) is hidden everywhere from then on.
+    inner: Arc<RwLock<Compiled>>,
+}
+
+#[derive(Default)]
+struct Compiled {
+    values: Vec<String>,
     /// `None` when there is nothing to hide.
-    pattern: Option<Arc<Regex>>,
-    count: usize,
+    pattern: Option<Regex>,
+}
+
+impl Compiled {
+    fn build(values: Vec<String>) -> Self {
+        let mut forms: Vec<String> = values.iter().flat_map(|v| patterns_of(v)).collect();
+        // Longest first: the regex takes the first alternative that matches at a position,
+        // so a secret that contains another is replaced whole.
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        let pattern = (!forms.is_empty())
+            .then(|| Regex::new(&forms.join("|")).ok())
+            .flatten();
+        Self { values, pattern }
+    }
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} values)", self.count)
+        let count = self.inner.read().map_or(0, |c| c.values.len());
+        write!(f, "Redactor({count} values)")
     }
 }
 
@@ -123,25 +145,31 @@ const MIN_BASE64_CORE: usize = 8;
 
 impl Redactor {
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut forms: Vec<String> = Vec::new();
-        let mut count = 0;
-        for value in values.into_iter().filter(|v| v.len() >= MIN_REDACTED_LEN) {
-            count += 1;
-            forms.extend(patterns_of(&value));
+        let values: Vec<String> = values
+            .into_iter()
+            .filter(|v| v.len() >= MIN_REDACTED_LEN)
+            .collect();
+        Self {
+            inner: Arc::new(RwLock::new(Compiled::build(values))),
         }
-        // Longest first: the regex takes the first alternative that matches at a position,
-        // so a secret that contains another is replaced whole.
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        forms.dedup();
-        let pattern = (!forms.is_empty())
-            .then(|| Regex::new(&forms.join("|")).ok().map(Arc::new))
-            .flatten();
-        Self { pattern, count }
+    }
+
+    /// Hides these values too, from now on, in every clone of this redactor: secrets made
+    /// during the run (an output declared `sensitive`).
+    pub fn add(&self, values: impl IntoIterator<Item = String>) {
+        let mut compiled = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut all = compiled.values.clone();
+        let before = all.len();
+        all.extend(values.into_iter().filter(|v| v.len() >= MIN_REDACTED_LEN));
+        if all.len() != before {
+            *compiled = Compiled::build(all);
+        }
     }
 
     pub fn redact(&self, text: &str) -> String {
         let text = redact_url_password(text);
-        match &self.pattern {
+        let compiled = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        match &compiled.pattern {
             Some(pattern) => pattern.replace_all(&text, REDACTED).into_owned(),
             None => text,
         }

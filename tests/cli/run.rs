@@ -583,3 +583,67 @@ fn the_operator_is_named_from_the_uid_when_user_is_unset() {
     let name = String::from_utf8_lossy(&whoami.stdout).trim().to_string();
     assert_eq!(sandbox.last_journal()[0]["user"], name.as_str());
 }
+
+/// `show:` puts what a diagnostic step found on the console and in every report; a
+/// `sensitive` output (a secret made during the run) reaches later steps but nothing written.
+#[test]
+fn show_reports_findings_and_sensitive_outputs_stay_hidden() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "diagnose.yml",
+        r#"
+version: 1
+name: diagnose
+steps:
+  - id: disk
+    shell.run: { script: "echo '/dev/sda1  91% /'", read_only: true }
+    show: stdout
+  - id: count
+    needs: [disk]
+    shell.run: { script: "echo 3", read_only: true }
+    show: "{{ steps.count.stdout | trim }} connections idle in transaction"
+  - id: mint
+    shell.run: "printf 'tok-%s-fresh' $$"
+    sensitive: [stdout]
+    show: stdout
+  - id: use
+    needs: [mint]
+    shell.run:
+      script: 'printf %s "$T" > {dir}/minted; echo "using $T"'
+      env: { T: "{{ steps.mint.stdout }}" }
+"#,
+    );
+    let output = sandbox.run(&["run", "diagnose.yml"]);
+    let console = stderr(&output);
+    assert_eq!(code(&output), 0, "{console}");
+    assert!(
+        console.contains("ℹ disk  found: /dev/sda1  91% /"),
+        "{console}"
+    );
+    assert!(
+        console.contains("ℹ count  found: 3 connections idle in transaction"),
+        "{console}"
+    );
+    let token = sandbox.read("minted");
+    assert!(
+        token.starts_with("tok-") && token.ends_with("-fresh"),
+        "{token}"
+    );
+    let mut everything = console.clone();
+    for file in std::fs::read_dir(sandbox.last_run_dir()).unwrap().flatten() {
+        everything.push_str(&std::fs::read_to_string(file.path()).unwrap_or_default());
+    }
+    assert!(!everything.contains(&token), "the minted token leaked");
+    assert!(console.contains("ℹ mint  found: ••••"), "{console}");
+    let report = std::fs::read_to_string(sandbox.last_run_dir().join("report.md")).unwrap();
+    assert!(report.contains("## What the steps found"), "{report}");
+    assert!(
+        report.contains("3 connections idle in transaction"),
+        "{report}"
+    );
+    let junit = std::fs::read_to_string(sandbox.last_run_dir().join("report.junit.xml")).unwrap();
+    assert!(
+        junit.contains("<system-out>/dev/sda1  91% /</system-out>"),
+        "{junit}"
+    );
+}

@@ -348,6 +348,7 @@ impl<'a, A: Action> Compiler<'a, A> {
             self.action_templates(raw, &own(None));
             self.parse_action(raw)
         });
+        self.check_shown_outputs(index, step);
         let mut requires = Vec::new();
         for raw in &step.requires {
             self.action_templates(raw, &own(None));
@@ -778,6 +779,44 @@ impl<'a, A: Action> Compiler<'a, A> {
         }
     }
 
+    /// `show:` and `sensitive:` name outputs the step's verb has; a `show` template may read
+    /// the step's own outputs (it is rendered after the step) and never a secret.
+    fn check_shown_outputs(&mut self, index: usize, step: &RawStep) {
+        let verb = step.action.as_ref().map(|a| a.verb.value.as_str());
+        let Some(info) = verb.and_then(A::info) else {
+            return;
+        };
+        let mut named: Vec<&Spanned<String>> = step.sensitive.iter().collect();
+        match &step.show {
+            Some(show) if is_template(&show.value) => {
+                let scope = Scope {
+                    steps: StepAccess::Ancestors {
+                        step: index,
+                        itself: true,
+                    },
+                    item: step.for_each.is_some(),
+                    printed_in: Some("`show`, which is printed".into()),
+                };
+                self.check_text(&show.value, show.span, false, &scope);
+            }
+            Some(show) => named.push(show),
+            None => {}
+        }
+        for output in named {
+            let name = output.value.trim();
+            if !info.outputs.contains(&name) && !COMMON_OUTPUTS.contains(&name) {
+                let known: Vec<&str> = info.outputs.iter().chain(COMMON_OUTPUTS).copied().collect();
+                self.errors.push(CompileError::UnknownOutput {
+                    referenced: step.id.value.clone(),
+                    verb: info.name.to_string(),
+                    output: name.to_string(),
+                    hint: known_names_hint(name, &known, "outputs"),
+                    span: output.span,
+                });
+            }
+        }
+    }
+
     fn undeclared(&mut self, what: &'static str, name: &str, root: Root, span: Span) {
         // Declared, with a spec the loader could not read and has already reported.
         if root != Root::Steps && self.raw.unreadable.iter().any(|n| n == name) {
@@ -905,6 +944,14 @@ fn assemble<A: Action>(
                     .or_else(|| raw.defaults.retry.clone()),
                 idempotent: raw_step.idempotent.unwrap_or(effect == Effect::ReadOnly),
                 continue_on_error: raw_step.continue_on_error,
+                show: raw_step.show.as_ref().map(|s| {
+                    if is_template(&s.value) {
+                        Show::Template(s.value.clone())
+                    } else {
+                        Show::Output(s.value.trim().to_string())
+                    }
+                }),
+                sensitive: raw_step.sensitive.iter().map(|s| s.value.clone()).collect(),
                 stage: 0,
                 span: raw_step.span,
             }));

@@ -77,8 +77,21 @@ pub struct Step<A> {
     /// Declared idempotent, or read-only (safe to run again after a crash).
     pub idempotent: bool,
     pub continue_on_error: bool,
+    /// What the step found, shown once it succeeded (console, `show`, every report).
+    pub show: Option<Show>,
+    /// Outputs that are secrets made during the run: redacted from then on, everywhere.
+    pub sensitive: Vec<String>,
     pub stage: usize,
     pub span: Span,
+}
+
+/// `show:` of a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Show {
+    /// One of the step's outputs, by name (`show: stdout`).
+    Output(String),
+    /// A template over inputs and outputs, the step's own included (`"{{ steps.disk.stdout }}"`).
+    Template(String),
 }
 
 /// An action outside the main flow (precondition, compensation, failure handler), with its

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::action::{Action, Effect};
-use crate::compile::{Edge, Playbook};
+use crate::compile::{Edge, Playbook, Show};
 use crate::journal::{Event, RunRecord, RunStatus, StepState};
 pub use context::{Approver, BoxFuture, Outputs, ProcessLog, StepContext, StepError};
 use recorder::Recorder;
@@ -441,14 +441,28 @@ impl<A: Action> Executor<A> {
                 if outputs.get("changed") == Some(&serde_json::Value::Bool(false)) {
                     self.unchanged.insert(index);
                 }
+                // Before anything is written: from here on these values are secrets.
+                self.shared.redactor.add(
+                    step.sensitive
+                        .iter()
+                        .filter_map(|name| outputs.get(name))
+                        .flat_map(texts_of),
+                );
                 self.scope.record(index, step, &outputs);
                 self.completed.push(index);
+                let note = step
+                    .show
+                    .as_ref()
+                    .map(|show| self.shown(show, &outputs, step.item.as_ref()));
                 self.recorder.record(Event::StepSucceeded {
-                    step: id,
+                    step: id.clone(),
                     attempts,
                     duration: duration.as_secs_f64(),
                     outputs,
                 });
+                if let Some(note) = note {
+                    self.recorder.record(Event::StepNoted { step: id, note });
+                }
                 State::Succeeded
             }
             StepOutcome::Failed {
@@ -570,6 +584,24 @@ impl<A: Action> Executor<A> {
         (status, Some(error))
     }
 
+    /// The text of a step's `show:`, from its outputs (a template that fails to render says
+    /// why instead: showing is never a reason to fail a step that worked).
+    fn shown(&self, show: &Show, outputs: &Outputs, item: Option<&serde_json::Value>) -> String {
+        match show {
+            Show::Output(name) => match outputs.get(name) {
+                Some(serde_json::Value::String(text)) => text.trim_end().to_string(),
+                Some(value) => serde_json::to_string_pretty(value).unwrap_or_default(),
+                None => format!("(no output `{name}`)"),
+            },
+            Show::Template(text) => self
+                .shared
+                .templates
+                .render(text, &self.scope.values(item))
+                .map(|t| t.trim_end().to_string())
+                .unwrap_or_else(|e| format!("(`show` could not be rendered: {e})")),
+        }
+    }
+
     /// Whether a completed step changed something: a mutating verb, unless its outputs say
     /// it found nothing to do (`changed: false`, as `docker.start` of running containers).
     fn changed(&self, index: NodeIndex) -> bool {
@@ -665,6 +697,19 @@ fn status_only(status: &str) -> Outputs {
     let mut outputs = Outputs::new();
     outputs.insert("status".into(), status.into());
     outputs
+}
+
+/// Every text inside an output value: what a sensitive output must hide (a token, or each
+/// field of a generated credential), and the value as JSON (how it is journaled).
+fn texts_of(value: &serde_json::Value) -> Vec<String> {
+    let mut texts = match value {
+        serde_json::Value::String(text) => return vec![text.clone()],
+        serde_json::Value::Array(items) => items.iter().flat_map(texts_of).collect(),
+        serde_json::Value::Object(map) => map.values().flat_map(texts_of).collect(),
+        other => vec![other.to_string()],
+    };
+    texts.push(value.to_string());
+    texts
 }
 
 #[cfg(test)]

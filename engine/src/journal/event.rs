@@ -101,6 +101,11 @@ pub enum Event {
         duration: f64,
         outputs: Map<String, Value>,
     },
+    /// What a step found, as its `show:` says (the console, `show` and the reports print it).
+    StepNoted {
+        step: String,
+        note: String,
+    },
     StepFailed {
         step: String,
         attempts: u32,
@@ -300,6 +305,7 @@ impl Event {
             | Self::PreconditionFailed { step, .. }
             | Self::AttemptFailed { step, .. }
             | Self::StepSucceeded { step, .. }
+            | Self::StepNoted { step, .. }
             | Self::StepFailed { step, .. }
             | Self::StepCancelled { step, .. }
             | Self::StepPreviewed { step, .. }

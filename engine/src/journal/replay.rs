@@ -208,6 +208,7 @@ impl RunRecord {
             Event::RunResumed { .. }
             | Event::LockAcquired { .. }
             | Event::TerminalLost { .. }
+            | Event::StepNoted { .. }
             | Event::ProcessStarted { .. }
             | Event::LeftoverKilled { .. }
             | Event::AttemptFailed { .. }

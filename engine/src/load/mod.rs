@@ -53,6 +53,8 @@ pub const STEP_KEYS: &[&str] = &[
     "serial",
     "idempotent",
     "continue_on_error",
+    "show",
+    "sensitive",
 ];
 
 /// Keys an action in `requires`, `rollback` or `on_failure` may carry besides its verb.
@@ -266,6 +268,11 @@ impl Decoder<'_> {
             .value("continue_on_error")
             .and_then(|n| self.typed::<bool>(n))
             .unwrap_or(false);
+        let show = f.value("show").and_then(|n| self.string("show", n));
+        let sensitive = f
+            .value("sensitive")
+            .map(|n| self.string_list("sensitive", n))
+            .unwrap_or_default();
         let action = self.action_key(&f, &id.value, node, STEP_KEYS, "step");
         Some(RawStep {
             id,
@@ -281,6 +288,8 @@ impl Decoder<'_> {
             serial,
             idempotent,
             continue_on_error,
+            show,
+            sensitive,
             // A step without a usable action is kept (its error is already reported) so that
             // `needs` on it still resolve and do not add misleading errors.
             action: action.map(|(verb, params)| RawAction {

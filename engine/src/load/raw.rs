@@ -52,6 +52,12 @@ pub struct RawStep {
     pub serial: Option<Spanned<Serial>>,
     pub idempotent: Option<bool>,
     pub continue_on_error: bool,
+    /// What to put on the console and in the reports once the step succeeded: an output's
+    /// name (`stdout`) or a template over outputs (`"{{ steps.disk.stdout }}"`).
+    pub show: Option<Spanned<String>>,
+    /// Outputs that are secrets made during the run (a rotated password, a token): redacted
+    /// everywhere from the moment the step returns them.
+    pub sensitive: Vec<Spanned<String>>,
     /// `None` when the step's action was missing or malformed (already reported).
     pub action: Option<RawAction>,
 }

@@ -26,6 +26,7 @@ pub fn render(report: &Report) -> String {
     objectives(&mut out, report);
     out.push_str("<h2>Timeline</h2>\n");
     out.push_str(&timeline(report));
+    found(&mut out, report);
     failures(&mut out, report);
     out.push_str("</body></html>\n");
     out
@@ -224,6 +225,23 @@ fn timeline(report: &Report) -> String {
     }
     svg.push_str("</svg>\n<p class=\"legend\"><span class=\"k succeeded\"></span> succeeded <span class=\"k failed\"></span> failed <span class=\"k skipped\"></span> skipped <span class=\"k undo\"></span> compensation (rollback) <span class=\"k retry\"></span> a failed attempt, retried</p>\n");
     svg
+}
+
+/// The steps' `show:`: what diagnostic steps found.
+fn found(out: &mut String, report: &Report) {
+    let found: Vec<_> = report.steps.iter().filter(|s| s.found.is_some()).collect();
+    if found.is_empty() {
+        return;
+    }
+    out.push_str("<h2>What the steps found</h2>\n");
+    for step in found {
+        let _ = writeln!(
+            out,
+            "<h3><code>{}</code></h3><pre>{}</pre>",
+            escape(&step.id),
+            escape(step.found.as_deref().unwrap_or(""))
+        );
+    }
 }
 
 fn failures(out: &mut String, report: &Report) {

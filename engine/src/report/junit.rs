@@ -46,6 +46,9 @@ pub fn render(report: &Report) -> String {
                 );
             }
         }
+        if let Some(found) = &step.found {
+            let _ = write!(cases, "<system-out>{}</system-out>", text(found));
+        }
         cases.push_str("</testcase>\n");
     }
     for c in report.rollback.iter().filter(|c| c.result != "undone") {

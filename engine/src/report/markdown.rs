@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::Report;
+use super::{Report, StepReport};
 use crate::execute::objectives::human;
 use crate::journal::Measurement;
 
@@ -74,6 +74,19 @@ pub fn render(report: &Report) -> String {
             step.attempts.map_or("–".into(), |a| a.to_string()),
             step.note.as_deref().map(cell).unwrap_or_default()
         );
+    }
+
+    let found: Vec<&StepReport> = report.steps.iter().filter(|s| s.found.is_some()).collect();
+    if !found.is_empty() {
+        out.push_str("\n## What the steps found\n");
+        for step in found {
+            let _ = write!(
+                out,
+                "\n`{}`:\n\n```text\n{}\n```\n",
+                step.id,
+                step.found.as_deref().unwrap_or("").replace("```", "'''")
+            );
+        }
     }
 
     if !report.rollback.is_empty() {

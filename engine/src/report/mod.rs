@@ -57,6 +57,9 @@ pub struct StepReport {
     pub note: Option<String>,
     /// When each failed attempt ended (a retry followed).
     pub retries: Vec<DateTime<Utc>>,
+    /// What the step found (its `show:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,6 +126,7 @@ impl Report {
                     attempts: None,
                     note: None,
                     retries: Vec::new(),
+                    found: None,
                 });
                 self.steps.len() - 1
             }
@@ -257,6 +261,7 @@ impl Report {
                 self.error = error.clone();
             }
             Event::AttemptFailed { step, .. } => self.step(step).retries.push(entry.at),
+            Event::StepNoted { step, note } => self.step(step).found = Some(note.clone()),
             Event::Notified { .. }
             | Event::LockAcquired { .. }
             | Event::ApprovalRequested { .. }
