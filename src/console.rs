@@ -131,6 +131,12 @@ pub fn describe(event: &Event) -> String {
         }
         Event::StepFailed {
             step,
+            error,
+            warning: true,
+            ..
+        } => format!("⚠ {step}  warning: {}", indent(error)),
+        Event::StepFailed {
+            step,
             attempts,
             error,
             continued,

@@ -73,6 +73,7 @@ pub fn playbook_schema<A: Action>() -> Value {
         "needs": { "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }], "description": "Steps that must succeed before this one starts." },
         "when": { "type": "string", "description": "minijinja expression; the step is skipped when it is false, e.g. `inputs.flush_cache`." },
         "show": { "type": "string", "description": "What the step found, shown on the console and in every report once it succeeded: an output's name (`stdout`) or a template (`\"{{ steps.disk.stdout }}\"`); never secrets." },
+        "severity": { "enum": ["error", "warning"], "description": "`warning`: a failure is a warning (⚠ everywhere, the run goes on, the exit code is unchanged); default `error`." },
         "sensitive": { "type": "array", "items": { "type": "string" }, "description": "Outputs that are secrets made during the run (a rotated password, a token): redacted everywhere from the moment the step returns them." },
         "requires": { "type": "array", "items": { "$ref": "#/$defs/ActionItem" }, "description": "Read-only preconditions checked before the action; the step fails without changing anything if one fails." },
         "timeout": with_description(&duration, "Time limit of the action, all retries included."),

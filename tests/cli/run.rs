@@ -647,3 +647,48 @@ steps:
         "{junit}"
     );
 }
+
+/// `severity: warning`: a failed check that should not stop the run is a warning on the
+/// console, in the reports and in JUnit (which passes it), and the run succeeds.
+#[test]
+fn a_warning_is_a_warning_everywhere_and_the_run_succeeds() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "deep.yml",
+        r#"
+version: 1
+name: deep
+steps:
+  - id: disk-space
+    shell.run: { script: "echo 'disk 91% used' >&2; exit 1", read_only: true }
+    severity: warning
+  - id: api
+    needs: [disk-space]
+    shell.run: { script: "true", read_only: true }
+"#,
+    );
+    let output = sandbox.run(&["run", "deep.yml"]);
+    let console = stderr(&output);
+    assert_eq!(code(&output), 0, "{console}");
+    assert!(
+        console.contains("⚠ disk-space  warning: `sh` exited with 1"),
+        "{console}"
+    );
+    assert!(console.contains("✓ api"), "{console}");
+    let dir = sandbox.last_run_dir();
+    let markdown = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("| `disk-space` | ⚠️ warning |"),
+        "{markdown}"
+    );
+    let junit = std::fs::read_to_string(dir.join("report.junit.xml")).unwrap();
+    assert!(junit.contains(r#"failures="0""#), "{junit}");
+    assert!(
+        junit.contains("<system-err>warning: `sh` exited with 1"),
+        "{junit}"
+    );
+    assert_eq!(
+        sandbox.last_journal().last().unwrap()["status"],
+        "succeeded"
+    );
+}

@@ -952,6 +952,7 @@ fn assemble<A: Action>(
                     }
                 }),
                 sensitive: raw_step.sensitive.iter().map(|s| s.value.clone()).collect(),
+                severity: raw_step.severity,
                 stage: 0,
                 span: raw_step.span,
             }));

@@ -81,6 +81,8 @@ pub struct Step<A> {
     pub show: Option<Show>,
     /// Outputs that are secrets made during the run: redacted from then on, everywhere.
     pub sensitive: Vec<String>,
+    /// `warning`: a failure is a warning, and the run goes on.
+    pub severity: crate::load::Severity,
     pub stage: usize,
     pub span: Span,
 }

@@ -470,13 +470,15 @@ impl<A: Action> Executor<A> {
                 attempts,
                 duration,
             } => {
-                let continued = step.continue_on_error;
+                let warning = step.severity == crate::load::Severity::Warning;
+                let continued = step.continue_on_error || warning;
                 self.recorder.record(Event::StepFailed {
                     step: id.clone(),
                     attempts,
                     duration: duration.as_secs_f64(),
                     error,
                     continued,
+                    warning,
                 });
                 if continued {
                     self.scope.record(index, step, &status_only("failed"));

@@ -113,6 +113,9 @@ pub enum Event {
         error: String,
         /// `continue_on_error`: the failure is recorded and the run goes on.
         continued: bool,
+        /// `severity: warning`: the failure is a warning (and the run goes on).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        warning: bool,
     },
     StepCancelled {
         step: String,

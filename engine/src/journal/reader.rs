@@ -132,6 +132,7 @@ mod tests {
             duration: 0.5,
             error: "login failed for hunter22".into(),
             continued: false,
+            warning: false,
         });
         written.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

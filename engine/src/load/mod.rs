@@ -55,6 +55,7 @@ pub const STEP_KEYS: &[&str] = &[
     "continue_on_error",
     "show",
     "sensitive",
+    "severity",
 ];
 
 /// Keys an action in `requires`, `rollback` or `on_failure` may carry besides its verb.
@@ -273,6 +274,10 @@ impl Decoder<'_> {
             .value("sensitive")
             .map(|n| self.string_list("sensitive", n))
             .unwrap_or_default();
+        let severity = f
+            .value("severity")
+            .and_then(|n| self.typed::<Severity>(n))
+            .unwrap_or_default();
         let action = self.action_key(&f, &id.value, node, STEP_KEYS, "step");
         Some(RawStep {
             id,
@@ -290,6 +295,7 @@ impl Decoder<'_> {
             continue_on_error,
             show,
             sensitive,
+            severity,
             // A step without a usable action is kept (its error is already reported) so that
             // `needs` on it still resolve and do not add misleading errors.
             action: action.map(|(verb, params)| RawAction {

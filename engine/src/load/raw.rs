@@ -58,6 +58,7 @@ pub struct RawStep {
     /// Outputs that are secrets made during the run (a rotated password, a token): redacted
     /// everywhere from the moment the step returns them.
     pub sensitive: Vec<Spanned<String>>,
+    pub severity: Severity,
     /// `None` when the step's action was missing or malformed (already reported).
     pub action: Option<RawAction>,
 }
@@ -261,6 +262,17 @@ impl Schedule {
     fn default_timezone() -> String {
         "UTC".to_string()
     }
+}
+
+/// What a step's failure means: `error` (the default) stops the run; `warning` is a finding
+/// that should not (the deep health check's WARN lines): shown as ⚠ everywhere, the run goes
+/// on, and it does not change the exit code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

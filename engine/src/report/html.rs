@@ -157,6 +157,7 @@ fn timeline(report: &Report) -> String {
             "succeeded" => "succeeded",
             r if r.starts_with("failed") || r == "precondition failed" => "failed",
             "skipped" => "skipped",
+            "warning" => "warning",
             _ => "other",
         };
         let _ = writeln!(
@@ -304,7 +305,7 @@ table.grid td,table.grid th{border:1px solid #ccd3dd}table.summary th{color:#5a6
 pre{background:#f6f7f9;padding:.7em;white-space:pre-wrap}\
 svg text{font:12px system-ui,sans-serif}svg .label{text-anchor:end}svg .tick{text-anchor:middle;fill:#5a6472}\
 svg .grid{stroke:#e3e7ec}rect.succeeded,.k.succeeded{fill:#3a9d5d;background:#3a9d5d}\
-rect.failed,.k.failed{fill:#d2453b;background:#d2453b}rect.skipped,.k.skipped{fill:#b8bec7;background:#b8bec7}\
+rect.failed,.k.failed{fill:#d2453b;background:#d2453b}rect.skipped,.k.skipped{fill:#b8bec7;background:#b8bec7}rect.warning,.k.warning{fill:#e0a526;background:#e0a526}\
 rect.other{fill:#7b8ea8}rect.undo,.k.undo{fill:#e0a800;background:#e0a800}\
 line.retry{stroke:#b3261e;stroke-width:2}.k.retry{background:#b3261e}\
 .legend{color:#5a6472}.k{display:inline-block;width:.9em;height:.9em;margin:0 .2em 0 .8em;vertical-align:-.1em}";

@@ -22,6 +22,14 @@ pub fn render(report: &Report) -> String {
         );
         match step.result.as_str() {
             "succeeded" => {}
+            // A warning passes, and says what it found where CI systems show test output.
+            "warning" => {
+                let _ = write!(
+                    cases,
+                    "<system-err>warning: {}</system-err>",
+                    text(step.note.as_deref().unwrap_or(""))
+                );
+            }
             "skipped" => {
                 skipped += 1;
                 let _ = write!(

@@ -129,6 +129,7 @@ fn mark(result: &str) -> String {
     match result {
         "succeeded" => "✅ succeeded".into(),
         "skipped" => "⏭ skipped".into(),
+        "warning" => "⚠️ warning".into(),
         r if r.starts_with("failed") || r == "precondition failed" => format!("❌ {r}"),
         other => other.to_string(),
     }

@@ -197,12 +197,13 @@ impl Report {
                 duration,
                 error,
                 continued,
+                warning,
             } => {
                 let step = self.step(step);
-                step.result = if *continued {
-                    "failed (continued)"
-                } else {
-                    "failed"
+                step.result = match (*warning, *continued) {
+                    (true, _) => "warning",
+                    (false, true) => "failed (continued)",
+                    (false, false) => "failed",
                 }
                 .into();
                 step.attempts = Some(*attempts);
@@ -362,6 +363,7 @@ mod tests {
                     duration: 3.0,
                     error: "disk <full> & \"gone\"".into(),
                     continued: false,
+                    warning: false,
                 },
             ),
             entry(
@@ -435,6 +437,7 @@ mod tests {
                     duration: 1.0,
                     error: "503".into(),
                     continued: true,
+                    warning: false,
                 },
             ),
         ]);
