@@ -21,6 +21,22 @@ pub struct Cli {
     /// runbook starts from [default: /run/lock/runbook, else $TMPDIR/runbook-locks].
     #[arg(long, global = true, env = "RUNBOOK_LOCK_DIR", value_name = "DIR")]
     pub lock_dir: Option<PathBuf>,
+    /// `json`: what runbook says on stderr (run events, the daemon's decisions, errors) as one
+    /// JSON object per line, filtered by RUST_LOG (default `info`).
+    #[arg(
+        long,
+        global = true,
+        env = "RUNBOOK_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 success · 1 run failed (rolled back) · 2 invalid playbook or usage · \

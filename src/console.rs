@@ -265,9 +265,18 @@ pub fn live(state_dir: &std::path::Path) -> Observer {
         if matches!(entry.event, Event::ProcessStarted { .. }) {
             return;
         }
+        let mut run = run.lock().unwrap_or_else(|e| e.into_inner());
+        if crate::logs::json() {
+            if let Event::RunStarted { run: id, .. } | Event::RunResumed { run: id, .. } =
+                &entry.event
+            {
+                *run = id.clone();
+            }
+            crate::logs::event(&run, entry, &describe(&entry.event));
+            return;
+        }
         let time = entry.at.with_timezone(&chrono::Local).format("%H:%M:%S");
         sayln!("{time}  {}", describe(&entry.event));
-        let mut run = run.lock().unwrap_or_else(|e| e.into_inner());
         match &entry.event {
             Event::RunStarted { run: id, .. } | Event::RunResumed { run: id, .. } => {
                 *run = id.clone();

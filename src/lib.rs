@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod console;
 mod exit;
+mod logs;
 mod metrics;
 mod scheduled;
 
@@ -20,6 +21,7 @@ pub type Playbook = runbook_engine::compile::Playbook<runbook_steps::Action>;
 
 pub fn run() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    logs::init(cli.log_format == cli::LogFormat::Json);
     let store = match &cli.lock_dir {
         Some(locks) => runbook_engine::journal::Store::with_locks(&cli.state_dir, locks),
         None => runbook_engine::journal::Store::new(&cli.state_dir),

@@ -44,5 +44,9 @@ pub fn stdout(text: fmt::Arguments<'_>) {
 }
 
 pub fn stderr(text: fmt::Arguments<'_>) {
+    if crate::logs::json() {
+        crate::logs::line(&text.to_string());
+        return;
+    }
     let _ = std::io::stderr().lock().write_fmt(text);
 }

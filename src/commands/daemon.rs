@@ -265,6 +265,10 @@ impl<'a> Daemon<'a> {
         // Through the environment, not argv: a Slack webhook's path is its secret, and any
         // user on the host can read a command line.
         command.env("RUNBOOK_NOTIFY", self.args.webhooks.notify.join(" "));
+        // Its runs log as it does.
+        if crate::logs::json() {
+            command.env("RUNBOOK_LOG_FORMAT", "json");
+        }
         match command.spawn() {
             Ok(child) => {
                 self.log(&format!("started {} ({why})", playbook.name));

@@ -692,3 +692,44 @@ steps:
         "succeeded"
     );
 }
+
+/// `--log-format json`: every line on stderr is one JSON object; `RUST_LOG` filters levels.
+#[test]
+fn json_logs_are_one_object_per_line_and_filtered_by_level() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "fails.yml",
+        "version: 1\nname: fails\nsteps:\n  - id: ok\n    shell.run: \"true\"\n  - id: broken\n    needs: [ok]\n    shell.run: \"exit 3\"\n",
+    );
+    let all = sandbox.run(&["--log-format", "json", "run", "fails.yml"]);
+    assert_eq!(code(&all), 1);
+    let lines: Vec<serde_json::Value> = stderr(&all)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failed = lines
+        .iter()
+        .find(|l| l["fields"]["event"] == "step_failed")
+        .expect("a step_failed record");
+    assert_eq!(failed["level"], "ERROR");
+    assert_eq!(failed["fields"]["step"], "broken");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["event"] == "step_succeeded")
+    );
+
+    let quiet = sandbox
+        .command(&["--log-format", "json", "run", "fails.yml"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs");
+    let levels: Vec<String> = stderr(&quiet)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["level"].to_string())
+        .collect();
+    assert!(
+        !levels.is_empty() && levels.iter().all(|l| l != "\"INFO\""),
+        "{levels:?}"
+    );
+}
