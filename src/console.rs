@@ -260,6 +260,7 @@ fn objective_line(name: &str, m: &runbook_engine::journal::Measurement) -> Strin
 pub fn live(state_dir: &std::path::Path) -> Observer {
     let approve = runbook_engine::execute::approval::approve_command(state_dir);
     let run = Mutex::new(String::new());
+    let progress = crate::progress::Progress::on_terminal();
     Arc::new(move |entry: &Entry| {
         // For `show` and audits; a line per program started is noise on a live console.
         if matches!(entry.event, Event::ProcessStarted { .. }) {
@@ -276,7 +277,19 @@ pub fn live(state_dir: &std::path::Path) -> Observer {
             return;
         }
         let time = entry.at.with_timezone(&chrono::Local).format("%H:%M:%S");
-        sayln!("{time}  {}", describe(&entry.event));
+        let line = format!("{time}  {}", describe(&entry.event));
+        match &progress {
+            Some(progress) => {
+                if let Some(key) = ended(&entry.event) {
+                    progress.ended(&key);
+                }
+                progress.print(&line);
+                if let Some((key, label)) = started(&entry.event) {
+                    progress.started(&key, &label);
+                }
+            }
+            None => sayln!("{line}"),
+        }
         match &entry.event {
             Event::RunStarted { run: id, .. } | Event::RunResumed { run: id, .. } => {
                 *run = id.clone();
@@ -287,6 +300,34 @@ pub fn live(state_dir: &std::path::Path) -> Observer {
             _ => {}
         }
     })
+}
+
+/// The live view's key and label of what an event starts (a step, an undo).
+fn started(event: &Event) -> Option<(String, String)> {
+    match event {
+        Event::StepStarted { step, verb } => Some((step.clone(), format!("{step}  {verb}"))),
+        Event::CompensationStarted { step, index, verb } => Some((
+            format!("undo {step} {index}"),
+            format!("{step}  undo: {verb}"),
+        )),
+        _ => None,
+    }
+}
+
+/// The live view's key of what an event ends.
+fn ended(event: &Event) -> Option<String> {
+    match event {
+        Event::StepSucceeded { step, .. }
+        | Event::StepFailed { step, .. }
+        | Event::StepSkipped { step, .. }
+        | Event::StepCancelled { step, .. }
+        | Event::StepPreviewed { step, .. }
+        | Event::StepUnknown { step, .. }
+        | Event::PreconditionFailed { step, .. } => Some(step.clone()),
+        Event::CompensationSucceeded { step, index, .. }
+        | Event::CompensationFailed { step, index, .. } => Some(format!("undo {step} {index}")),
+        _ => None,
+    }
 }
 
 pub fn duration(seconds: f64) -> String {

@@ -10,6 +10,7 @@ mod console;
 mod exit;
 mod logs;
 mod metrics;
+mod progress;
 mod scheduled;
 
 use clap::Parser;

@@ -733,3 +733,32 @@ fn json_logs_are_one_object_per_line_and_filtered_by_level() {
         "{levels:?}"
     );
 }
+
+/// On a terminal (a pty from `script`), running steps are shown with their elapsed time;
+/// through a pipe (every other test) the console is the plain lines.
+#[test]
+fn a_terminal_shows_running_steps_with_their_elapsed_time() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "slow.yml",
+        "version: 1\nname: slow\nsteps:\n  - id: restore\n    shell.run: \"sleep 1.2\"\n",
+    );
+    let typescript = sandbox.path().join("typescript");
+    // `script -qec COMMAND FILE`: COMMAND on a pseudo-terminal, what it drew kept in FILE.
+    let command = format!("{} run slow.yml", env!("CARGO_BIN_EXE_runbook"));
+    let status = std::process::Command::new("script")
+        .args(["-qfec", &command])
+        .arg(&typescript)
+        .current_dir(sandbox.path())
+        .env("RUNBOOK_STATE_DIR", sandbox.path().join("state"))
+        .env("RUNBOOK_LOCK_DIR", sandbox.path().join("locks"))
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script (util-linux) runs");
+    assert!(status.success());
+    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(screen.contains("restore  shell.run  0s"), "{screen}");
+    assert!(screen.contains("succeeded in"), "{screen}");
+}
