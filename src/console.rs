@@ -306,10 +306,9 @@ pub fn live(state_dir: &std::path::Path) -> Observer {
 fn started(event: &Event) -> Option<(String, String)> {
     match event {
         Event::StepStarted { step, verb } => Some((step.clone(), format!("{step}  {verb}"))),
-        Event::CompensationStarted { step, index, verb } => Some((
-            format!("undo {step} {index}"),
-            format!("{step}  undo: {verb}"),
-        )),
+        Event::CompensationStarted { step, index, verb } => {
+            Some((undo_key(step, *index), format!("{step}  undo: {verb}")))
+        }
         _ => None,
     }
 }
@@ -325,9 +324,14 @@ fn ended(event: &Event) -> Option<String> {
         | Event::StepUnknown { step, .. }
         | Event::PreconditionFailed { step, .. } => Some(step.clone()),
         Event::CompensationSucceeded { step, index, .. }
-        | Event::CompensationFailed { step, index, .. } => Some(format!("undo {step} {index}")),
+        | Event::CompensationFailed { step, index, .. } => Some(undo_key(step, *index)),
         _ => None,
     }
+}
+
+/// A compensation's key in the live view: a step may have several undos running in turn.
+fn undo_key(step: &str, index: usize) -> String {
+    format!("undo {step} {index}")
 }
 
 pub fn duration(seconds: f64) -> String {

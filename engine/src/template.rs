@@ -238,66 +238,53 @@ pub fn blocks(text: &str) -> Vec<std::ops::Range<usize>> {
 /// Where `close` ends the block whose code starts at `start`, outside string literals; the
 /// end of the text if it never does.
 fn closing(text: &str, start: usize, close: &str) -> usize {
-    let mut quote = None;
-    for (i, c) in text[start..].char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if text[start + i..].starts_with(close) => return start + i,
-            None => {}
-        }
-    }
-    text.len()
+    outside_strings(&text[start..])
+        .find(|&(i, _)| text[start + i..].starts_with(close))
+        .map_or(text.len(), |(i, _)| start + i)
 }
 
-/// Filters and binary operators of a block, outside string literals.
+/// The characters of template code that are not inside a string literal, with their byte
+/// offsets: what every count below looks at (`'}}'` or `'|'` in quotes is text).
+fn outside_strings(code: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut quote = None;
+    code.char_indices().filter(move |&(_, c)| match quote {
+        Some(q) => {
+            if c == q {
+                quote = None;
+            }
+            false
+        }
+        None if c == '\'' || c == '"' => {
+            quote = Some(c);
+            false
+        }
+        None => true,
+    })
+}
+
+/// Filters and binary operators of a block.
 fn operators(code: &str) -> usize {
-    let mut count = 0;
-    let mut quote = None;
-    for c in code.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if matches!(c, '|' | '~' | '+' | '-' | '*' | '/' | '%') => count += 1,
-            None => {}
-        }
-    }
-    count
+    outside_strings(code)
+        .filter(|(_, c)| matches!(c, '|' | '~' | '+' | '-' | '*' | '/' | '%'))
+        .count()
 }
 
-/// `*` operators of a block, outside string literals.
+/// `*` operators of a block.
 fn stars(code: &str) -> usize {
-    let mut count = 0;
-    let mut quote = None;
-    for c in code.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if c == '*' => count += 1,
-            None => {}
-        }
-    }
-    count
+    outside_strings(code).filter(|&(_, c)| c == '*').count()
 }
 
-/// The deepest nesting of `(`, `[` and `{` in a block, outside string literals.
+/// The deepest nesting of `(`, `[` and `{` in a block.
 fn nesting(code: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut quote = None;
-    for c in code.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if matches!(c, '(' | '[' | '{') => {
+    for (_, c) in outside_strings(code) {
+        match c {
+            '(' | '[' | '{' => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            None if matches!(c, ')' | ']' | '}') => depth = depth.saturating_sub(1),
-            None => {}
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
         }
     }
     deepest
