@@ -76,8 +76,15 @@ pub fn metrics(rows: &[(&Scheduled, &Outcome, Option<DateTime<Utc>>)]) -> String
         let samples: Vec<String> = rows
             .iter()
             .filter_map(|(s, o, next)| {
+                // A named schedule (one of several) is a label of its own.
+                let schedule = s
+                    .schedule
+                    .name
+                    .as_ref()
+                    .map(|n| format!(",schedule=\"{}\"", n.replace('"', "'")))
+                    .unwrap_or_default();
                 Some(format!(
-                    "{name}{{playbook=\"{}\",file=\"{}\"}} {}",
+                    "{name}{{playbook=\"{}\",file=\"{}\"{schedule}}} {}",
                     s.name.replace('"', "'"),
                     s.path.display().to_string().replace('"', "'"),
                     value(o, *next)?

@@ -10,15 +10,27 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// A playbook with a `schedule:`.
+/// One schedule of a playbook (a playbook may have several: weekly VACUUM, monthly REINDEX).
 #[derive(Clone)]
 pub struct Scheduled {
     pub path: PathBuf,
     pub name: String,
     pub schedule: Schedule,
+    /// What the daemon keeps this schedule's fires and outcomes under: the path, and for a
+    /// named schedule `path#name` (so a playbook's only, unnamed schedule keeps the key it
+    /// always had in `state.json`).
+    pub key: String,
 }
 
 impl Scheduled {
+    /// `maintenance` or `maintenance (weekly-vacuum)`, for logs.
+    pub fn label(&self) -> String {
+        match &self.schedule.name {
+            Some(schedule) => format!("{} ({schedule})", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// `--env` and `--input` arguments of its runs.
     pub fn run_args(&self) -> Vec<String> {
         let mut args = Vec::new();
@@ -52,7 +64,7 @@ pub fn find(dir: &Path) -> (Vec<Scheduled>, Vec<String>) {
 /// changed, and a problem is reported once per version of the file, not at every look.
 #[derive(Default)]
 pub struct Catalog {
-    files: BTreeMap<PathBuf, (Stamp, Option<Scheduled>)>,
+    files: BTreeMap<PathBuf, (Stamp, Vec<Scheduled>)>,
     unreadable: Option<String>,
 }
 
@@ -116,7 +128,7 @@ impl Catalog {
                 Ok(scheduled) => scheduled,
                 Err(problem) => {
                     problems.push(problem);
-                    None
+                    Vec::new()
                 }
             };
             self.files.insert(path, (stamp, scheduled));
@@ -124,29 +136,37 @@ impl Catalog {
         Refreshed { changed, problems }
     }
 
-    /// The scheduled playbooks, in path order.
+    /// Every schedule of every playbook, in path order, then as written.
     pub fn scheduled(&self) -> Vec<Scheduled> {
         self.files
             .values()
-            .filter_map(|(_, scheduled)| scheduled.clone())
+            .flat_map(|(_, scheduled)| scheduled.iter().cloned())
             .collect()
     }
 }
 
-/// One playbook: its schedule if it has one, or why it cannot be scheduled.
-fn compile(path: &Path) -> Result<Option<Scheduled>, String> {
+/// One playbook: its schedules (none if it has none), or why it cannot be scheduled.
+fn compile(path: &Path) -> Result<Vec<Scheduled>, String> {
     // An environment file kept beside the playbooks is not a playbook with problems.
     if let Ok(source) = runbook_engine::source::SourceFile::read(path)
         && runbook_engine::load::load_environment(&source).is_ok()
     {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     match crate::commands::check(path, &CompileOptions::default()) {
-        Ok((_, playbook)) => Ok(playbook.schedule.clone().map(|schedule| Scheduled {
-            path: path.to_path_buf(),
-            name: playbook.name.clone(),
-            schedule,
-        })),
+        Ok((_, playbook)) => Ok(playbook
+            .schedules
+            .iter()
+            .map(|schedule| Scheduled {
+                path: path.to_path_buf(),
+                name: playbook.name.clone(),
+                key: match &schedule.name {
+                    Some(name) => format!("{}#{name}", path.display()),
+                    None => path.display().to_string(),
+                },
+                schedule: schedule.clone(),
+            })
+            .collect()),
         Err((source, diagnostics)) => Err(format!(
             "{}: {} problem(s), not scheduled ({})",
             source.name(),

@@ -114,7 +114,7 @@ pub fn playbook_schema<A: Action>() -> Value {
         "notify": { "type": "array", "items": notify, "description": "Webhooks told when the run starts, succeeds, fails or cannot roll back (Slack-compatible)." },
         "lock": { "type": "string", "description": "Runs with the same lock key never overlap." },
         "defaults": defaults,
-        "schedule": { "oneOf": [{ "type": "string" }, schedule], "description": "When `runbook daemon` runs the playbook." },
+        "schedule": { "oneOf": [{ "type": "string" }, schedule, { "type": "array", "items": schedule, "description": "Several schedules, each with its `name` and inputs." }], "description": "When `runbook daemon` runs the playbook: one schedule, or a list of named ones." },
         "steps": { "type": "array", "items": { "$ref": "#/$defs/Step" }, "description": "The steps; they run in the order their `needs` allow." },
         "on_failure": { "type": "array", "items": { "$ref": "#/$defs/ActionItem" }, "description": "Run after the rollback when the run fails (e.g. notify)." },
     });

@@ -21,6 +21,8 @@ use crate::scheduled::{Catalog, Clock, Scheduled, State};
 struct Running {
     child: Child,
     name: String,
+    /// The schedule that started it (its outcome is kept under this key).
+    key: String,
     started: std::time::Instant,
 }
 
@@ -39,8 +41,9 @@ struct Daemon<'a> {
     catalog: Catalog,
     state: State,
     running: BTreeMap<PathBuf, Running>,
-    queued: BTreeSet<PathBuf>,
-    outcomes: BTreeMap<PathBuf, Outcome>,
+    /// Schedules (by key) that fired while their playbook was running (`overlap: queue`).
+    queued: BTreeSet<String>,
+    outcomes: BTreeMap<String, Outcome>,
     finished_runs: usize,
     failed_runs: usize,
     stopping: bool,
@@ -167,7 +170,7 @@ impl<'a> Daemon<'a> {
         let scheduled = self.catalog.scheduled();
         let mut next: Option<DateTime<Utc>> = None;
         for playbook in &scheduled {
-            let key = playbook.path.display().to_string();
+            let key = playbook.key.clone();
             // A playbook seen for the first time fires from now on, not for its past.
             let last = *self.state.last_fired.entry(key.clone()).or_insert_with(|| {
                 decided = true;
@@ -201,10 +204,10 @@ impl<'a> Daemon<'a> {
                 }
                 Due::Missed { at } => {
                     self.state.last_fired.insert(key, at);
-                    self.outcome(&playbook.path).missed += 1;
+                    self.outcome(&playbook.key).missed += 1;
                     self.log(&format!(
                         "missed {} at {}: beyond its catch-up window ({}), not run",
-                        playbook.name,
+                        playbook.label(),
                         at.format("%Y-%m-%d %H:%M UTC"),
                         playbook
                             .schedule
@@ -232,17 +235,17 @@ impl<'a> Daemon<'a> {
             let ago = running.started.elapsed().as_secs_f64();
             match playbook.schedule.overlap {
                 Overlap::Skip => {
-                    self.outcome(&playbook.path).skipped_overlap += 1;
+                    self.outcome(&playbook.key).skipped_overlap += 1;
                     self.log(&format!(
                         "skipped {} ({why}): its previous run started {ago:.1}s ago is still going (overlap: skip)",
-                        playbook.name
+                        playbook.label()
                     ));
                 }
                 Overlap::Queue => {
-                    self.queued.insert(playbook.path.clone());
+                    self.queued.insert(playbook.key.clone());
                     self.log(&format!(
                         "queued {} ({why}): it starts when the running one ends (overlap: queue)",
-                        playbook.name
+                        playbook.label()
                     ));
                 }
             }
@@ -271,12 +274,13 @@ impl<'a> Daemon<'a> {
         }
         match command.spawn() {
             Ok(child) => {
-                self.log(&format!("started {} ({why})", playbook.name));
+                self.log(&format!("started {} ({why})", playbook.label()));
                 self.running.insert(
                     playbook.path.clone(),
                     Running {
                         child,
                         name: playbook.name.clone(),
+                        key: playbook.key.clone(),
                         started: std::time::Instant::now(),
                     },
                 );
@@ -319,25 +323,29 @@ impl<'a> Daemon<'a> {
             ));
             let (rto, objective) = last_rto(self.state_dir, &running.name);
             let finished = self.clock.now();
-            let outcome = self.outcome(&path);
+            let outcome = self.outcome(&running.key);
             outcome.exit_code = code;
             outcome.finished = Some(finished);
             outcome.duration = Some(duration);
             outcome.rto = rto;
             outcome.rto_objective = objective;
-            if self.queued.remove(&path)
-                && self.accepting()
-                && let Some(playbook) = scheduled.iter().find(|s| s.path == path)
-            {
-                self.start(playbook, "queued while the previous run was going");
+            // One queued schedule of this playbook starts in its place (one run at a time).
+            let queued = scheduled
+                .iter()
+                .find(|s| s.path == path && self.queued.contains(&s.key));
+            if let Some(playbook) = queued {
+                self.queued.remove(&playbook.key);
+                if self.accepting() {
+                    self.start(playbook, "queued while the previous run was going");
+                }
             }
         }
         // The outcome is in the metrics as soon as the run ends.
         self.write_metrics(&scheduled);
     }
 
-    fn outcome(&mut self, path: &Path) -> &mut Outcome {
-        self.outcomes.entry(path.to_path_buf()).or_default()
+    fn outcome(&mut self, key: &str) -> &mut Outcome {
+        self.outcomes.entry(key.to_string()).or_default()
     }
 
     fn write_metrics(&self, scheduled: &[Scheduled]) {
@@ -348,7 +356,7 @@ impl<'a> Daemon<'a> {
             .map(|s| {
                 (
                     s,
-                    self.outcomes.get(&s.path).unwrap_or(&empty),
+                    self.outcomes.get(&s.key).unwrap_or(&empty),
                     next_after(&s.schedule, now),
                 )
             })

@@ -28,11 +28,11 @@ pub fn run(args: &ScheduleArgs, state_dir: &Path) -> Exit {
         });
         let last = state
             .last_fired
-            .get(&s.path.display().to_string())
+            .get(&s.key)
             .map_or("-".to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string());
         outln!(
             "{:<28} {:<18} {:<16} {:<22} {:<22} {}, {}",
-            s.path.display(),
+            s.key,
             s.schedule.cron,
             s.schedule.timezone,
             next,

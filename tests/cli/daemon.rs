@@ -228,3 +228,56 @@ steps:
         "the compensation of `prepare` ran"
     );
 }
+
+/// Several schedules in one playbook (weekly VACUUM, monthly REINDEX): each fires at its own
+/// cron time with its own inputs, and is kept apart in the state and the metrics.
+#[test]
+fn each_schedule_of_a_playbook_fires_with_its_own_inputs() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "pb/maintenance.yml",
+        r#"
+version: 1
+name: maintenance
+inputs:
+  task: { default: none }
+schedule:
+  - { name: vacuum, cron: "1 0 * * *", inputs: { task: vacuum } }
+  - { name: reindex, cron: "2 0 * * *", inputs: { task: reindex } }
+steps:
+  - id: work
+    shell.run: "echo {{ inputs.task }} >> {dir}/done"
+"#,
+    );
+    let output = sandbox.run(&[
+        "daemon",
+        "pb",
+        "--clock-start",
+        "2027-01-01T00:00:58Z",
+        "--clock-speed",
+        "30",
+        "--max-runs",
+        "2",
+    ]);
+    let log = stderr(&output);
+    assert_eq!(code(&output), 0, "{log}");
+    assert_eq!(sandbox.read("done"), "vacuum\nreindex\n", "{log}");
+    assert!(
+        log.contains("started maintenance (vacuum) (cron time 2027-01-01 00:01 UTC)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("started maintenance (reindex) (cron time 2027-01-01 00:02 UTC)"),
+        "{log}"
+    );
+    let state = sandbox.read("state/daemon/state.json");
+    assert!(
+        state.contains("pb/maintenance.yml#vacuum") && state.contains("pb/maintenance.yml#reindex"),
+        "{state}"
+    );
+    let metrics = sandbox.read("state/daemon/runbook.prom");
+    assert!(
+        metrics.contains(r#"runbook_last_run_exit_code{playbook="maintenance",file="pb/maintenance.yml",schedule="reindex"} 0"#),
+        "{metrics}"
+    );
+}

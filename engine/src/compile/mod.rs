@@ -275,7 +275,31 @@ impl<'a, A: Action> Compiler<'a, A> {
             };
             self.check_text(&lock.value, lock.span, false, &scope);
         }
-        if let Some(schedule) = &raw.schedule {
+        let several = raw.schedules.len() > 1;
+        let mut names = std::collections::HashSet::new();
+        for schedule in &raw.schedules {
+            // Several schedules are told apart by name, in logs, metrics and state.
+            match &schedule.value.name {
+                None if several => self.errors.push(CompileError::Schedule {
+                    message: format!(
+                        "one of {} schedules has no `name`",
+                        raw.schedules.len()
+                    ),
+                    hint: Some(
+                        "name each, e.g. `name: weekly-vacuum`: the daemon keeps what it fired per name"
+                            .into(),
+                    ),
+                    span: schedule.span,
+                }),
+                Some(name) if !names.insert(name.clone()) => {
+                    self.errors.push(CompileError::Schedule {
+                        message: format!("two schedules are named `{name}`"),
+                        hint: Some("give each schedule its own name".into()),
+                        span: schedule.span,
+                    })
+                }
+                _ => {}
+            }
             if let Err((message, hint)) =
                 schedule::check(&schedule.value.cron, &schedule.value.timezone)
             {
@@ -1046,7 +1070,7 @@ fn assemble<A: Action>(
             .map(|n| n.value.clone())
             .unwrap_or_default(),
         lock: raw.lock.as_ref().map(|l| l.value.clone()),
-        schedule: raw.schedule.as_ref().map(|s| s.value.clone()),
+        schedules: raw.schedules.iter().map(|s| s.value.clone()).collect(),
         default_timeout: raw.defaults.timeout,
         default_retry: raw.defaults.retry.clone(),
         graph,

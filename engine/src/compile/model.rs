@@ -23,7 +23,8 @@ pub struct Playbook<A> {
     pub objectives: Option<Objectives>,
     pub lock: Option<String>,
     pub notify: Vec<crate::load::NotifySpec>,
-    pub schedule: Option<Schedule>,
+    /// When the daemon runs it: none, one, or several (each with its name and inputs).
+    pub schedules: Vec<Schedule>,
     pub default_timeout: Option<Duration>,
     pub default_retry: Option<Retry>,
     pub graph: DiGraph<Node<A>, Edge>,

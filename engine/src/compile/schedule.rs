@@ -152,6 +152,7 @@ mod tests {
 
     fn schedule(cron: &str, timezone: &str, catch_up: Option<&str>) -> Schedule {
         Schedule {
+            name: None,
             cron: cron.into(),
             timezone: timezone.into(),
             overlap: crate::load::Overlap::Skip,

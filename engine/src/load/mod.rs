@@ -176,7 +176,14 @@ impl Decoder<'_> {
             .value("defaults")
             .and_then(|n| self.typed(n))
             .unwrap_or_default();
-        let schedule = f.value("schedule").and_then(|n| self.schedule(n));
+        let schedules = match f.value("schedule") {
+            None => Vec::new(),
+            Some(Node {
+                kind: NodeKind::Seq(items),
+                ..
+            }) => items.iter().filter_map(|n| self.schedule(n)).collect(),
+            Some(n) => self.schedule(n).into_iter().collect(),
+        };
         let steps = match f.value("steps") {
             Some(n) => self
                 .list(n, "steps")
@@ -213,7 +220,7 @@ impl Decoder<'_> {
             notify,
             lock,
             defaults,
-            schedule,
+            schedules,
             steps,
             on_failure,
             unreadable: std::mem::take(&mut self.unreadable),
@@ -390,6 +397,7 @@ impl Decoder<'_> {
     fn schedule(&mut self, node: &Node) -> Option<Spanned<Schedule>> {
         let schedule = match &node.kind {
             NodeKind::Str(cron) => Schedule {
+                name: None,
                 cron: cron.clone(),
                 timezone: "UTC".into(),
                 overlap: Overlap::Skip,

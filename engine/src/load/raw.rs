@@ -19,7 +19,8 @@ pub struct RawPlaybook {
     pub notify: Option<Spanned<Vec<NotifySpec>>>,
     pub lock: Option<Spanned<String>>,
     pub defaults: Defaults,
-    pub schedule: Option<Spanned<Schedule>>,
+    /// `schedule:` as one mapping, or a list of them (weekly VACUUM and monthly REINDEX).
+    pub schedules: Vec<Spanned<Schedule>>,
     pub steps: Vec<RawStep>,
     pub on_failure: Vec<RawAction>,
     /// Inputs, secrets and vars declared with a spec that could not be read (already
@@ -238,6 +239,10 @@ pub struct Serial(pub usize);
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
+    /// Tells the schedules of one playbook apart (`weekly-vacuum`); needed when there are
+    /// several, and shown in logs, metrics and `runbook schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Five-field cron expression (`0 3 1 */3 *`) or `@yearly`, `@quarterly`, `@monthly`,
     /// `@weekly`, `@daily`, `@hourly`.
     pub cron: String,

@@ -144,7 +144,7 @@ fn top(view: &PlanView) -> BTreeMap<String, String> {
         "secrets": view.secrets.iter().map(|s| (s.name.clone(), Value::String(s.source.clone()))).collect::<serde_json::Map<_, _>>(),
         "objectives": view.objectives,
         "lock": view.lock,
-        "schedule": view.schedule,
+        "schedule": view.schedules,
         "on_failure": actions(&view.on_failure),
     });
     flatten("", &value, &mut fields);

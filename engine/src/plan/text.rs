@@ -33,8 +33,13 @@ pub fn render(view: &PlanView) -> String {
     if let Some(lock) = &view.lock {
         let _ = writeln!(out, "Lock    {lock}");
     }
-    if let Some(s) = &view.schedule {
-        let _ = writeln!(out, "Schedule  {} ({})", s.cron, s.timezone);
+    for s in &view.schedules {
+        let name = s
+            .name
+            .as_ref()
+            .map(|n| format!("{n}: "))
+            .unwrap_or_default();
+        let _ = writeln!(out, "Schedule  {name}{} ({})", s.cron, s.timezone);
     }
     let _ = writeln!(
         out,

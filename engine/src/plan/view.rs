@@ -17,7 +17,7 @@ pub struct PlanView {
     pub secrets: Vec<SecretView>,
     pub objectives: Option<ObjectivesView>,
     pub lock: Option<String>,
-    pub schedule: Option<ScheduleView>,
+    pub schedules: Vec<ScheduleView>,
     /// Step ids per stage; the steps of one stage may run in parallel.
     pub stages: Vec<Vec<String>>,
     pub steps: Vec<StepView>,
@@ -52,6 +52,8 @@ pub struct ObjectivesView {
 
 #[derive(Debug, Serialize)]
 pub struct ScheduleView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub cron: String,
     pub timezone: String,
     pub overlap: Value,
@@ -178,11 +180,16 @@ impl PlanView {
                 ),
             }),
             lock: playbook.lock.as_ref().map(|l| renderer.text(l, None)),
-            schedule: playbook.schedule.as_ref().map(|s| ScheduleView {
-                cron: s.cron.clone(),
-                timezone: s.timezone.clone(),
-                overlap: serde_json::to_value(s.overlap).unwrap_or_default(),
-            }),
+            schedules: playbook
+                .schedules
+                .iter()
+                .map(|s| ScheduleView {
+                    name: s.name.clone(),
+                    cron: s.cron.clone(),
+                    timezone: s.timezone.clone(),
+                    overlap: serde_json::to_value(s.overlap).unwrap_or_default(),
+                })
+                .collect(),
             stages: playbook
                 .stages
                 .iter()
