@@ -66,6 +66,104 @@ fn params(defs: &Map<String, Value>, schema: &Value) -> Vec<ParamDoc> {
         .unwrap_or_default()
 }
 
+/// Every param path of every verb that is taken as written when the step runs (a plain
+/// string: a regex, a shell, a table name), as `verb` and `path` (`expect.stdout`, list items
+/// as `[]`). The plan renders templates wherever they are written, so a template in one of
+/// these would plan one thing and run another: the compiler refuses it.
+pub fn literal_params<A: Action>() -> Vec<(&'static str, String)> {
+    // Conditions, which the verb evaluates with its own results (as `assert.that` does).
+    const EVALUATED: &[(&str, &str)] = &[("postgres.query", "expect.that[]")];
+    let schema = crate::schema::playbook_schema::<A>();
+    let defs = schema["$defs"].as_object().cloned().unwrap_or_default();
+    let step = &defs["Step"]["properties"];
+    let mut found = Vec::new();
+    for info in A::catalog() {
+        let params = &step[info.name];
+        let params = params
+            .get("anyOf")
+            .and_then(|forms| forms.get(0))
+            .unwrap_or(params);
+        let mut paths = Vec::new();
+        literal_paths(&defs, params, "", 0, &mut paths);
+        found.extend(
+            paths
+                .into_iter()
+                .filter(|p| !EVALUATED.contains(&(info.name, p.as_str())))
+                .map(|p| (info.name, p)),
+        );
+    }
+    found
+}
+
+fn literal_paths(
+    defs: &Map<String, Value>,
+    schema: &Value,
+    path: &str,
+    depth: usize,
+    found: &mut Vec<String>,
+) {
+    // Templates (`Template`, `Tpl<T>`) are rendered; nested actions are checked on their own.
+    if depth > 6 || is_rendered(schema) || is_rendered(resolve(defs, schema)) {
+        return;
+    }
+    if let Some(name) = schema["$ref"].as_str()
+        && (name.ends_with("/ActionItem") || name.ends_with("/Action"))
+    {
+        return;
+    }
+    let resolved = resolve(defs, schema);
+    if let Some(alternatives) = resolved["anyOf"]
+        .as_array()
+        .or(resolved["oneOf"].as_array())
+    {
+        for alternative in alternatives.iter().filter(|a| a["type"] != "null") {
+            literal_paths(defs, alternative, path, depth + 1, found);
+        }
+        return;
+    }
+    // `Option<String>` is `"type": ["string", "null"]`.
+    let kind = match &resolved["type"] {
+        Value::Array(kinds) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|k| *k != "null"),
+        other => other.as_str(),
+    };
+    let fixed = ["enum", "const", "pattern"]
+        .iter()
+        .any(|key| resolved.get(*key).is_some());
+    match kind {
+        Some("string") if !fixed => found.push(path.to_string()),
+        Some("array") => {
+            let items = format!("{path}[]");
+            literal_paths(defs, &resolved["items"], &items, depth + 1, found);
+        }
+        Some("object") => {
+            for (name, property) in resolved["properties"].as_object().into_iter().flatten() {
+                let inner = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                literal_paths(defs, property, &inner, depth + 1, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A template type: `Template`, or a `Tpl<T>` (one of its forms is a `{{` pattern).
+fn is_rendered(schema: &Value) -> bool {
+    schema["$ref"]
+        .as_str()
+        .is_some_and(|r| r.ends_with("/Template"))
+        || schema["anyOf"].as_array().is_some_and(|forms| {
+            forms
+                .iter()
+                .any(|f| f["pattern"].as_str().is_some_and(|p| p.contains("[{%]")))
+        })
+}
+
 /// Follows `$ref`s (and the `allOf: [one]` wrappers of described refs) to the schema itself.
 fn resolve<'a>(defs: &'a Map<String, Value>, mut schema: &'a Value) -> &'a Value {
     for _ in 0..16 {

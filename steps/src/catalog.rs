@@ -125,3 +125,42 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod literal_tests {
+    /// Every param the run takes as written, reviewed: a template there would plan one thing
+    /// and run another, so the compiler refuses one. A new plain-text param makes this fail
+    /// until it is a `Template` (rendered) or added here on purpose.
+    #[test]
+    fn params_taken_as_written_are_the_reviewed_ones() {
+        let found: Vec<String> = runbook_engine::reference::literal_params::<crate::Action>()
+            .into_iter()
+            .map(|(verb, path)| format!("{verb}.{path}"))
+            .collect();
+        let reviewed = [
+            "alertmanager.silence.created_by",
+            "approval.gate.approvers[]",
+            "docker.exec.expect.stdout",
+            "docker.exec.expect.stderr",
+            "docker.kill.signal",
+            "docker.logs.match",
+            "docker.logs.absent",
+            "http.check.expect.body",
+            "http.request.expect.body",
+            "postgres.compare.tables[]",
+            "postgres.compare.checksum_tables[]",
+            "postgres.terminate_backends.states[]",
+            "postgres.verify_backup.tables[]",
+            "postgres.verify_backup.checksum_tables[]",
+            "postgres.verify_backup.extensions[]",
+            "prometheus.alerts.firing[]",
+            "prometheus.alerts.not_firing[]",
+            "prometheus.rules.groups[]",
+            "prometheus.rules.alerts[]",
+            "shell.run.shell",
+            "shell.run.expect.stdout",
+            "shell.run.expect.stderr",
+        ];
+        assert_eq!(found, reviewed);
+    }
+}

@@ -76,6 +76,7 @@ pub fn compile<A: Action>(
         ids: HashMap::new(),
         ancestry: None,
         step_ids: std::cell::OnceCell::new(),
+        literal: std::cell::OnceCell::new(),
         _action: std::marker::PhantomData,
     };
     compiler.check_ids();
@@ -169,6 +170,8 @@ struct Compiler<'a, A> {
     ancestry: Option<Ancestry>,
     /// Step ids for "did you mean", indexed on the first unknown one.
     step_ids: std::cell::OnceCell<Suggester<'a>>,
+    /// Params taken as written when the step runs (see `reference::literal_params`).
+    literal: std::cell::OnceCell<Vec<(&'static str, String)>>,
     _action: std::marker::PhantomData<A>,
 }
 
@@ -639,11 +642,21 @@ impl<'a, A: Action> Compiler<'a, A> {
         // secret in it is refused as in `script:`.
         let expanded = Self::expand_shorthand(&raw.verb.value, &raw.params);
         let params = expanded.as_ref().unwrap_or(&raw.params);
+        let mut literal = Vec::new();
         params.walk_strings(&mut path, &mut |path, node, text| {
             if !is_template(text) {
                 return;
             }
             let field = path.first().map(String::as_str).unwrap_or_default();
+            let at = literal_path(path);
+            if self
+                .literal_params()
+                .iter()
+                .any(|(verb, p)| *verb == raw.verb.value && *p == at)
+            {
+                literal.push((at, node.span));
+                return;
+            }
             let scope = Scope {
                 steps: scope.steps,
                 item: scope.item,
@@ -653,6 +666,25 @@ impl<'a, A: Action> Compiler<'a, A> {
             };
             self.check_text(text, node.span, false, &scope);
         });
+        for (at, span) in literal {
+            self.errors.push(CompileError::InvalidParams {
+                verb: raw.verb.value.clone(),
+                message: format!(
+                    "`{at}` is taken as written when the step runs: a template there would be planned rendered and run as written"
+                ),
+                hint: Some(format!(
+                    "write the value itself; `runbook verbs {}` shows which params take templates",
+                    raw.verb.value
+                )),
+                span,
+            });
+        }
+    }
+
+    /// The params every verb takes as written (computed from the schema on first use).
+    fn literal_params(&self) -> &[(&'static str, String)] {
+        self.literal
+            .get_or_init(crate::reference::literal_params::<A>)
     }
 
     /// Check one template (or bare expression); returns false if it has problems.
@@ -1136,4 +1168,20 @@ fn whole_list_hint(verb: &str, message: &str) -> Option<String> {
     Some(format!(
         "a whole list from one template is taken only by docker's `services` and `docker.exec`'s `command`;{instead}"
     ))
+}
+
+/// A param's path as `literal_params` writes it: `expect.stdout`, list items as `tables[]`.
+fn literal_path(path: &[String]) -> String {
+    let mut out = String::new();
+    for part in path {
+        if part.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str("[]");
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
 }
