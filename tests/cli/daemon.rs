@@ -26,15 +26,9 @@ fn spans(sandbox: &Sandbox) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Runs the daemon over TICK with this overlap policy until two runs have finished: two
-/// seconds before 00:01, thirty times real speed, so a 3 s run spans the 00:02 fire. Checks
-/// the two runs came one after the other, never at once; returns the log and the metrics.
-fn two_ticks(overlap: &str) -> (String, String) {
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "pb/tick.yml",
-        &TICK.replace("overlap: skip", &format!("overlap: {overlap}")),
-    );
+/// The daemon over `pb/`, its clock starting two seconds before 00:01 and running thirty
+/// times real speed, until two runs have finished; its log, once it exited 0.
+fn two_runs_from_00_00_58(sandbox: &Sandbox) -> String {
     let output = sandbox.run(&[
         "daemon",
         "pb",
@@ -47,6 +41,19 @@ fn two_ticks(overlap: &str) -> (String, String) {
     ]);
     let log = stderr(&output);
     assert_eq!(code(&output), 0, "{log}");
+    log
+}
+
+/// Runs the daemon over TICK with this overlap policy until two runs have finished: two
+/// seconds before 00:01, thirty times real speed, so a 3 s run spans the 00:02 fire. Checks
+/// the two runs came one after the other, never at once; returns the log and the metrics.
+fn two_ticks(overlap: &str) -> (String, String) {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "pb/tick.yml",
+        &TICK.replace("overlap: skip", &format!("overlap: {overlap}")),
+    );
+    let log = two_runs_from_00_00_58(&sandbox);
     // The cron time is exact; the clock time it is logged at may slip by a few (accelerated)
     // seconds on a loaded machine.
     assert!(
@@ -249,18 +256,7 @@ steps:
     shell.run: "echo {{ inputs.task }} >> {dir}/done"
 "#,
     );
-    let output = sandbox.run(&[
-        "daemon",
-        "pb",
-        "--clock-start",
-        "2027-01-01T00:00:58Z",
-        "--clock-speed",
-        "30",
-        "--max-runs",
-        "2",
-    ]);
-    let log = stderr(&output);
-    assert_eq!(code(&output), 0, "{log}");
+    let log = two_runs_from_00_00_58(&sandbox);
     assert_eq!(sandbox.read("done"), "vacuum\nreindex\n", "{log}");
     assert!(
         log.contains("started maintenance (vacuum) (cron time 2027-01-01 00:01 UTC)"),

@@ -55,12 +55,7 @@ pub fn render(view: &PlanView) -> String {
         let _ = writeln!(out, "| Lock | `{lock}` (one run at a time) |");
     }
     for s in &view.schedules {
-        let name = s
-            .name
-            .as_ref()
-            .map(|n| format!("{n}: "))
-            .unwrap_or_default();
-        let _ = writeln!(out, "| Schedule | {name}`{}` ({}) |", s.cron, s.timezone);
+        let _ = writeln!(out, "| Schedule | {} |", s.shown(true));
     }
     for input in &view.inputs {
         let value = input.value.as_ref().map_or_else(

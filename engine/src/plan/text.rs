@@ -34,12 +34,7 @@ pub fn render(view: &PlanView) -> String {
         let _ = writeln!(out, "Lock    {lock}");
     }
     for s in &view.schedules {
-        let name = s
-            .name
-            .as_ref()
-            .map(|n| format!("{n}: "))
-            .unwrap_or_default();
-        let _ = writeln!(out, "Schedule  {name}{} ({})", s.cron, s.timezone);
+        let _ = writeln!(out, "Schedule  {}", s.shown(false));
     }
     let _ = writeln!(
         out,

@@ -59,6 +59,24 @@ pub struct ScheduleView {
     pub overlap: Value,
 }
 
+impl ScheduleView {
+    /// `weekly-vacuum: 0 3 * * 0` for a named schedule, `0 3 * * 0` otherwise: how plans
+    /// name it (`cron` in code quotes when `code`).
+    pub fn shown(&self, code: bool) -> String {
+        let name = self
+            .name
+            .as_ref()
+            .map(|n| format!("{n}: "))
+            .unwrap_or_default();
+        let cron = if code {
+            format!("`{}`", self.cron)
+        } else {
+            self.cron.clone()
+        };
+        format!("{name}{cron} ({})", self.timezone)
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct StepView {
     pub id: String,
