@@ -239,7 +239,7 @@ pub fn describe(event: &Event) -> String {
 
 /// `◎ RTO 3m 12.0s (objective 15m 0.0s): met, between ...`
 fn objective_line(name: &str, m: &runbook_engine::journal::Measurement) -> String {
-    use runbook_engine::execute::objectives::human;
+    use runbook_engine::params::human;
     let verdict = if m.met { "met" } else { "MISSED" };
     match m.measured {
         Some(measured) => format!(

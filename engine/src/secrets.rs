@@ -12,7 +12,25 @@ use regex::Regex;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use crate::load::SecretSpec;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where a secret's value comes from at run time. Exactly one source.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSpec {
+    /// Name of an environment variable holding the value.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Path of a file holding the value (trailing newline removed), e.g. a Docker secret.
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// An unset optional secret is the empty string (test it with `when:`), not an error.
+    #[serde(default)]
+    pub optional: bool,
+}
 
 /// The resolved value of every declared secret.
 #[derive(Clone, Default)]

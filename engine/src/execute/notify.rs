@@ -5,9 +5,9 @@
 use serde_json::{Value, json};
 
 use super::context::BoxFuture;
-use super::objectives::human;
 use crate::journal::RunStatus;
 use crate::load::NotifyOn;
+use crate::params::human;
 use crate::report::Report;
 
 /// Posts a JSON payload to a URL.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::journal::{Measurement, RunRecord};
 use crate::load::Objectives;
+use crate::params::human;
 
 /// `(rto, rpo)`, each present when the playbook sets that objective.
 /// `data_as_of`: the rendered `objectives.data_as_of`, if the playbook has one.
@@ -87,31 +88,6 @@ pub fn missed(rto: Option<&Measurement>, rpo: Option<&Measurement>) -> Option<St
         })
         .collect();
     (!reasons.is_empty()).then(|| reasons.join("; "))
-}
-
-/// Seconds as people read a recovery time: `4m 12.3s`, `26h 5m`.
-pub fn human(seconds: f64) -> String {
-    let negative = seconds < 0.0;
-    // Rounded to what is printed first: 599.98 s is `10m`, never `9m 60.0s`.
-    let s = (seconds.abs() * 10.0).round() / 10.0;
-    let text = if s < 60.0 {
-        format!("{s:.1}s")
-    } else if s < 3600.0 {
-        let (minutes, seconds) = ((s / 60.0).floor(), s % 60.0);
-        if seconds < 0.05 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m {seconds:.1}s")
-        }
-    } else {
-        let (hours, minutes) = ((s / 3600.0).floor(), ((s % 3600.0) / 60.0).floor());
-        if minutes == 0.0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h {minutes}m")
-        }
-    };
-    if negative { format!("-{text}") } else { text }
 }
 
 fn seconds(delta: chrono::TimeDelta) -> f64 {

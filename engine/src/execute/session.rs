@@ -500,7 +500,7 @@ impl Session {
         run: RunDir,
         recorder: &Recorder,
     ) -> Finished {
-        let written = run.write_reports();
+        let written = crate::report::write_all(&run);
         let report = written.as_ref().ok();
         self.notify(targets, notify::moment(status), &run, recorder, report)
             .await;
@@ -527,7 +527,7 @@ impl Session {
         };
         let report = match report {
             Some(report) => Cow::Borrowed(report),
-            None => match run.report() {
+            None => match crate::report::of(run) {
                 Ok(report) => Cow::Owned(report),
                 Err(_) => return,
             },

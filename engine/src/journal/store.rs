@@ -178,24 +178,6 @@ impl RunDir {
         self.path.join(format!("report.{extension}"))
     }
 
-    /// The run's report, from its journal as it stands.
-    pub fn report(&self) -> std::io::Result<crate::report::Report> {
-        let journal = self
-            .read_journal()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        Ok(crate::report::Report::from_entries(&journal.entries))
-    }
-
-    /// Writes the run's report in every format, and returns it.
-    pub fn write_reports(&self) -> std::io::Result<crate::report::Report> {
-        let report = self.report()?;
-        std::fs::write(self.report_path("json"), report.json())?;
-        std::fs::write(self.report_path("md"), crate::report::markdown(&report))?;
-        std::fs::write(self.report_path("html"), crate::report::html(&report))?;
-        std::fs::write(self.report_path("junit.xml"), crate::report::junit(&report))?;
-        Ok(report)
-    }
-
     pub fn read_journal(&self) -> Result<Journal, ReadError> {
         reader::read(&self.journal_path())
     }

@@ -113,22 +113,8 @@ pub enum InputType {
     List,
 }
 
-/// Where a secret's value comes from at run time. Exactly one source.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SecretSpec {
-    /// Name of an environment variable holding the value.
-    #[serde(default)]
-    pub env: Option<String>,
-    /// Path of a file holding the value (trailing newline removed), e.g. a Docker secret.
-    #[serde(default)]
-    pub file: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    /// An unset optional secret is the empty string (test it with `when:`), not an error.
-    #[serde(default)]
-    pub optional: bool,
-}
+/// Declared in `secrets`, which reads them at run time; loaded here.
+pub use crate::secrets::SecretSpec;
 
 /// A webhook told about the run (Slack-compatible payload: `text`, plus a `runbook` object).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::Report;
-use crate::execute::objectives::human;
+use crate::params::human;
 
 const ROW: f64 = 22.0;
 const LABEL: f64 = 210.0;

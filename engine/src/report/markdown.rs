@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::{Report, StepReport};
-use crate::execute::objectives::human;
 use crate::journal::Measurement;
+use crate::params::human;
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
