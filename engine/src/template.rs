@@ -22,6 +22,9 @@
 //! an output of at most [`MAX_OUTPUT`].
 
 use minijinja::value::Value;
+use minijinja::value::Value as JinjaValue;
+
+use crate::params::is_template;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use std::io::Write;
 
@@ -62,6 +65,53 @@ const FORBIDDEN: &[(&str, &str)] = &[
 ];
 /// Items of one `range(...)`.
 const MAX_RANGE: i64 = 10_000;
+
+/// The template engine, configured once per run.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        // Strict (an undefined value is an error, never an empty string in a command line),
+        // and within the limits of `crate::template`.
+        Self { env: environment() }
+    }
+}
+
+impl Templates {
+    pub fn render(&self, text: &str, values: &JinjaValue) -> Result<String, minijinja::Error> {
+        if !is_template(text) {
+            return Ok(text.to_string());
+        }
+        render(&self.env, text, values)
+    }
+
+    pub fn condition(&self, text: &str, values: &JinjaValue) -> Result<bool, minijinja::Error> {
+        let trimmed = text.trim();
+        // `"{{ expr }}"` alone is the expression itself: keep its truthiness, not its text.
+        let expression = trimmed
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+            .filter(|inner| !inner.contains("{{") && !inner.contains("}}"))
+            .map(|inner| inner.trim_matches('-'));
+        match expression {
+            Some(expr) => self.eval(expr, values),
+            None if is_template(trimmed) => {
+                let rendered = self.render(trimmed, values)?;
+                Ok(!matches!(
+                    rendered.trim().to_ascii_lowercase().as_str(),
+                    "" | "false" | "0" | "none" | "no"
+                ))
+            }
+            None => self.eval(trimmed, values),
+        }
+    }
+
+    fn eval(&self, expr: &str, values: &JinjaValue) -> Result<bool, minijinja::Error> {
+        Ok(eval(&self.env, expr, values)?.is_true())
+    }
+}
 
 /// The engine, configured with the limits. `strict`: an undefined value is an error (never
 /// an empty string in a command line).

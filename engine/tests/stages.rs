@@ -22,11 +22,8 @@ const STAGES: &[&str] = &[
     "execute",
 ];
 
-/// Imports that still look up, with the issue that removes them.
-const KNOWN: &[(&str, &str)] = &[
-    // Issue 14: the step contract (StepContext, Outputs, StepError) still lives in execute/.
-    ("action", "execute"),
-];
+/// Imports that still look up, with the issue that removes them (none left).
+const KNOWN: &[(&str, &str)] = &[];
 
 fn files(module: &str) -> Vec<std::path::PathBuf> {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");

@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc};
 
-use super::context::{Approver, BoxFuture, StepError};
 use super::recorder::Recorder;
+use crate::action::{Approver, BoxFuture, StepError};
 use crate::journal::{ApprovalDecision, Event, RunDir};
 
 /// How often a waiting gate looks for a decision file.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use super::context::StepError;
+use crate::action::StepError;
 use crate::load::{Backoff, Retry};
 
 /// How a retried action ended.

@@ -15,7 +15,6 @@
 
 pub mod approval;
 pub mod attempt;
-pub mod context;
 pub mod leftovers;
 pub mod notify;
 pub mod objectives;
@@ -33,9 +32,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::action::{Action, Effect};
+pub use crate::action::{Approver, BoxFuture, Outputs, ProcessLog, StepContext, StepError};
 use crate::compile::{Edge, Playbook, Show};
 use crate::journal::{Event, RunRecord, RunStatus, StepState};
-pub use context::{Approver, BoxFuture, Outputs, ProcessLog, StepContext, StepError};
 use recorder::Recorder;
 use scope::{Scope, Templates};
 use step::{StepOutcome, StepRun, run_spec, spec_label};
@@ -143,7 +142,7 @@ pub struct Executor<A> {
     handlers_done: BTreeSet<usize>,
     started: Instant,
     /// What every step's context shares.
-    shared: Arc<context::RunShared>,
+    shared: Arc<crate::action::RunShared>,
 }
 
 impl<A: Action> Executor<A> {
@@ -160,7 +159,7 @@ impl<A: Action> Executor<A> {
             .iter()
             .map(|&i| (i, State::Pending))
             .collect();
-        let shared = Arc::new(context::RunShared {
+        let shared = Arc::new(crate::action::RunShared {
             templates,
             check_mode: options.check_mode,
             approver,

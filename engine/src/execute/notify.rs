@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::context::BoxFuture;
+use crate::action::BoxFuture;
 use crate::journal::RunStatus;
 use crate::load::NotifyOn;
 use crate::params::human;

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::context::ProcessLog;
 use super::leftovers;
+use crate::action::ProcessLog;
 use crate::journal::{Entry, Event, JournalWriter, RunRecord};
 use crate::secrets::Redactor;
 

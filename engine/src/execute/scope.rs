@@ -4,70 +4,22 @@
 //! reader depends on; here the values are filled in as steps finish.
 
 use chrono::{DateTime, Utc};
-use minijinja::Environment;
 use minijinja::value::Value as JinjaValue;
 use petgraph::graph::NodeIndex;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-use super::context::Outputs;
 use crate::action::Action;
+use crate::action::Outputs;
 use crate::compile::{Playbook, Step};
-use crate::params::is_template;
 use crate::secrets::Secrets;
 
 fn jinja<T: serde::Serialize>(value: T) -> JinjaValue {
     JinjaValue::from(minijinja::value::Serde(value))
 }
 
-/// The template engine, configured once per run.
-pub struct Templates {
-    env: Environment<'static>,
-}
-
-impl Default for Templates {
-    fn default() -> Self {
-        // Strict (an undefined value is an error, never an empty string in a command line),
-        // and within the limits of `crate::template`.
-        Self {
-            env: crate::template::environment(),
-        }
-    }
-}
-
-impl Templates {
-    pub fn render(&self, text: &str, values: &JinjaValue) -> Result<String, minijinja::Error> {
-        if !is_template(text) {
-            return Ok(text.to_string());
-        }
-        crate::template::render(&self.env, text, values)
-    }
-
-    pub fn condition(&self, text: &str, values: &JinjaValue) -> Result<bool, minijinja::Error> {
-        let trimmed = text.trim();
-        // `"{{ expr }}"` alone is the expression itself: keep its truthiness, not its text.
-        let expression = trimmed
-            .strip_prefix("{{")
-            .and_then(|t| t.strip_suffix("}}"))
-            .filter(|inner| !inner.contains("{{") && !inner.contains("}}"))
-            .map(|inner| inner.trim_matches('-'));
-        match expression {
-            Some(expr) => self.eval(expr, values),
-            None if is_template(trimmed) => {
-                let rendered = self.render(trimmed, values)?;
-                Ok(!matches!(
-                    rendered.trim().to_ascii_lowercase().as_str(),
-                    "" | "false" | "0" | "none" | "no"
-                ))
-            }
-            None => self.eval(trimmed, values),
-        }
-    }
-
-    fn eval(&self, expr: &str, values: &JinjaValue) -> Result<bool, minijinja::Error> {
-        Ok(crate::template::eval(&self.env, expr, values)?.is_true())
-    }
-}
+/// The template engine (it lives with the template limits, below every stage).
+pub use crate::template::Templates;
 
 /// Facts about the run, readable as `run.*`.
 #[derive(Debug, Clone, serde::Serialize)]

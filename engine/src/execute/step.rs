@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::attempt::{Attempted, attempt};
-use super::context::{Outputs, StepContext, StepError};
 use super::recorder::Recorder;
 use crate::action::{Action, Effect};
+use crate::action::{Outputs, StepContext, StepError};
 use crate::compile::{ActionSpec, Playbook};
 use crate::journal::Event;
 

@@ -12,7 +12,6 @@
 //! /run/lock/runbook/               `lock:` keys, host-wide (see `journal::lock`)
 //! ```
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -146,14 +145,8 @@ impl Store {
     }
 }
 
-/// A decision on an `approval.gate`, written by `runbook approve` and read by the waiting run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApprovalDecision {
-    pub approved: bool,
-    pub approver: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-}
+/// Part of the step contract (an approval is what a step asks for); stored here.
+pub use crate::action::ApprovalDecision;
 
 impl RunDir {
     pub fn journal_path(&self) -> PathBuf {

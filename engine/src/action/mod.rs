@@ -10,7 +10,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 
-use crate::execute::{BoxFuture, Outputs, StepContext, StepError};
+mod context;
+
+pub(crate) use context::RunShared;
+pub use context::{
+    ApprovalDecision, Approver, BoxFuture, Outputs, ProcessLog, Simulation, StepContext, StepError,
+};
 
 /// Whether an action changes the systems it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

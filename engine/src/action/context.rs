@@ -1,8 +1,11 @@
 //! What a step family sees while its action runs: rendered params, the check-mode flag, the
 //! deadline, and a way to ask a person. Families never see the graph, the journal or retries.
+//! Part of the contract at the bottom of the engine: it imports no stage (the executor
+//! implements `Approver` and `ProcessLog` and builds the context).
 
 use minijinja::Value as JinjaValue;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::future::Future;
@@ -10,10 +13,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::time::Instant;
 
-use super::scope::Templates;
-use crate::journal::ApprovalDecision;
 use crate::params::{Template, TemplateList, Tpl};
 use crate::secrets::Redactor;
+use crate::template::Templates;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -48,6 +50,15 @@ impl fmt::Display for StepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// A decision on an `approval.gate`, written by `runbook approve` and read by the waiting run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    pub approved: bool,
+    pub approver: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// Asks a person for a decision on an `approval.gate` (terminal prompt or `runbook approve`)
