@@ -322,7 +322,7 @@ impl<'de, 'a, I: Iterator<Item = (&'a Spanned<String>, &'a Node)>> de::MapAccess
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::node::parse;
+    use crate::load::parse::parse;
     use crate::source::SourceFile;
     use serde::Deserialize;
 

@@ -12,7 +12,8 @@
 //! serves many playbooks. `--input` on the command line wins over the file.
 
 use super::LoadError;
-use super::node::{self, Node, NodeKind};
+use super::node::{Node, NodeKind};
+use super::parse;
 use crate::source::SourceFile;
 
 /// Keys of an environment file's top level.
@@ -27,7 +28,7 @@ pub struct Environment {
 
 /// Reads an environment file; every problem with its place in the file.
 pub fn load_environment(source: &SourceFile) -> Result<Environment, Vec<LoadError>> {
-    let root = node::parse(source).map_err(|e| {
+    let root = parse::parse(source).map_err(|e| {
         vec![LoadError::Syntax {
             message: e.message,
             span: e.span,

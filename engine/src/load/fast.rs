@@ -151,7 +151,7 @@ fn looks_numeric(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::node::parse_with_saphyr;
+    use crate::load::parse::parse_with_saphyr;
     use crate::source::SourceFile;
 
     /// Every playbook and fixture of the repository: where the fast path answers, it must

@@ -9,6 +9,7 @@ mod environment;
 mod error;
 mod fast;
 pub mod node;
+pub mod parse;
 pub mod raw;
 
 pub use environment::{ENVIRONMENT_KEYS, Environment, load_environment};
@@ -70,7 +71,7 @@ pub struct Loaded {
 
 pub fn load(source: &SourceFile) -> Loaded {
     let mut errors = Vec::new();
-    let root = match node::parse(source) {
+    let root = match parse::parse(source) {
         Ok(root) => root,
         Err(e) => {
             errors.push(LoadError::Syntax {

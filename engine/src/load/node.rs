@@ -6,7 +6,7 @@
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-use crate::source::{SourceFile, Span, Spanned};
+use crate::source::{Span, Spanned};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -98,62 +98,7 @@ impl Node {
     }
 }
 
-/// A YAML syntax error (including duplicate keys and exceeded limits), with its position.
-#[derive(Debug, Clone)]
-pub struct SyntaxError {
-    pub message: String,
-    pub span: Span,
-}
-
-/// Parse a whole document into nodes: the fast path for plain documents, serde-saphyr for
-/// everything else (and for every error).
-pub fn parse(source: &SourceFile) -> Result<Node, SyntaxError> {
-    match super::fast::parse_plain(&source.text) {
-        Some(node) => Ok(node),
-        None => parse_with_saphyr(source),
-    }
-}
-
-pub(crate) fn parse_with_saphyr(source: &SourceFile) -> Result<Node, SyntaxError> {
-    let options = serde_saphyr::options! {
-        // `no`, `on`, `yes` stay strings (YAML 1.2): `country: no` must not become false.
-        strict_booleans: true,
-    };
-    match serde_saphyr::from_str_with_options::<serde_saphyr::Spanned<NodeKind>>(
-        &source.text,
-        options,
-    ) {
-        Ok(root) => Ok(Node {
-            span: span_of(&root.referenced),
-            kind: root.value,
-        }),
-        Err(err) => {
-            let span = err.location().map_or(Span::new(0, 0), |loc| {
-                let start = source.offset_of(loc.line() as usize, loc.column() as usize);
-                Span::new(start, start + 1)
-            });
-            Err(SyntaxError {
-                message: plain_message(&err.without_snippet().to_string()),
-                span,
-            })
-        }
-    }
-}
-
-/// serde-saphyr appends the position to its messages; we print positions ourselves.
-fn plain_message(message: &str) -> String {
-    let message = message.strip_prefix("error: ").unwrap_or(message);
-    let message = match message.split_once(": ") {
-        Some((head, rest)) if head.starts_with("line ") && head.contains(" column ") => rest,
-        _ => message,
-    };
-    let message = message.rsplit_once(" at line ").map_or(message, |(m, _)| m);
-    message
-        .trim_end_matches(", set DuplicateKeyPolicy in Options if acceptable")
-        .to_string()
-}
-
-fn span_of(location: &serde_saphyr::Location) -> Span {
+pub(super) fn span_of(location: &serde_saphyr::Location) -> Span {
     let span = location.span();
     let start = span.byte_offset().unwrap_or(0) as usize;
     let len = span.byte_len().unwrap_or(0) as usize;
@@ -252,6 +197,8 @@ impl<'de> Deserialize<'de> for KeyText {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::parse::{SyntaxError, parse};
+    use crate::source::SourceFile;
 
     fn parse_str(text: &str) -> Result<Node, SyntaxError> {
         parse(&SourceFile::new("t.yml", text))
