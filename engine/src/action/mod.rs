@@ -1,4 +1,7 @@
-//! The contract between the engine and the step families.
+//! The contract between the engine and the step families, at the bottom of the engine: it
+//! imports no stage (only params, secrets and the template engine), and every stage may use
+//! it. `context.rs` is what a verb sees while it runs (the step context, outputs, errors,
+//! approvals); this file is what the compiler and planner know of a verb.
 //!
 //! The engine compiles, plans and (later) runs steps without knowing what Docker or PostgreSQL
 //! are: a step family provides one closed enum of actions implementing [`Action`], and tells

@@ -1,0 +1,96 @@
+//! One step as written: its name, `when`, `for_each`, action, preconditions and rollback
+//! checked, and its typed parts gathered for the graph.
+
+use super::*;
+
+impl<'a, A: Action> Compiler<'a, A> {
+    pub(super) fn step(
+        &mut self,
+        index: usize,
+        step: &RawStep,
+        input_values: &Map<String, Value>,
+    ) -> Option<CompiledGroup<A>> {
+        let item = step.for_each.is_some();
+        let own = |printed: Option<String>| Scope {
+            steps: StepAccess::Ancestors {
+                step: index,
+                itself: false,
+            },
+            item,
+            printed_in: printed,
+        };
+        if let Some(name) = &step.name {
+            self.check_text(
+                &name.value,
+                name.span,
+                false,
+                &own(Some("a step name".into())),
+            );
+        }
+        if let Some(when) = &step.when {
+            let expression = !is_template(&when.value);
+            self.check_text(
+                &when.value,
+                when.span,
+                expression,
+                &own(Some("a `when` condition".into())),
+            );
+        }
+        let items = step
+            .for_each
+            .as_ref()
+            .and_then(|node| self.for_each(node, input_values));
+        if step.for_each.is_none()
+            && let Some(serial) = &step.serial
+        {
+            self.errors.push(CompileError::ForEach {
+                message: "`serial` only applies to steps with `for_each`".into(),
+                hint: Some("add `for_each: [...]` or remove `serial`".into()),
+                span: serial.span,
+            });
+        }
+
+        let action = step.action.as_ref().and_then(|raw| {
+            self.action_templates(raw, &own(None));
+            self.parse_action(raw)
+        });
+        self.check_shown_outputs(index, step);
+        let mut requires = Vec::new();
+        for raw in &step.requires {
+            self.action_templates(raw, &own(None));
+            if let Some(spec) = self.action_spec(raw) {
+                if spec.action.effect() == Effect::Mutating {
+                    self.errors.push(CompileError::MutatingPrecondition {
+                        verb: raw.verb.value.clone(),
+                        span: raw.verb.span,
+                    });
+                }
+                requires.push(spec);
+            }
+        }
+        let mut rollback = Vec::new();
+        for raw in &step.rollback {
+            let scope = Scope {
+                steps: StepAccess::Ancestors {
+                    step: index,
+                    itself: true,
+                },
+                item,
+                printed_in: None,
+            };
+            self.action_templates(raw, &scope);
+            rollback.extend(self.action_spec(raw));
+        }
+        Some(CompiledGroup {
+            items: if step.for_each.is_some() {
+                Some(items?)
+            } else {
+                None
+            },
+            serial: step.serial.as_ref().map(|s| s.value.0),
+            action: action?,
+            requires,
+            rollback,
+        })
+    }
+}
