@@ -82,9 +82,10 @@ impl<'a> Daemon<'a> {
 
     async fn run(mut self) -> Exit {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) else {
             sayln!("error: cannot watch signals");
             return Exit::Refused;
@@ -112,6 +113,9 @@ impl<'a> Daemon<'a> {
                 _ = tokio::time::sleep(wait) => {}
                 _ = int.recv() => self.signal("SIGINT"),
                 _ = term.recv() => self.signal("SIGTERM"),
+                // As for a run: a lost terminal is no reason to stop firing drills (and
+                // playbooks are re-read when they change, so there is nothing to reload).
+                _ = hup.recv() => self.log("SIGHUP: the terminal is gone; the daemon goes on"),
             }
         }
         self.log(&format!(

@@ -167,11 +167,18 @@ fn a_signal_stops_new_runs_and_lets_the_running_one_finish() {
     let daemon = sandbox.spawn(&["daemon", "pb", "--clock-start", "2027-01-01T00:00:59.5Z"]);
     sandbox.wait_for_event("step_started");
     let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
+    // A hang-up (its terminal is gone) is logged and changes nothing.
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let output = daemon.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("SIGTERM: no new runs; waiting for 1 running run(s) to finish")
+    );
+    assert!(
+        stderr(&output).contains("SIGHUP: the terminal is gone; the daemon goes on"),
+        "{}",
+        stderr(&output)
     );
     let journal = sandbox.last_journal();
     assert_eq!(
