@@ -267,17 +267,21 @@ pub fn live(state_dir: &std::path::Path) -> Observer {
             return;
         }
         let mut run = run.lock().unwrap_or_else(|e| e.into_inner());
+        if let Event::RunStarted { run: id, .. } | Event::RunResumed { run: id, .. } = &entry.event
+        {
+            *run = id.clone();
+        }
         if crate::logs::json() {
-            if let Event::RunStarted { run: id, .. } | Event::RunResumed { run: id, .. } =
-                &entry.event
-            {
-                *run = id.clone();
-            }
             crate::logs::event(&run, entry, &describe(&entry.event));
             return;
         }
         let time = entry.at.with_timezone(&chrono::Local).format("%H:%M:%S");
-        let line = format!("{time}  {}", describe(&entry.event));
+        let mut line = format!("{time}  {}", describe(&entry.event));
+        if let Event::ApprovalRequested { step, .. } = &entry.event {
+            line.push_str(&format!(
+                "\n          decide from any shell: {approve} {run} '{step}' [--reject]"
+            ));
+        }
         match &progress {
             Some(progress) => {
                 if let Some(key) = ended(&entry.event) {
@@ -289,15 +293,6 @@ pub fn live(state_dir: &std::path::Path) -> Observer {
                 }
             }
             None => sayln!("{line}"),
-        }
-        match &entry.event {
-            Event::RunStarted { run: id, .. } | Event::RunResumed { run: id, .. } => {
-                *run = id.clone();
-            }
-            Event::ApprovalRequested { step, .. } => {
-                sayln!("          decide from any shell: {approve} {run} '{step}' [--reject]");
-            }
-            _ => {}
         }
     })
 }

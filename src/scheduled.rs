@@ -147,13 +147,16 @@ impl Catalog {
 
 /// One playbook: its schedules (none if it has none), or why it cannot be scheduled.
 fn compile(path: &Path) -> Result<Vec<Scheduled>, String> {
-    // An environment file kept beside the playbooks is not a playbook with problems.
-    if let Ok(source) = runbook_engine::source::SourceFile::read(path)
-        && runbook_engine::load::load_environment(&source).is_ok()
-    {
-        return Ok(Vec::new());
-    }
-    match crate::commands::check(path, &CompileOptions::default()) {
+    // Read once: an environment file kept beside the playbooks is not a playbook with
+    // problems, and is told apart from its text.
+    let checked = match crate::commands::read(path) {
+        Ok(source) if runbook_engine::load::load_environment(&source).is_ok() => {
+            return Ok(Vec::new());
+        }
+        Ok(source) => crate::commands::check_source(source, &CompileOptions::default()),
+        Err(unreadable) => Err(unreadable),
+    };
+    match checked {
         Ok((_, playbook)) => Ok(playbook
             .schedules
             .iter()

@@ -175,13 +175,17 @@ impl Redactor {
     /// Hides these values too, from now on, in every clone of this redactor: secrets made
     /// during the run (an output declared `sensitive`).
     pub fn add(&self, values: impl IntoIterator<Item = String>) {
-        let mut compiled = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let mut all = compiled.values.clone();
-        let before = all.len();
-        all.extend(values.into_iter().filter(|v| v.len() >= MIN_REDACTED_LEN));
-        if all.len() != before {
-            *compiled = Compiled::build(all);
+        // Called after every step: most have no sensitive output, and pay nothing here.
+        let new: Vec<String> = values
+            .into_iter()
+            .filter(|v| v.len() >= MIN_REDACTED_LEN)
+            .collect();
+        if new.is_empty() {
+            return;
         }
+        let mut compiled = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let all = compiled.values.iter().cloned().chain(new).collect();
+        *compiled = Compiled::build(all);
     }
 
     pub fn redact(&self, text: &str) -> String {

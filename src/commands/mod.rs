@@ -35,8 +35,26 @@ pub fn check(
     path: &Path,
     options: &CompileOptions,
 ) -> Result<(SourceFile, Playbook), (SourceFile, Vec<Diagnostic>)> {
-    let source = match SourceFile::load(path) {
-        Ok(source) => source,
+    let source = read(path)?;
+    check_source(source, options)
+}
+
+/// Check a playbook already read (see [`read`]).
+pub fn check_source(
+    source: SourceFile,
+    options: &CompileOptions,
+) -> Result<(SourceFile, Playbook), (SourceFile, Vec<Diagnostic>)> {
+    match runbook_engine::check::<runbook_steps::Action>(&source, options) {
+        Ok(playbook) => Ok((source, playbook)),
+        Err(diagnostics) => Err((source, diagnostics)),
+    }
+}
+
+/// A playbook's text, or the diagnostic of why it cannot be read (with as much of the text
+/// as could be, to show the line).
+pub fn read(path: &Path) -> Result<SourceFile, (SourceFile, Vec<Diagnostic>)> {
+    match SourceFile::load(path) {
+        Ok(source) => Ok(source),
         Err(Unreadable::NotUtf8 { source, offset }) => {
             let diagnostic = Diagnostic::error(
                 "invalid-utf8",
@@ -46,21 +64,16 @@ pub fn check(
             )
             .label("the first byte that is not UTF-8")
             .hint("playbooks are UTF-8; convert it, e.g. `iconv -f latin1 -t utf-8 FILE`, or retype the character");
-            return Err((source, vec![diagnostic]));
+            Err((source, vec![diagnostic]))
         }
         Err(Unreadable::Io(e)) => {
-            let source = SourceFile::new(path, "");
             let diagnostic =
                 Diagnostic::global("unreadable-file", format!("cannot read the playbook: {e}"))
                     .hint(
                         "check the path; `runbook validate playbooks/*.yml` checks several at once",
                     );
-            return Err((source, vec![diagnostic]));
+            Err((SourceFile::new(path, ""), vec![diagnostic]))
         }
-    };
-    match runbook_engine::check::<runbook_steps::Action>(&source, options) {
-        Ok(playbook) => Ok((source, playbook)),
-        Err(diagnostics) => Err((source, diagnostics)),
     }
 }
 
