@@ -20,8 +20,16 @@ health() { echo "--health-interval 1s --health-timeout 3s --health-retries 3"; }
 service() {
     local name=$1
     shift
-    if docker container inspect "$PROJECT-$name-1" >/dev/null 2>&1; then
-        echo "   $PROJECT-$name-1 exists"
+    local state
+    if state=$(docker container inspect -f '{{.State.Status}}' "$PROJECT-$name-1" 2>/dev/null); then
+        # A stack left behind by a reboot or a killed run has stopped containers: start them,
+        # or the health wait that follows fails on a container nobody meant to stop.
+        if [ "$state" != running ]; then
+            docker start "$PROJECT-$name-1" >/dev/null
+            echo "   $PROJECT-$name-1 exists, started (was $state)"
+        else
+            echo "   $PROJECT-$name-1 exists"
+        fi
         return
     fi
     # shellcheck disable=SC2046

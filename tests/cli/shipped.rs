@@ -66,6 +66,15 @@ struct State {
 
 impl Demo {
     fn up() -> Self {
+        // A stack left by an earlier run on this machine (killed, or stopped by a reboot) would
+        // be taken as it is: start from none, as a fresh CI machine does.
+        let removed = Command::new("scripts/demo-stack.sh")
+            .arg("down")
+            .current_dir(root())
+            .env("PROJECT", PROJECT)
+            .output()
+            .expect("scripts/demo-stack.sh runs");
+        assert!(removed.status.success(), "demo down: {}", stderr(&removed));
         let sandbox = Sandbox::new();
         sandbox.write("env.yml", ENVIRONMENT);
         let mut demo = Self {
