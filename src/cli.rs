@@ -21,6 +21,22 @@ pub struct Cli {
     /// runbook starts from [default: /run/lock/runbook, else $TMPDIR/runbook-locks].
     #[arg(long, global = true, env = "RUNBOOK_LOCK_DIR", value_name = "DIR")]
     pub lock_dir: Option<PathBuf>,
+    /// Keep runs, journals, locks, approvals and schedule fires in PostgreSQL, shared by every
+    /// runner and daemon (`postgres://USER:PASSWORD@HOST:PORT/DB`). Set RUNBOOK_STORE rather
+    /// than the option: the URL holds a password, and any user on the host can read argv.
+    /// Without it, runs live in --state-dir on this machine.
+    #[arg(
+        long,
+        global = true,
+        env = "RUNBOOK_STORE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
+    /// With --store: how long a run stays owned without a renewal of its lease. A runner that
+    /// cannot renew stops within it; another takes the run over after it.
+    #[arg(long, global = true, env = "RUNBOOK_LEASE_TTL", value_name = "DURATION", default_value = "30s", value_parser = parse_ttl)]
+    pub lease_ttl: std::time::Duration,
     /// `json`: what runbook says on stderr (run events, the daemon's decisions, errors) as one
     /// JSON object per line, filtered by RUST_LOG (default `info`).
     #[arg(
@@ -41,7 +57,8 @@ pub enum LogFormat {
 
 const EXIT_CODES: &str = "Exit codes: 0 success · 1 run failed (rolled back) · 2 invalid playbook or usage · \
 3 rollback failed, manual action needed · 4 a precondition failed, nothing changed · \
-5 refused (lock held, run finished or changed) · 6 objectives (RTO/RPO) missed · 130 interrupted.";
+5 refused (lock held, run finished or changed) · 6 objectives (RTO/RPO) missed · \
+7 this runner lost the run (shared store: lease lapsed), nothing rolled back · 130 interrupted.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -71,6 +88,10 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Approve (or reject) a run waiting at an `approval.gate`.
     Approve(ApproveArgs),
+    /// The shared PostgreSQL store (--store / RUNBOOK_STORE): migrate its schema, import a
+    /// local history.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print shell completions: `runbook completions bash > /etc/bash_completion.d/runbook`.
     Completions(CompletionsArgs),
     /// Print the man page (roff): `runbook man > /usr/local/share/man/man1/runbook.1`.
@@ -218,6 +239,32 @@ pub struct ScheduleArgs {
     /// Compute next fire times from this instant (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Create or upgrade the store's tables to this runbook's schema version (idempotent).
+    Migrate,
+    /// Copy the runs of a local state directory (journal, snapshot, reports) into the store;
+    /// runs already there are left as they are.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A state directory, e.g. `.runbook`.
+    pub dir: PathBuf,
+}
+
+fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+    // The playbooks' own grammar of durations (`30s`, `1m`, `2 minutes`).
+    let ttl = runbook_engine::params::Duration::parse(text)?.0;
+    if ttl < std::time::Duration::from_secs(1) {
+        return Err(format!(
+            "`{text}`: a lease shorter than 1s would be lost to a slow query"
+        ));
+    }
+    Ok(ttl)
 }
 
 fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

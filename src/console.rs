@@ -257,8 +257,8 @@ fn objective_line(name: &str, m: &runbook_engine::journal::Measurement) -> Strin
 }
 
 /// Prints events to stderr as they are journaled: `03:12:09  ✓ restore  42.0s`.
-pub fn live(state_dir: &std::path::Path) -> Observer {
-    let approve = runbook_engine::execute::approval::approve_command(state_dir);
+pub fn live(command_prefix: &str) -> Observer {
+    let approve = runbook_engine::execute::approval::approve_command(command_prefix);
     let run = Mutex::new(String::new());
     let progress = crate::progress::Progress::on_terminal();
     Arc::new(move |entry: &Entry| {

@@ -18,6 +18,10 @@ pub enum Exit {
     Refused,
     /// 6: every step succeeded but the run missed its RTO or RPO objective (not rolled back).
     ObjectivesMissed,
+    /// 7: this runner lost the run to another (a shared store: its lease could not be
+    /// renewed, or another runner took the run over). Nothing was rolled back; the run goes
+    /// on with its next owner (`runbook resume RUN` from any host).
+    Abandoned,
     /// 130: interrupted by a signal (and rolled back unless `--no-rollback`).
     Interrupted,
 }
@@ -31,13 +35,15 @@ impl From<RunStatus> for Exit {
             RunStatus::PreconditionFailed => Self::PreconditionFailed,
             RunStatus::ObjectivesMissed => Self::ObjectivesMissed,
             RunStatus::Interrupted => Self::Interrupted,
+            RunStatus::Abandoned => Self::Abandoned,
         }
     }
 }
 
-impl From<Exit> for std::process::ExitCode {
-    fn from(exit: Exit) -> Self {
-        Self::from(match exit {
+impl Exit {
+    /// The process's exit status.
+    pub fn code(self) -> u8 {
+        match self {
             Exit::Success => 0,
             Exit::Failed => 1,
             Exit::Invalid => 2,
@@ -45,8 +51,15 @@ impl From<Exit> for std::process::ExitCode {
             Exit::PreconditionFailed => 4,
             Exit::Refused => 5,
             Exit::ObjectivesMissed => 6,
+            Exit::Abandoned => 7,
             Exit::Interrupted => 130,
-        })
+        }
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        Self::from(exit.code())
     }
 }
 
@@ -65,6 +78,7 @@ mod tests {
             RunStatus::PreconditionFailed,
             RunStatus::Interrupted,
             RunStatus::ObjectivesMissed,
+            RunStatus::Abandoned,
         ] {
             let code = std::process::ExitCode::from(Exit::from(status));
             assert_eq!(

@@ -7,7 +7,7 @@ use runbook_engine::journal::{ApprovalDecision, RunRecord, Store};
 use crate::Exit;
 use crate::cli::ApproveArgs;
 
-pub fn run(args: &ApproveArgs, store: &Store) -> Exit {
+pub fn run(args: &ApproveArgs, store: &dyn Store) -> Exit {
     let (run, journal) = match super::open_run(store, &args.run) {
         Ok(opened) => opened,
         Err(exit) => return exit,
@@ -18,7 +18,7 @@ pub fn run(args: &ApproveArgs, store: &Store) -> Exit {
         sayln!(
             "error: step `{}` of run {} is not waiting for approval ({})",
             args.step,
-            run.id,
+            run.id(),
             if waiting.is_empty() {
                 "no step is".to_string()
             } else {
@@ -52,7 +52,7 @@ pub fn run(args: &ApproveArgs, store: &Store) -> Exit {
     outln!(
         "{verdict} `{}` of run {} as {approver} ({message})",
         args.step,
-        run.id
+        run.id()
     );
     Exit::Success
 }

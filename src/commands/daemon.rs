@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use tokio::process::{Child, Command};
 
 use crate::Exit;
-use crate::cli::DaemonArgs;
+use crate::cli::{Cli, DaemonArgs};
 use crate::metrics::{Outcome, metrics};
 use crate::scheduled::{Catalog, Clock, Scheduled, State};
+use runbook_engine::journal::{SharedStore, Store};
 
 struct Running {
     child: Child,
@@ -26,17 +27,30 @@ struct Running {
     started: std::time::Instant,
 }
 
-pub fn run(args: &DaemonArgs, state_dir: &Path) -> Exit {
+pub fn run(args: &DaemonArgs, cli: &Cli, store: SharedStore) -> Exit {
     let runtime = match super::runtime() {
         Ok(runtime) => runtime,
         Err(exit) => return exit,
     };
-    runtime.block_on(Daemon::new(args, state_dir).run())
+    runtime.block_on(Daemon::new(args, cli, store).run())
 }
 
 struct Daemon<'a> {
     args: &'a DaemonArgs,
+    cli: &'a Cli,
     state_dir: &'a Path,
+    /// Where runs are kept; shared with other daemons when it is PostgreSQL: each fire is
+    /// claimed there, so it runs once whichever daemons are alive.
+    store: SharedStore,
+    /// This daemon, as the claims and the runs it starts name it.
+    id: String,
+    /// Whether this daemon leads (catch-up, takeover of abandoned runs), and until when it
+    /// need not ask again.
+    leading: bool,
+    lead_checked: Option<std::time::Instant>,
+    /// Runs of dead daemons this one is resuming, and those it already tried.
+    takeovers: BTreeMap<String, Child>,
+    tried: BTreeSet<String>,
     clock: Clock,
     catalog: Catalog,
     state: State,
@@ -50,11 +64,23 @@ struct Daemon<'a> {
 }
 
 impl<'a> Daemon<'a> {
-    fn new(args: &'a DaemonArgs, state_dir: &'a Path) -> Self {
+    fn new(args: &'a DaemonArgs, cli: &'a Cli, store: SharedStore) -> Self {
+        let state_dir = cli.state_dir.as_path();
         let (state, unreadable) = State::load(state_dir);
+        let operator = runbook_engine::execute::session::Operator::current();
         let daemon = Self {
             args,
+            cli,
             state_dir,
+            store,
+            id: format!(
+                "daemon {}@{} pid {}",
+                operator.user, operator.host, operator.pid
+            ),
+            leading: false,
+            lead_checked: None,
+            takeovers: BTreeMap::new(),
+            tried: BTreeSet::new(),
             clock: Clock::new(args.clock_start, args.clock_speed),
             catalog: Catalog::default(),
             state,
@@ -91,13 +117,15 @@ impl<'a> Daemon<'a> {
             return Exit::Refused;
         };
         self.log(&format!(
-            "daemon watching {} (state in {})",
+            "daemon watching {} (runs in {}; this is {})",
             self.args.dir.display(),
-            self.state_dir.display()
+            self.store.describe(),
+            self.id
         ));
         loop {
             self.reap();
-            if !self.accepting() && self.running.is_empty() {
+            self.reap_takeovers();
+            if !self.accepting() && self.running.is_empty() && self.takeovers.is_empty() {
                 break;
             }
             let wait = if !self.accepting() {
@@ -165,6 +193,18 @@ impl<'a> Daemon<'a> {
     /// Looks at every scheduled playbook once; returns how long to sleep (real time).
     fn tick(&mut self) -> std::time::Duration {
         let now = self.clock.now();
+        self.check_lead();
+        self.take_over_abandoned();
+        // What the other daemons sharing the store fired is fired: never again here.
+        match self.store.claimed_fires() {
+            Ok(claimed) => {
+                for (key, at) in claimed {
+                    let last = self.state.last_fired.entry(key).or_insert(at);
+                    *last = (*last).max(at);
+                }
+            }
+            Err(e) => self.log(&format!("warning: cannot read the claimed fires: {e}")),
+        }
         let refreshed = self.catalog.refresh(&self.args.dir);
         for problem in &refreshed.problems {
             self.log(problem);
@@ -191,13 +231,22 @@ impl<'a> Daemon<'a> {
                 }
                 Due::Fire { at } => {
                     self.state.last_fired.insert(key, at);
-                    self.fire(
-                        playbook,
-                        &format!("cron time {}", at.format("%Y-%m-%d %H:%M UTC")),
-                    );
+                    if self.claim(playbook, at) {
+                        self.fire(
+                            playbook,
+                            &format!("cron time {}", at.format("%Y-%m-%d %H:%M UTC")),
+                        );
+                    }
+                }
+                // Catching up is the leader's: N daemons coming back must not race for it.
+                Due::CatchUp { at } if !self.leading => {
+                    self.state.last_fired.insert(key, at);
                 }
                 Due::CatchUp { at } => {
                     self.state.last_fired.insert(key, at);
+                    if !self.claim(playbook, at) {
+                        continue;
+                    }
                     self.fire(
                         playbook,
                         &format!(
@@ -258,24 +307,187 @@ impl<'a> Daemon<'a> {
         self.start(playbook, why);
     }
 
-    fn start(&mut self, playbook: &Scheduled, why: &str) {
+    /// Claims one fire in the store: false (and logged) when another daemon has it.
+    fn claim(&mut self, playbook: &Scheduled, at: DateTime<Utc>) -> bool {
+        match self.store.claim_fire(&playbook.key, at, &self.id) {
+            Ok(true) => true,
+            Ok(false) => {
+                self.log(&format!(
+                    "{} at {}: claimed by another daemon, which runs it",
+                    playbook.label(),
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ));
+                false
+            }
+            Err(e) => {
+                // Unclaimed is unrun: a fire is never started without its claim.
+                self.outcome(&playbook.key).missed += 1;
+                self.log(&format!(
+                    "cannot claim {} at {}: {e}; not run by this daemon",
+                    playbook.label(),
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ));
+                false
+            }
+        }
+    }
+
+    /// Renews (or tries to take) the leader lease, at most every third of a lease.
+    fn check_lead(&mut self) {
+        let ttl = self.cli.lease_ttl;
+        if self.lead_checked.is_some_and(|at| at.elapsed() < ttl / 3) {
+            return;
+        }
+        self.lead_checked = Some(std::time::Instant::now());
+        let leading = match self.store.lead(&self.id, ttl) {
+            Ok(leading) => leading,
+            Err(e) => {
+                self.log(&format!("warning: cannot renew the leader lease: {e}"));
+                false
+            }
+        };
+        if leading != self.leading {
+            self.log(if leading {
+                "leading the daemons: catch-up and takeover of abandoned runs are this daemon's"
+            } else {
+                "another daemon leads now"
+            });
+        }
+        self.leading = leading;
+    }
+
+    /// The leader resumes runs that a daemon started and whose runner died (its lease
+    /// lapsed), by resume's rules: a step caught in flight is re-run only if read-only or
+    /// idempotent; otherwise the run waits for a person, and the webhooks say what to type.
+    fn take_over_abandoned(&mut self) {
+        if !self.leading || !self.accepting() {
+            return;
+        }
+        let abandoned = match self.store.abandoned_daemon_runs() {
+            Ok(runs) => runs,
+            Err(e) => {
+                self.log(&format!("warning: cannot list abandoned runs: {e}"));
+                return;
+            }
+        };
+        for id in abandoned {
+            if !self.tried.insert(id.clone()) {
+                continue;
+            }
+            let mut command = self.runbook();
+            command.args(["resume", &id, "--no-prompt"]);
+            match command.spawn() {
+                Ok(child) => {
+                    self.log(&format!(
+                        "taking over run {id}: its runner stopped renewing its lease"
+                    ));
+                    self.takeovers.insert(id, child);
+                }
+                Err(e) => self.log(&format!("cannot take over run {id}: {e}")),
+            }
+        }
+    }
+
+    /// Takeovers that ended; a refused one is told to the webhooks with the command a
+    /// person must type.
+    fn reap_takeovers(&mut self) {
+        let ended: Vec<(String, Option<i32>)> = self
+            .takeovers
+            .iter_mut()
+            .filter_map(|(id, child)| match child.try_wait() {
+                Ok(Some(status)) => Some((id.clone(), status.code())),
+                Ok(None) => None,
+                Err(_) => Some((id.clone(), None)),
+            })
+            .collect();
+        for (id, code) in ended {
+            self.takeovers.remove(&id);
+            self.log(&format!(
+                "took over run {id}: exit {}",
+                code.map_or("?".into(), |c| c.to_string())
+            ));
+            if code == Some(i32::from(Exit::Refused.code())) {
+                self.needs_a_person(&id);
+            }
+        }
+    }
+
+    /// A taken-over run that resume refused: say exactly what a person must do.
+    fn needs_a_person(&self, id: &str) {
+        let unfinished = self
+            .store
+            .open(id)
+            .ok()
+            .and_then(|run| run.journal().ok())
+            .map(|journal| {
+                runbook_engine::journal::RunRecord::from_entries(&journal.entries)
+                    .unfinished()
+                    .iter()
+                    .map(|s| (*s).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let rerun: String = unfinished.iter().map(|s| format!(" --rerun {s}")).collect();
+        let text = format!(
+            "runbook: run {id} was abandoned by its runner and cannot be taken over automatically: {} started and never finished and may have done part of its work. Check it, then: runbook resume {id}{rerun}",
+            if unfinished.is_empty() {
+                "a step".to_string()
+            } else {
+                unfinished.join(", ")
+            }
+        );
+        self.log(&text);
+        let payload = serde_json::json!({ "text": text });
+        for url in self
+            .args
+            .webhooks
+            .notify
+            .iter()
+            .filter(|u| !u.trim().is_empty())
+        {
+            let (url, payload) = (url.clone(), payload.clone());
+            tokio::spawn(async move {
+                use runbook_engine::execute::notify::Notifier;
+                let _ = runbook_steps::notify::RunNotifier
+                    .post(&url, &payload)
+                    .await;
+            });
+        }
+    }
+
+    /// `runbook` as this daemon's runs are started: the same store, this daemon named.
+    fn runbook(&self) -> Command {
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("runbook"));
         let mut command = Command::new(exe);
         command
             .arg("--state-dir")
             .arg(self.state_dir)
-            .arg("run")
-            .arg(&playbook.path)
-            .arg("--no-prompt")
-            .args(playbook.run_args())
             .stdin(std::process::Stdio::null());
-        // Through the environment, not argv: a Slack webhook's path is its secret, and any
-        // user on the host can read a command line.
+        // Through the environment, not argv: a Slack webhook's path is its secret, a store
+        // URL holds a password, and any user on the host can read a command line.
         command.env("RUNBOOK_NOTIFY", self.args.webhooks.notify.join(" "));
+        if let Some(url) = &self.cli.store {
+            command.env("RUNBOOK_STORE", url);
+        }
+        command.env(
+            "RUNBOOK_LEASE_TTL",
+            format!("{}ms", self.cli.lease_ttl.as_millis()),
+        );
+        command.env("RUNBOOK_DAEMON", &self.id);
         // Its runs log as it does.
         if crate::logs::json() {
             command.env("RUNBOOK_LOG_FORMAT", "json");
         }
+        command
+    }
+
+    fn start(&mut self, playbook: &Scheduled, why: &str) {
+        let mut command = self.runbook();
+        command
+            .arg("run")
+            .arg(&playbook.path)
+            .arg("--no-prompt")
+            .args(playbook.run_args());
         match command.spawn() {
             Ok(child) => {
                 self.log(&format!("started {} ({why})", playbook.label()));
@@ -325,7 +537,7 @@ impl<'a> Daemon<'a> {
                 running.name,
                 code.map_or("?".into(), |c| c.to_string())
             ));
-            let (rto, objective) = last_rto(self.state_dir, &running.name);
+            let (rto, objective) = last_rto(self.store.as_ref(), &running.name);
             let finished = self.clock.now();
             let outcome = self.outcome(&running.key);
             outcome.exit_code = code;
@@ -377,11 +589,10 @@ impl<'a> Daemon<'a> {
 }
 
 /// The RTO measured by the newest run of this playbook, and its objective (its report.json).
-fn last_rto(state_dir: &Path, playbook: &str) -> (Option<f64>, Option<f64>) {
-    let store = runbook_engine::journal::Store::new(state_dir);
+fn last_rto(store: &dyn Store, playbook: &str) -> (Option<f64>, Option<f64>) {
     let runs = store.runs().unwrap_or_default();
     for run in runs.iter().rev() {
-        let Ok(text) = std::fs::read_to_string(run.report_path("json")) else {
+        let Ok(text) = run.read_report("json") else {
             continue;
         };
         let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else {

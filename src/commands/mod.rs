@@ -13,6 +13,7 @@ pub mod schedule;
 pub mod schema;
 mod session;
 pub mod show;
+pub mod store;
 pub mod validate;
 pub mod verbs;
 
@@ -20,6 +21,7 @@ use runbook_engine::compile::CompileOptions;
 use runbook_engine::diagnostic::Diagnostic;
 use runbook_engine::source::{SourceFile, Span, Unreadable};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::cli::InputArgs;
 
@@ -28,7 +30,7 @@ pub const DEFAULT_MAX_PARALLEL: usize = 4;
 
 use crate::{Exit, Playbook};
 use runbook_engine::journal::reader::Journal;
-use runbook_engine::journal::{RunDir, Store};
+use runbook_engine::journal::{Store, StoredRun};
 
 /// Read and check one playbook: the compiled plan, or the file and its diagnostics.
 pub fn check(
@@ -123,13 +125,13 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
 }
 
 /// A recorded run and its journal, or the exit code after saying why not.
-pub fn open_run(store: &Store, query: &str) -> Result<(RunDir, Journal), Exit> {
+pub fn open_run(store: &dyn Store, query: &str) -> Result<(Arc<dyn StoredRun>, Journal), Exit> {
     let run = store.find(query).map_err(|e| {
         sayln!("error: {e}");
         Exit::Invalid
     })?;
-    let journal = run.read_journal().map_err(|e| {
-        sayln!("error: {}: {e}", run.journal_path().display());
+    let journal = run.journal().map_err(|e| {
+        sayln!("error: {}: {e}", run.journal_location());
         Exit::Refused
     })?;
     Ok((run, journal))

@@ -6,7 +6,7 @@ use runbook_engine::report::{self, Report};
 use crate::Exit;
 use crate::cli::{ReportArgs, ReportKind};
 
-pub fn run(args: &ReportArgs, store: &Store) -> Exit {
+pub fn run(args: &ReportArgs, store: &dyn Store) -> Exit {
     let (_, journal) = match super::open_run(store, &args.run) {
         Ok(opened) => opened,
         Err(exit) => return exit,

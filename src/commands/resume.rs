@@ -2,13 +2,13 @@
 
 use runbook_engine::execute::RunOptions;
 use runbook_engine::execute::session::Resume;
-use runbook_engine::journal::Store;
+use runbook_engine::journal::SharedStore;
 
 use super::session::{execute, session};
 use crate::Exit;
 use crate::cli::ResumeArgs;
 
-pub fn run(args: &ResumeArgs, store: Store) -> Exit {
+pub fn run(args: &ResumeArgs, store: SharedStore) -> Exit {
     // What the run started with (`--fail-at`, `--no-rollback`, `--max-parallel`) is in its
     // journal; the session takes it from there.
     let options = RunOptions {

@@ -1,13 +1,13 @@
 //! `runbook run FILE`
 
 use runbook_engine::execute::RunOptions;
-use runbook_engine::journal::Store;
+use runbook_engine::journal::SharedStore;
 
 use super::session::{execute, session};
 use crate::Exit;
 use crate::cli::RunArgs;
 
-pub fn run(args: &RunArgs, store: Store) -> Exit {
+pub fn run(args: &RunArgs, store: SharedStore) -> Exit {
     let Ok(options) = super::compile_options(&args.values, true) else {
         return Exit::Invalid;
     };

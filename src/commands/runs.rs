@@ -1,6 +1,6 @@
 //! `runbook runs`: every recorded run, newest last.
 
-use runbook_engine::journal::{RunDir, RunRecord, Store};
+use runbook_engine::journal::{RunRecord, Store, StoredRun};
 use serde_json::json;
 
 use crate::Exit;
@@ -18,15 +18,15 @@ pub struct Summary {
 
 /// The status of a run as an operator needs it: finished, live (and waiting for someone?),
 /// or abandoned by a process that died.
-pub fn summarize(run: &RunDir) -> Summary {
+pub fn summarize(run: &dyn StoredRun) -> Summary {
     let record = run
-        .read_journal()
+        .journal()
         .map(|journal| RunRecord::from_entries(&journal.entries))
         .unwrap_or_default();
     summarize_record(run, &record)
 }
 
-pub fn summarize_record(run: &RunDir, record: &RunRecord) -> Summary {
+pub fn summarize_record(run: &dyn StoredRun, record: &RunRecord) -> Summary {
     let status = match (&record.finish, run.is_live()) {
         (Some(finish), _) => finish.status.as_str().to_string(),
         (None, true) if !record.waiting.is_empty() => {
@@ -38,7 +38,7 @@ pub fn summarize_record(run: &RunDir, record: &RunRecord) -> Summary {
         (None, false) => "abandoned (runbook resume)".to_string(),
     };
     Summary {
-        id: run.id.clone(),
+        id: run.id().to_string(),
         status,
         playbook: record
             .header
@@ -55,15 +55,15 @@ pub fn summarize_record(run: &RunDir, record: &RunRecord) -> Summary {
     }
 }
 
-pub fn run(args: &RunsArgs, store: &Store) -> Exit {
+pub fn run(args: &RunsArgs, store: &dyn Store) -> Exit {
     let runs = match store.runs() {
         Ok(runs) => runs,
         Err(e) => {
-            sayln!("error: cannot list runs in {}: {e}", store.root().display());
+            sayln!("error: cannot list runs in {}: {e}", store.describe());
             return Exit::Refused;
         }
     };
-    let summaries: Vec<Summary> = runs.iter().map(summarize).collect();
+    let summaries: Vec<Summary> = runs.iter().map(|run| summarize(run.as_ref())).collect();
     match args.format {
         ReportFormat::Json => {
             let rows: Vec<_> = summaries
@@ -81,7 +81,7 @@ pub fn run(args: &RunsArgs, store: &Store) -> Exit {
             );
         }
         ReportFormat::Text if summaries.is_empty() => {
-            sayln!("no runs recorded under {}", store.root().display());
+            sayln!("no runs recorded in {}", store.describe());
         }
         ReportFormat::Text => {
             outln!(

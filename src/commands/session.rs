@@ -3,20 +3,21 @@
 
 use runbook_engine::execute::session::{Finished, Session, SessionError};
 use runbook_engine::execute::{Interrupt, RunOptions};
-use runbook_engine::journal::Store;
+use runbook_engine::journal::RunStatus;
+use runbook_engine::journal::SharedStore;
 use std::future::Future;
 
 use crate::Exit;
 use crate::cli::ExecutionArgs;
 
 pub fn session(
-    store: Store,
+    store: SharedStore,
     options: RunOptions,
     execution: &ExecutionArgs,
     interrupt: Interrupt,
 ) -> Session {
     Session {
-        observer: crate::console::live(store.root()),
+        observer: crate::console::live(&store.command_prefix()),
         store,
         options,
         prompt: !execution.no_prompt,
@@ -24,6 +25,10 @@ pub fn session(
         env: |name| std::env::var(name).ok(),
         notifier: Some(std::sync::Arc::new(runbook_steps::notify::RunNotifier)),
         webhooks: execution.webhooks.notify.clone(),
+        // Set by the daemon for the runs it starts.
+        started_by: std::env::var("RUNBOOK_DAEMON")
+            .ok()
+            .filter(|d| !d.is_empty()),
     }
 }
 
@@ -43,14 +48,21 @@ where
         let outcome = start(interrupt).await;
         watcher.abort();
         match outcome {
+            Ok(finished) if finished.status == RunStatus::Abandoned => {
+                sayln!(
+                    "error: this runner lost run {id} (its lease in the store could not be renewed, or another runner took the run over): it stopped what was running and rolled nothing back.\n  runbook runs            shows who has it now\n  runbook resume {id}     continues it from any host once nobody does",
+                    id = finished.run.id()
+                );
+                Exit::from(finished.status)
+            }
             Ok(finished) => {
                 sayln!(
                     "journal: {}\n  runbook show {}",
-                    finished.run.journal_path().display(),
-                    finished.run.id
+                    finished.run.journal_location(),
+                    finished.run.id()
                 );
                 match &finished.reports {
-                    Ok(()) => sayln!("report:  {}", finished.run.report_path("md").display()),
+                    Ok(()) => sayln!("report:  {}", finished.run.report_location("md")),
                     Err(e) => sayln!("warning: the run's report could not be written: {e}"),
                 }
                 Exit::from(finished.status)

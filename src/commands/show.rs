@@ -7,14 +7,14 @@ use crate::Exit;
 use crate::cli::ShowArgs;
 use crate::console::{describe, duration};
 use chrono::{DateTime, Utc};
-use runbook_engine::journal::{Entry, Event, RunDir, RunRecord};
+use runbook_engine::journal::{Entry, Event, RunRecord, StoredRun};
 
-pub fn run(args: &ShowArgs, store: &Store) -> Exit {
+pub fn run(args: &ShowArgs, store: &dyn Store) -> Exit {
     let (run, journal) = match super::open_run(store, &args.run) {
         Ok(opened) => opened,
         Err(exit) => return exit,
     };
-    let summary = summarize_record(&run, &RunRecord::from_entries(&journal.entries));
+    let summary = summarize_record(run.as_ref(), &RunRecord::from_entries(&journal.entries));
     outln!("run       {}", summary.id);
     outln!("playbook  {}", summary.playbook);
     outln!("started   {}", summary.started);
@@ -22,12 +22,12 @@ pub fn run(args: &ShowArgs, store: &Store) -> Exit {
         outln!("duration  {}", duration(seconds));
     }
     outln!("status    {}", summary.status);
-    outln!("journal   {}", run.journal_path().display());
+    outln!("journal   {}", run.journal_location());
     outln!();
     let start = journal.entries.first().map(|e| e.at);
     print_entries(&journal.entries, start);
     if args.follow {
-        return follow(&run, journal.entries.len(), start);
+        return follow(run.as_ref(), journal.entries.len(), start);
     }
     if journal.torn {
         outln!("           (the last journal line was cut short by a crash and is ignored)");
@@ -51,15 +51,15 @@ const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Prints what the run journals after the first `seen` entries, until it finishes (the exit
 /// is the run's) or no process holds it any more (it crashed: `runbook resume`).
-fn follow(run: &RunDir, mut seen: usize, mut start: Option<DateTime<Utc>>) -> Exit {
+fn follow(run: &dyn StoredRun, mut seen: usize, mut start: Option<DateTime<Utc>>) -> Exit {
     loop {
         // Whether it was live *before* reading: a run that ends between the two is still read
         // to its end on this pass.
         let live = run.is_live();
-        let entries = match run.read_journal() {
+        let entries = match run.journal() {
             Ok(journal) => journal.entries,
             Err(e) => {
-                sayln!("error: reading the journal of {}: {e}", run.id);
+                sayln!("error: reading the journal of {}: {e}", run.id());
                 return Exit::Refused;
             }
         };
@@ -76,7 +76,7 @@ fn follow(run: &RunDir, mut seen: usize, mut start: Option<DateTime<Utc>>) -> Ex
         if !live {
             outln!(
                 "           (nobody works on this run any more: it crashed or was killed; `runbook resume {}` continues it)",
-                run.id
+                run.id()
             );
             return Exit::Refused;
         }

@@ -9,13 +9,15 @@ use tokio::sync::{Mutex, mpsc};
 
 use super::recorder::Recorder;
 use crate::action::{Approver, BoxFuture, StepError};
-use crate::journal::{ApprovalDecision, Event, RunDir};
+use crate::journal::{ApprovalDecision, Event, StoredRun};
 
 /// How often a waiting gate looks for a decision file.
 const POLL: Duration = Duration::from_millis(300);
 
 pub struct GateKeeper {
-    run: RunDir,
+    run: Arc<dyn StoredRun>,
+    /// The global options `runbook approve` needs in another shell to reach this run's store.
+    command_prefix: String,
     recorder: Arc<Recorder>,
     /// Ask on the terminal too (stdin and stderr are a TTY and prompting was not disabled).
     prompt: bool,
@@ -24,10 +26,17 @@ pub struct GateKeeper {
 }
 
 impl GateKeeper {
-    pub fn new(run: RunDir, recorder: Arc<Recorder>, prompt: bool, user: String) -> Self {
+    pub fn new(
+        run: Arc<dyn StoredRun>,
+        recorder: Arc<Recorder>,
+        prompt: bool,
+        user: String,
+        command_prefix: String,
+    ) -> Self {
         let prompt = prompt && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         Self {
             run,
+            command_prefix,
             recorder,
             prompt,
             user,
@@ -42,8 +51,8 @@ impl GateKeeper {
             let _ = writeln!(
                 std::io::stderr(),
                 "\n  approval needed for `{step}`: {message}\n  approve? [y/n] (or from another shell: {} {} {step})",
-                approve_command(state_dir_of(&self.run)),
-                self.run.id
+                approve_command(&self.command_prefix),
+                self.run.id()
             );
         }
         let mut interval = tokio::time::interval(POLL);
@@ -123,20 +132,11 @@ async fn terminal_line() -> Option<String> {
     lines.lock().await.recv().await
 }
 
-/// `runbook approve` as it must be typed in another shell for runs of `state_dir`: with
-/// `--state-dir`, unless that is the default `.runbook`.
-pub fn approve_command(state_dir: &std::path::Path) -> String {
-    if state_dir == std::path::Path::new(".runbook") {
-        return "runbook approve".to_string();
+/// `runbook approve` as it must be typed in another shell to reach the run's store.
+pub fn approve_command(command_prefix: &str) -> String {
+    if command_prefix.is_empty() {
+        "runbook approve".to_string()
+    } else {
+        format!("runbook {command_prefix} approve")
     }
-    let absolute = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
-    format!("runbook --state-dir '{}' approve", absolute.display())
-}
-
-/// The state directory of a run (`<state dir>/runs/<id>`).
-fn state_dir_of(run: &RunDir) -> &std::path::Path {
-    run.path
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap_or(std::path::Path::new(".runbook"))
 }

@@ -120,9 +120,15 @@ impl State {
 /// Why the main phase stopped before the end.
 #[derive(Debug, Clone)]
 enum Stop {
-    Failed { step: String, precondition: bool },
+    Failed {
+        step: String,
+        precondition: bool,
+    },
     Interrupted(String),
     JournalBroken,
+    /// This process no longer owns the run (its lease lapsed, or a write was fenced off):
+    /// the next owner resumes it, so nothing is rolled back here.
+    Abandoned,
 }
 
 pub struct Executor<A> {
@@ -253,6 +259,10 @@ impl<A: Action> Executor<A> {
             self.main_phase(&interrupt).await;
         }
         let (mut status, mut error) = self.finish_phase().await;
+        if status == RunStatus::Abandoned {
+            // Nothing more is ours to journal: the run goes on under its next owner.
+            return status;
+        }
         if status == RunStatus::Succeeded
             && let Some(objectives) = &self.playbook.objectives
         {
@@ -283,7 +293,12 @@ impl<A: Action> Executor<A> {
     async fn main_phase(&mut self, interrupt: &Interrupt) {
         let mut tasks: JoinSet<StepOutcome> = JoinSet::new();
         let mut running: HashMap<tokio::task::Id, NodeIndex> = HashMap::new();
+        let lost = self.recorder.lost();
         loop {
+            if lost.is_cancelled() {
+                self.abandon(&mut tasks, &mut running).await;
+                return;
+            }
             if self.recorder.is_broken() && self.stop.is_none() {
                 self.stop = Some(Stop::JournalBroken);
             }
@@ -314,6 +329,10 @@ impl<A: Action> Executor<A> {
                     let index = running.remove(&id).expect("every task is tracked");
                     self.settle(index, outcome);
                 }
+                () = lost.cancelled() => {
+                    self.abandon(&mut tasks, &mut running).await;
+                    return;
+                }
                 () = interrupt.token.cancelled(), if !matches!(self.stop, Some(Stop::Interrupted(_))) => {
                     let signal = interrupt.signal();
                     self.recorder.record(Event::Interrupted { signal: signal.clone() });
@@ -331,6 +350,21 @@ impl<A: Action> Executor<A> {
                     return;
                 }
             }
+        }
+    }
+
+    /// The run is no longer ours: what runs is cancelled (its process groups killed), and
+    /// nothing is journaled or rolled back (the next owner decides from the journal).
+    async fn abandon(
+        &mut self,
+        tasks: &mut JoinSet<StepOutcome>,
+        running: &mut HashMap<tokio::task::Id, NodeIndex>,
+    ) {
+        self.stop = Some(Stop::Abandoned);
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        for (_, index) in running.drain() {
+            self.states.insert(index, State::Cancelled);
         }
     }
 
@@ -537,7 +571,11 @@ impl<A: Action> Executor<A> {
             Stop::Failed { step, .. } => format!("step `{step}` failed"),
             Stop::Interrupted(signal) => format!("interrupted ({signal})"),
             Stop::JournalBroken => "the journal could not be written".to_string(),
+            Stop::Abandoned => "this runner lost the run to another owner".to_string(),
         };
+        if matches!(stop, Stop::Abandoned) {
+            return (RunStatus::Abandoned, Some(reason));
+        }
         if self.options.check_mode {
             // What the real run would end with: a precondition failing before any change
             // (none previewed either) is exit 4 there, so here too.
@@ -580,7 +618,7 @@ impl<A: Action> Executor<A> {
                 precondition: true, ..
             } if nothing_changed => RunStatus::PreconditionFailed,
             _ if rolled_back => RunStatus::RolledBack,
-            Stop::Failed { .. } | Stop::JournalBroken => RunStatus::Failed,
+            Stop::Failed { .. } | Stop::JournalBroken | Stop::Abandoned => RunStatus::Failed,
         };
         (status, Some(error))
     }
@@ -633,6 +671,10 @@ impl<A: Action> Executor<A> {
         let playbook = self.playbook.clone();
         for &index in self.completed.clone().iter().rev() {
             for (position, compensation) in playbook.rollback_of(index).into_iter().enumerate() {
+                if self.recorder.lost().is_cancelled() {
+                    // The next owner finishes the rollback from the journal.
+                    return;
+                }
                 let step_id = playbook.step(index).id.clone();
                 if self
                     .compensations_done

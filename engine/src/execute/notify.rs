@@ -31,7 +31,8 @@ pub fn moment(status: RunStatus) -> NotifyOn {
         | RunStatus::Failed
         | RunStatus::PreconditionFailed
         | RunStatus::Interrupted
-        | RunStatus::ObjectivesMissed => NotifyOn::Failure,
+        | RunStatus::ObjectivesMissed
+        | RunStatus::Abandoned => NotifyOn::Failure,
     }
 }
 

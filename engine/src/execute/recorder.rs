@@ -3,10 +3,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
 
 use super::leftovers;
 use crate::action::ProcessLog;
-use crate::journal::{Entry, Event, JournalWriter, RunRecord};
+use crate::journal::{Entry, Event, JournalWriter, RunRecord, StoreError};
 use crate::secrets::Redactor;
 
 /// Told of each event after it is journaled, with secrets already redacted.
@@ -18,17 +19,21 @@ pub struct Recorder {
     /// Set when a write failed: the executor stops going forward, since what it does next
     /// could not be resumed or audited.
     broken: AtomicBool,
+    /// Cancelled when this process lost the run to another owner (a refused write, or a
+    /// lease it could not renew): the executor stops at once and writes nothing more.
+    lost: CancellationToken,
     /// The run so far, as a reader of the journal would rebuild it (for the objectives, which
     /// are measured from the journal's times, across resumes).
     history: Mutex<RunRecord>,
 }
 
 impl Recorder {
-    pub fn new(writer: JournalWriter, observer: Observer) -> Self {
+    pub fn new(writer: JournalWriter, observer: Observer, lost: CancellationToken) -> Self {
         Self {
             writer: Mutex::new(writer),
             observer,
             broken: AtomicBool::new(false),
+            lost,
             history: Mutex::new(RunRecord::default()),
         }
     }
@@ -56,6 +61,10 @@ impl Recorder {
     }
 
     pub fn record(&self, event: Event) {
+        if self.lost.is_cancelled() {
+            // Another process owns the run now; its journal is no longer ours to write.
+            return;
+        }
         // One writer at a time keeps lines whole; a poisoned lock only means another thread
         // panicked mid-write, and the torn line is handled by the reader.
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -64,14 +73,30 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .apply(&entry);
-        (self.observer)(&entry);
-        if let Err(error) = written {
-            self.broken.store(true, Ordering::SeqCst);
-            let (entry, _) = writer.append(Event::JournalError {
-                error: format!("cannot write the journal: {error}"),
-            });
-            (self.observer)(&entry);
+        match written {
+            Ok(()) => (self.observer)(&entry),
+            Err(StoreError::Fenced(why)) => {
+                // Not shown as done: the store refused it, so it is not in the journal.
+                self.lost.cancel();
+                (self.observer)(&Entry {
+                    at: entry.at,
+                    event: Event::JournalError { error: why },
+                });
+            }
+            Err(error) => {
+                (self.observer)(&entry);
+                self.broken.store(true, Ordering::SeqCst);
+                let (entry, _) = writer.append(Event::JournalError {
+                    error: format!("cannot write the journal: {error}"),
+                });
+                (self.observer)(&entry);
+            }
         }
+    }
+
+    /// Cancelled once the run is no longer this process's (see [`crate::journal::Ownership`]).
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
     }
 
     pub fn is_broken(&self) -> bool {

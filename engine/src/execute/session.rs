@@ -18,8 +18,11 @@ use super::{Executor, Interrupt, RunOptions};
 use crate::action::Action;
 use crate::compile::{CompileOptions, Playbook};
 use crate::diagnostic::Diagnostic;
-use crate::journal::lock::{self, Holder, LockError, RunLock};
-use crate::journal::{Entry, Event, JournalWriter, Mode, RunDir, RunRecord, RunStatus, Store};
+use crate::journal::lock::{Holder, LockError};
+use crate::journal::{
+    Entry, Event, JournalWriter, LockGuard, Mode, Ownership, RunRecord, RunStatus, SharedStore,
+    Snapshot, StoredRun,
+};
 use crate::load::NotifyOn;
 use crate::plan::{Format, render};
 use crate::secrets::{SecretError, Secrets};
@@ -47,6 +50,11 @@ impl Operator {
             host,
             pid: std::process::id(),
         }
+    }
+
+    /// `alice@ops1 (pid 42)`: who owns a run, for a refusal message.
+    pub fn describe(&self) -> String {
+        format!("{}@{} (pid {})", self.user, self.host, self.pid)
     }
 }
 
@@ -88,13 +96,13 @@ impl fmt::Display for SessionError {
     }
 }
 
-fn io(context: &str) -> impl Fn(std::io::Error) -> SessionError + '_ {
+fn io<E: fmt::Display>(context: &str) -> impl Fn(E) -> SessionError + '_ {
     move |e| SessionError::Io(format!("{context}: {e}"))
 }
 
 /// What every run needs, for a start or a resume.
 pub struct Session {
-    pub store: Store,
+    pub store: SharedStore,
     pub options: RunOptions,
     /// Ask approvals on the terminal (when it is one).
     pub prompt: bool,
@@ -106,6 +114,9 @@ pub struct Session {
     pub notifier: Option<Arc<dyn Notifier>>,
     /// Webhooks told of every run besides the playbook's own (`--notify`, the daemon's).
     pub webhooks: Vec<String>,
+    /// The daemon starting this run, if one is (kept with the run: daemons take over only
+    /// runs a daemon started).
+    pub started_by: Option<String>,
 }
 
 pub fn fingerprint(text: &str) -> String {
@@ -130,7 +141,7 @@ pub struct Resume<'a> {
 /// A started run: where its journal is, how it ended, and whether its reports were written
 /// (a report that cannot be written does not change the outcome, which the journal holds).
 pub struct Finished {
-    pub run: RunDir,
+    pub run: Arc<dyn StoredRun>,
     pub status: RunStatus,
     pub reports: Result<(), String>,
 }
@@ -145,7 +156,7 @@ impl Session {
         let operator = Operator::current();
         let secrets =
             Secrets::resolve(&playbook.secrets, self.env).map_err(SessionError::Secrets)?;
-        let id = Store::new_run_id();
+        let id = self.store.new_run_id();
         let mode = if self.options.check_mode {
             Mode::Check
         } else {
@@ -163,18 +174,21 @@ impl Session {
         // The lock first: a refused run leaves nothing behind.
         let lock = self.lock(&playbook, &templates, &scope, &id, &operator)?;
 
+        let snapshot = Snapshot {
+            playbook: source.text.clone(),
+            // A plan shows secrets as the redaction marker, never their values.
+            plan: render(&playbook, Format::Json),
+            inputs: serde_json::to_string_pretty(raw_inputs).unwrap_or_default(),
+            started_by: self.started_by.clone(),
+        };
         let run = self
             .store
-            .create_run(&id)
-            .map_err(io("creating the run directory"))?;
-        let _live = run.hold().map_err(io("marking the run live"))?;
-        std::fs::write(run.playbook_path(), &source.text).map_err(io("saving the playbook"))?;
-        std::fs::write(run.plan_path(), render(&playbook, Format::Json))
-            .map_err(io("saving the plan"))?;
-        let inputs = serde_json::to_string_pretty(raw_inputs).unwrap_or_default();
-        std::fs::write(run.inputs_path(), inputs).map_err(io("saving the inputs"))?;
+            .create_run(&id, &snapshot)
+            .map_err(io("recording the run"))?;
+        let owner = operator.describe();
+        let ownership = run.hold(&owner).map_err(io("taking the run"))?;
 
-        let recorder = self.recorder(&run, &secrets)?;
+        let recorder = self.recorder(ownership.as_ref(), &secrets)?;
         recorder.record(Event::RunStarted {
             run: id,
             playbook: playbook.name.clone(),
@@ -194,7 +208,7 @@ impl Session {
         }
         let hangup = self.journal_hangup(&recorder);
         let targets = self.targets(&playbook, &templates, &scope, &recorder);
-        self.notify(&targets, NotifyOn::Start, &run, &recorder, None)
+        self.notify(&targets, NotifyOn::Start, run.as_ref(), &recorder, None)
             .await;
         let executor = self.executor(
             playbook,
@@ -206,7 +220,7 @@ impl Session {
         );
         let status = executor.run(self.interrupt.clone()).await;
         hangup.abort();
-        Ok(self.end(&targets, status, run, &recorder).await)
+        Ok(self.end(&targets, status, run, &recorder, ownership).await)
     }
 
     /// Journals a hang-up of the terminal when it happens (the run itself goes on).
@@ -244,30 +258,33 @@ impl Session {
             .store
             .find(query)
             .map_err(|e| SessionError::Refused(e.to_string()))?;
-        let _live = run
-            .hold()
+        let ownership = run
+            .hold(&operator.describe())
             .map_err(|e| SessionError::Refused(e.to_string()))?;
         let journal = run
-            .read_journal()
-            .map_err(|e| SessionError::Io(format!("reading the journal of {}: {e}", run.id)))?;
+            .journal()
+            .map_err(|e| SessionError::Io(format!("reading the journal of {}: {e}", run.id())))?;
         // What the dead run left running goes first: a leftover could still be changing
         // things while the operator decides, or after the resumed run ends.
-        self.kill_leftovers(&run, &journal.entries)?;
+        self.kill_leftovers(ownership.as_ref(), &journal.entries)?;
         let record = RunRecord::from_entries(&journal.entries);
         let header = record.header.clone().ok_or_else(|| {
-            SessionError::Refused(format!("run {} has no start event in its journal", run.id))
+            SessionError::Refused(format!(
+                "run {} has no start event in its journal",
+                run.id()
+            ))
         })?;
         if let Some(finish) = &record.finish {
             return Err(SessionError::Refused(format!(
                 "run {} already finished: {}; nothing to resume",
-                run.id,
+                run.id(),
                 finish.status.as_str()
             )));
         }
         if header.mode == Mode::Check {
             return Err(SessionError::Refused(format!(
                 "run {} was a check (--dry-run); start a new one instead",
-                run.id
+                run.id()
             )));
         }
 
@@ -275,11 +292,16 @@ impl Session {
         self.options.rollback &= !header.no_rollback;
         self.options.max_parallel = max_parallel.unwrap_or(header.max_parallel);
 
-        let source = self.resume_source(&run, &header.path, &header.fingerprint, force)?;
-        let raw_inputs: Vec<(String, String)> = std::fs::read_to_string(run.inputs_path())
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
+        let snapshot = run.snapshot().map_err(io("reading the run's snapshot"))?;
+        let source = self.resume_source(
+            run.id(),
+            &snapshot.playbook,
+            &header.path,
+            &header.fingerprint,
+            force,
+        )?;
+        let raw_inputs: Vec<(String, String)> =
+            serde_json::from_str(&snapshot.inputs).unwrap_or_default();
         let options = CompileOptions {
             inputs: raw_inputs,
             environment: Vec::new(),
@@ -329,7 +351,7 @@ impl Session {
         let secrets =
             Secrets::resolve(&playbook.secrets, self.env).map_err(SessionError::Secrets)?;
         let facts = RunFacts {
-            id: run.id.clone(),
+            id: run.id().to_string(),
             started_at: record.started_at.unwrap_or_else(Utc::now),
             playbook: playbook.name.clone(),
             check_mode: false,
@@ -337,11 +359,11 @@ impl Session {
         let templates = Arc::new(Templates::default());
         let scope =
             Scope::new(&playbook, &templates, &secrets, &facts).map_err(SessionError::Refused)?;
-        let lock = self.lock(&playbook, &templates, &scope, &run.id, &operator)?;
-        let recorder = self.recorder(&run, &secrets)?;
+        let lock = self.lock(&playbook, &templates, &scope, run.id(), &operator)?;
+        let recorder = self.recorder(ownership.as_ref(), &secrets)?;
         recorder.continue_from(record.clone());
         recorder.record(Event::RunResumed {
-            run: run.id.clone(),
+            run: run.id().to_string(),
             user: operator.user.clone(),
             host: operator.host.clone(),
             pid: operator.pid,
@@ -364,20 +386,24 @@ impl Session {
         executor.restore(&record);
         let status = executor.run(self.interrupt.clone()).await;
         hangup.abort();
-        Ok(self.end(&targets, status, run, &recorder).await)
+        Ok(self.end(&targets, status, run, &recorder, ownership).await)
     }
 
     /// Kills the process groups of the dead run that still run, each kill journaled (before
     /// anything is decided, so also when the resume is then refused). Only the program
     /// names are journaled here, before the secrets are known; URL passwords are still
     /// redacted by the writer.
-    fn kill_leftovers(&self, run: &RunDir, entries: &[Entry]) -> Result<(), SessionError> {
+    fn kill_leftovers(
+        &self,
+        ownership: &dyn Ownership,
+        entries: &[Entry],
+    ) -> Result<(), SessionError> {
         let killed = leftovers::kill(entries);
         if killed.is_empty() {
             return Ok(());
         }
-        let mut writer = JournalWriter::open(&run.journal_path(), Default::default())
-            .map_err(io("opening the journal"))?;
+        let sink = ownership.journal().map_err(io("opening the journal"))?;
+        let mut writer = JournalWriter::new(sink, Default::default());
         for k in killed {
             let (entry, written) = writer.append(Event::LeftoverKilled {
                 step: k.step,
@@ -395,7 +421,8 @@ impl Session {
     /// file changed and `--force` says to use the new text.
     fn resume_source(
         &self,
-        run: &RunDir,
+        run: &str,
+        saved: &str,
         path: &str,
         recorded: &str,
         force: bool,
@@ -406,14 +433,9 @@ impl Session {
             (false, _, Some(text)) => Ok(SourceFile::new(path, text)),
             (true, true, Some(text)) => Ok(SourceFile::new(path, text)),
             (true, false, Some(_)) => Err(SessionError::Refused(format!(
-                "`{path}` changed since run {} started; resuming would mix two versions of the procedure.\nRestore the file, or resume with `--force` to continue with the new version",
-                run.id
+                "`{path}` changed since run {run} started; resuming would mix two versions of the procedure.\nRestore the file, or resume with `--force` to continue with the new version",
             ))),
-            (_, _, None) if force => {
-                let text = std::fs::read_to_string(run.playbook_path())
-                    .map_err(io("reading the playbook snapshot"))?;
-                Ok(SourceFile::new(PathBuf::from(path), text))
-            }
+            (_, _, None) if force => Ok(SourceFile::new(PathBuf::from(path), saved.to_string())),
             (_, _, None) => Err(SessionError::Refused(format!(
                 "`{path}` is gone; resume with `--force` to continue from the copy saved with the run"
             ))),
@@ -427,7 +449,7 @@ impl Session {
         scope: &Scope,
         run: &str,
         operator: &Operator,
-    ) -> Result<Option<(String, RunLock)>, SessionError> {
+    ) -> Result<Option<(String, LockGuard)>, SessionError> {
         // A check changes nothing, so it neither needs nor blocks the lock.
         let Some(key) = &playbook.lock else {
             return Ok(None);
@@ -447,8 +469,7 @@ impl Session {
             host: operator.host.clone(),
             since: Utc::now(),
         };
-        let held =
-            lock::acquire(&self.store.locks_dir(), &key, &holder).map_err(SessionError::Lock)?;
+        let held = self.store.lock(&holder).map_err(SessionError::Lock)?;
         Ok(Some((key, held)))
     }
 
@@ -497,13 +518,30 @@ impl Session {
         &self,
         targets: &[Target],
         status: RunStatus,
-        run: RunDir,
+        run: Arc<dyn StoredRun>,
         recorder: &Recorder,
+        ownership: Box<dyn Ownership>,
     ) -> Finished {
-        let written = crate::report::write_all(&run);
+        if status == RunStatus::Abandoned {
+            // The next owner writes the reports and tells the webhooks how the run ended.
+            return Finished {
+                reports: Err("not written: the run was lost to another owner".into()),
+                run,
+                status,
+            };
+        }
+        let written = crate::report::write_all(run.as_ref());
         let report = written.as_ref().ok();
-        self.notify(targets, notify::moment(status), &run, recorder, report)
-            .await;
+        self.notify(
+            targets,
+            notify::moment(status),
+            run.as_ref(),
+            recorder,
+            report,
+        )
+        .await;
+        // Given up only now: the end notification is journaled by its owner too.
+        drop(ownership);
         Finished {
             reports: written.map(|_| ()).map_err(|e| e.to_string()),
             run,
@@ -517,7 +555,7 @@ impl Session {
         &self,
         targets: &[Target],
         on: NotifyOn,
-        run: &RunDir,
+        run: &dyn StoredRun,
         recorder: &Recorder,
         report: Option<&crate::report::Report>,
     ) {
@@ -532,7 +570,7 @@ impl Session {
                 Err(_) => return,
             },
         };
-        let report_path = run.report_path("html").display().to_string();
+        let report_path = run.report_location("html");
         let payload = notify::payload(on, &report, &report_path);
         for target in wanted {
             let sent = notifier.post(&target.url, &payload).await;
@@ -544,10 +582,18 @@ impl Session {
         }
     }
 
-    fn recorder(&self, run: &RunDir, secrets: &Secrets) -> Result<Arc<Recorder>, SessionError> {
-        let writer = JournalWriter::open(&run.journal_path(), secrets.redactor())
-            .map_err(io("opening the journal"))?;
-        Ok(Arc::new(Recorder::new(writer, self.observer.clone())))
+    fn recorder(
+        &self,
+        ownership: &dyn Ownership,
+        secrets: &Secrets,
+    ) -> Result<Arc<Recorder>, SessionError> {
+        let sink = ownership.journal().map_err(io("opening the journal"))?;
+        let writer = JournalWriter::new(sink, secrets.redactor());
+        Ok(Arc::new(Recorder::new(
+            writer,
+            self.observer.clone(),
+            ownership.lost(),
+        )))
     }
 
     fn executor<A: Action>(
@@ -556,7 +602,7 @@ impl Session {
         scope: Scope,
         templates: Arc<Templates>,
         recorder: Arc<Recorder>,
-        run: &RunDir,
+        run: &Arc<dyn StoredRun>,
         operator: &Operator,
     ) -> Executor<A> {
         let approver = Arc::new(GateKeeper::new(
@@ -564,6 +610,7 @@ impl Session {
             recorder.clone(),
             self.prompt,
             operator.user.clone(),
+            self.store.command_prefix(),
         ));
         Executor::new(
             Arc::new(playbook),

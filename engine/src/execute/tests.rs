@@ -13,7 +13,7 @@ use super::scope::{RunFacts, Scope, Templates};
 use super::*;
 use crate::action::{Action as ActionTrait, Effect, VerbInfo};
 use crate::compile::CompileOptions;
-use crate::journal::{Entry, JournalWriter, Store};
+use crate::journal::{Entry, FileStore, JournalWriter, Snapshot, Store};
 use crate::secrets::Secrets;
 use crate::source::SourceFile;
 
@@ -96,24 +96,34 @@ async fn execute(yaml: &str, options: RunOptions) -> (RunStatus, Vec<Entry>) {
         )
     });
     let dir = tempfile_dir();
-    let store = Store::new(&dir);
-    let run = store.create_run(&Store::new_run_id()).unwrap();
+    let store = FileStore::new(&dir);
+    let run = store
+        .create_run(&store.new_run_id(), &Snapshot::default())
+        .unwrap();
+    let ownership = run.hold("test").unwrap();
     let seen: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let observer_seen = seen.clone();
-    let writer = JournalWriter::open(&run.journal_path(), Default::default()).unwrap();
+    let writer = JournalWriter::new(ownership.journal().unwrap(), Default::default());
     let recorder = Arc::new(Recorder::new(
         writer,
         Arc::new(move |e: &Entry| observer_seen.lock().unwrap().push(e.clone())),
+        ownership.lost(),
     ));
     let templates = Arc::new(Templates::default());
     let facts = RunFacts {
-        id: run.id.clone(),
+        id: run.id().to_string(),
         started_at: chrono::Utc::now(),
         playbook: playbook.name.clone(),
         check_mode: options.check_mode,
     };
     let scope = Scope::new(&playbook, &templates, &Secrets::default(), &facts).unwrap();
-    let approver = Arc::new(GateKeeper::new(run, recorder.clone(), false, "t".into()));
+    let approver = Arc::new(GateKeeper::new(
+        run,
+        recorder.clone(),
+        false,
+        "t".into(),
+        String::new(),
+    ));
     let executor = Executor::new(
         Arc::new(playbook),
         scope,

@@ -269,6 +269,10 @@ pub enum RunStatus {
     /// Every step succeeded, but the recovery missed its RTO or RPO (nothing is rolled back:
     /// the recovery itself worked, it was too slow or restored too old data).
     ObjectivesMissed,
+    /// This runner lost the run (its lease on a shared store lapsed, or another runner took
+    /// it over): it stopped without rolling back, and the run goes on under its next owner.
+    /// Never journaled: the journal is no longer this runner's to write.
+    Abandoned,
 }
 
 impl RunStatus {
@@ -280,6 +284,7 @@ impl RunStatus {
             Self::PreconditionFailed => 4,
             Self::ObjectivesMissed => 6,
             Self::Interrupted => 130,
+            Self::Abandoned => 7,
         }
     }
 
@@ -291,6 +296,7 @@ impl RunStatus {
             Self::RollbackFailed => "rollback failed, manual action needed",
             Self::PreconditionFailed => "precondition failed, nothing changed",
             Self::Interrupted => "interrupted",
+            Self::Abandoned => "abandoned",
             Self::Checked => "checked",
             Self::ObjectivesMissed => "objectives missed",
         }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::journal::{Entry, Event, Measurement, Mode, RunDir};
+use crate::journal::{Entry, Event, Measurement, Mode, StoredRun};
 
 pub use html::render as html;
 pub use junit::render as junit;
@@ -299,20 +299,24 @@ fn seconds(delta: chrono::TimeDelta) -> f64 {
 
 /// A run's report, from its journal as it stands. (Here, not in `journal`: the journal is
 /// the stage below reports and knows nothing of them.)
-pub fn of(run: &RunDir) -> std::io::Result<Report> {
+pub fn of(run: &dyn StoredRun) -> std::io::Result<Report> {
     let journal = run
-        .read_journal()
+        .journal()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(Report::from_entries(&journal.entries))
 }
 
-/// Writes a run's report in every format next to its journal, and returns it.
-pub fn write_all(run: &RunDir) -> std::io::Result<Report> {
+/// Writes a run's report in every format with its journal, and returns it.
+pub fn write_all(run: &dyn StoredRun) -> std::io::Result<Report> {
     let report = of(run)?;
-    std::fs::write(run.report_path("json"), report.json())?;
-    std::fs::write(run.report_path("md"), markdown(&report))?;
-    std::fs::write(run.report_path("html"), html(&report))?;
-    std::fs::write(run.report_path("junit.xml"), junit(&report))?;
+    let all = [
+        ("json", report.json()),
+        ("md", markdown(&report)),
+        ("html", html(&report)),
+        ("junit.xml", junit(&report)),
+    ];
+    run.write_reports(&all)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(report)
 }
 

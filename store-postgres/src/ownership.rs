@@ -1,0 +1,293 @@
+//! Owning a run in the shared store: a lease renewed by a heartbeat, and an epoch that fences
+//! off every write of an owner that lost it.
+//!
+//! ```text
+//! take       UPDATE ... SET epoch = epoch + 1, lease_until = now() + ttl
+//!            WHERE the run has no owner or its lease expired          -> this owner's epoch
+//! heartbeat  every ttl/4: lease_until = now() + ttl WHERE epoch = ours (and the run's keys)
+//!            no success for 3/4 of the ttl: this owner stops (ownership `lost`) before the
+//!            lease can expire under it, so two owners never act at once
+//! append     INSERT one event row only WHERE epoch = ours AND the lease is current, under
+//!            a share lock on the run's row, so a takeover waits for it or fences it off
+//! ```
+
+use runbook_engine::journal::{JournalSink, Ownership, StoreError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::{Shared, call, client, db, interval, runtime};
+
+pub(crate) fn take(
+    shared: Arc<Shared>,
+    id: &str,
+    owner: &str,
+) -> Result<Box<dyn Ownership>, StoreError> {
+    let ttl = shared.settings.lease_ttl;
+    let (id_owned, owner) = (id.to_string(), owner.to_string());
+    let asked = Instant::now();
+    let taken = call({
+        let shared = shared.clone();
+        let id = id_owned.clone();
+        async move {
+            let client = client(&shared, Duration::from_secs(10)).await?;
+            let row = client
+                .query_opt(
+                    "UPDATE runbook_runs
+                        SET owner = $2, epoch = epoch + 1, lease_until = now() + $3::text::interval
+                      WHERE id = $1 AND (owner IS NULL OR lease_until IS NULL OR lease_until < now())
+                      RETURNING epoch",
+                    &[&id, &owner, &interval(ttl)],
+                )
+                .await
+                .map_err(db("taking the run"))?;
+            if let Some(row) = row {
+                return Ok(Ok(row.get::<_, i64>(0)));
+            }
+            let holder = client
+                .query_opt(
+                    "SELECT owner, to_char(lease_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM runbook_runs WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .map_err(db("reading the run's owner"))?;
+            Ok(Err(holder.map(|r| {
+                (
+                    r.get::<_, Option<String>>(0).unwrap_or_default(),
+                    r.get::<_, Option<String>>(1).unwrap_or_default(),
+                )
+            })))
+        }
+    })?;
+    let epoch = match taken {
+        Ok(epoch) => epoch,
+        Err(Some((holder, until))) => {
+            return Err(StoreError::Refused(format!(
+                "run {id_owned} is being worked on by {holder} (its lease runs until {until} UTC, renewed while it lives); once it lapses, `runbook resume {id_owned}` takes the run over"
+            )));
+        }
+        Err(None) => {
+            return Err(StoreError::Refused(format!(
+                "no run {id_owned} in the store"
+            )));
+        }
+    };
+    let lost = CancellationToken::new();
+    let stop = CancellationToken::new();
+    runtime()?.spawn(heartbeat(
+        shared.clone(),
+        id_owned.clone(),
+        epoch,
+        asked,
+        lost.clone(),
+        stop.clone(),
+    ));
+    Ok(Box::new(PgOwnership {
+        shared,
+        id: id_owned,
+        epoch,
+        lost,
+        stop,
+    }))
+}
+
+struct PgOwnership {
+    shared: Arc<Shared>,
+    id: String,
+    epoch: i64,
+    lost: CancellationToken,
+    stop: CancellationToken,
+}
+
+impl Ownership for PgOwnership {
+    fn journal(&self) -> Result<Box<dyn JournalSink>, StoreError> {
+        let (shared, id) = (self.shared.clone(), self.id.clone());
+        let last = call(async move {
+            let client = client(&shared, Duration::from_secs(10)).await?;
+            let row = client
+                .query_one(
+                    "SELECT COALESCE(MAX(seq), 0) FROM runbook_events WHERE run_id = $1",
+                    &[&id],
+                )
+                .await
+                .map_err(db("opening the journal"))?;
+            Ok(row.get::<_, i64>(0))
+        })?;
+        Ok(Box::new(PgJournal {
+            shared: self.shared.clone(),
+            id: self.id.clone(),
+            epoch: self.epoch,
+            seq: last,
+        }))
+    }
+
+    fn lost(&self) -> CancellationToken {
+        self.lost.clone()
+    }
+}
+
+impl Drop for PgOwnership {
+    /// Gives the run up at once (the next `resume` need not wait for the lease to lapse),
+    /// unless it is already lost: then it is not ours to give.
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if self.lost.is_cancelled() {
+            return;
+        }
+        let (shared, id, epoch) = (self.shared.clone(), self.id.clone(), self.epoch);
+        let _ = call(async move {
+            let client = client(&shared, Duration::from_secs(5)).await?;
+            client
+                .execute(
+                    "UPDATE runbook_runs SET owner = NULL, lease_until = NULL WHERE id = $1 AND epoch = $2",
+                    &[&id, &epoch],
+                )
+                .await
+                .map_err(db("giving the run up"))?;
+            Ok(())
+        });
+    }
+}
+
+/// Renews the lease (and the run's `lock:` keys) until stopped; cancels `lost` when it can
+/// no longer be sure the run is ours.
+async fn heartbeat(
+    shared: Arc<Shared>,
+    id: String,
+    epoch: i64,
+    asked: Instant,
+    lost: CancellationToken,
+    stop: CancellationToken,
+) {
+    let ttl = shared.settings.lease_ttl;
+    let every = ttl / 4;
+    // Measured from when each renewal was sent: the server's lease runs from a moment after.
+    let mut renewed_from = asked;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let sent = Instant::now();
+        match tokio::time::timeout(every, renew(&shared, &id, epoch, ttl)).await {
+            Ok(Ok(true)) => renewed_from = sent,
+            // Another owner has the run: fenced off for good.
+            Ok(Ok(false)) => {
+                lost.cancel();
+                return;
+            }
+            // The store is unreachable or slow: try again, until the margin is gone.
+            Ok(Err(_)) | Err(_) => {}
+        }
+        if renewed_from.elapsed() >= ttl * 3 / 4 {
+            lost.cancel();
+            return;
+        }
+    }
+}
+
+async fn renew(shared: &Shared, id: &str, epoch: i64, ttl: Duration) -> Result<bool, StoreError> {
+    let client = client(shared, ttl / 4).await?;
+    let ttl = interval(ttl);
+    let renewed = client
+        .execute(
+            "UPDATE runbook_runs SET lease_until = now() + $3::text::interval WHERE id = $1 AND epoch = $2",
+            &[&id, &epoch, &ttl],
+        )
+        .await
+        .map_err(db("renewing the lease"))?;
+    if renewed == 1 {
+        client
+            .execute(
+                "UPDATE runbook_locks SET expires_at = now() + $2::text::interval WHERE run_id = $1",
+                &[&id, &ttl],
+            )
+            .await
+            .map_err(db("renewing the run's locks"))?;
+    }
+    Ok(renewed == 1)
+}
+
+/// The journal of one owner: each line one committed row, or refused.
+struct PgJournal {
+    shared: Arc<Shared>,
+    id: String,
+    epoch: i64,
+    seq: i64,
+}
+
+impl JournalSink for PgJournal {
+    fn append(&mut self, line: &str) -> Result<(), StoreError> {
+        let seq = self.seq + 1;
+        let (shared, id, epoch, line) = (
+            self.shared.clone(),
+            self.id.clone(),
+            self.epoch,
+            line.to_string(),
+        );
+        // A write that cannot finish within half a lease is a lost store: a runner that
+        // cannot journal must not act.
+        let wait = shared.settings.lease_ttl / 2;
+        let written = call(async move {
+            let insert = async {
+                let client = client(&shared, wait).await?;
+                client
+                    .execute(
+                        "INSERT INTO runbook_events (run_id, seq, epoch, line)
+                         SELECT $1, $2, $3, $4 FROM runbook_runs
+                          WHERE id = $1 AND epoch = $3 AND lease_until > now()
+                          FOR SHARE",
+                        &[&id, &seq, &epoch, &line],
+                    )
+                    .await
+                    .map_err(db("writing the journal"))
+            };
+            match tokio::time::timeout(wait, insert).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError::Unavailable(format!(
+                    "the store did not answer within {}s",
+                    wait.as_secs_f64()
+                ))),
+            }
+        });
+        match written {
+            Ok(1) => {
+                self.seq = seq;
+                Ok(())
+            }
+            Ok(_) => Err(StoreError::Fenced(format!(
+                "the store refused this runner's write: run {} has another owner now, or this runner's lease lapsed",
+                self.id
+            ))),
+            // Not knowing whether the write landed, the runner cannot go on as the owner.
+            Err(e) => Err(StoreError::Fenced(format!(
+                "the journal cannot be written to the store ({e}); this runner stops and leaves the run to be resumed"
+            ))),
+        }
+    }
+}
+
+/// A `lock:` key held in the store, released when dropped (and expiring with the lease of
+/// its run otherwise).
+pub(crate) struct HeldKey {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) key: String,
+    pub(crate) run: String,
+}
+
+impl Drop for HeldKey {
+    fn drop(&mut self) {
+        let (shared, key, run) = (self.shared.clone(), self.key.clone(), self.run.clone());
+        let _ = call(async move {
+            let client = client(&shared, Duration::from_secs(5)).await?;
+            client
+                .execute(
+                    "DELETE FROM runbook_locks WHERE key = $1 AND run_id = $2",
+                    &[&key, &run],
+                )
+                .await
+                .map_err(db("releasing the lock"))?;
+            Ok(())
+        });
+    }
+}
