@@ -10,6 +10,8 @@ CREATE TABLE runbook_runs (
     inputs      text NOT NULL,          -- the inputs given, JSON (inputs are not secrets)
     started_by  text,                   -- the daemon that started it, if one did
     owner       text,                   -- user@host (pid N) of the process working on it
+    owner_host  text,                   -- its host and pid: on the same host, a gone process
+    owner_pid   bigint,                 -- is known dead without waiting for its lease
     epoch       bigint NOT NULL DEFAULT 0,  -- bumped by every new owner: the fencing token
     lease_until timestamptz             -- the owner must renew before this, or lose the run
 );

@@ -255,6 +255,60 @@ impl PgStore {
         &self.shared.settings
     }
 
+    /// Takes a `lock:` key if it is free, expired, already this run's, or (`dead_run`) still
+    /// held by that run: `None`, or who holds it.
+    fn take_key(
+        &self,
+        holder: &Holder,
+        dead_run: Option<&str>,
+    ) -> Result<Option<Holder>, StoreError> {
+        let shared = self.shared.clone();
+        let (key, run) = (holder.key.clone(), holder.run.clone());
+        let holder_json = serde_json::to_string(holder).unwrap_or_default();
+        let dead_run = dead_run.unwrap_or("").to_string();
+        let ttl = interval(shared.settings.lease_ttl);
+        call(async move {
+            let client = client(&shared, Duration::from_secs(10)).await?;
+            let taken = client
+                .query_opt(
+                    "INSERT INTO runbook_locks (key, run_id, holder, expires_at)
+                     VALUES ($1, $2, $3, now() + $4::text::interval)
+                     ON CONFLICT (key) DO UPDATE
+                       SET run_id = EXCLUDED.run_id, holder = EXCLUDED.holder,
+                           expires_at = EXCLUDED.expires_at
+                       WHERE runbook_locks.expires_at < now()
+                          OR runbook_locks.run_id = EXCLUDED.run_id
+                          OR runbook_locks.run_id = $5
+                     RETURNING key",
+                    &[&key, &run, &holder_json, &ttl, &dead_run],
+                )
+                .await
+                .map_err(db("taking the lock"))?;
+            if taken.is_some() {
+                return Ok(None);
+            }
+            let current = client
+                .query_opt("SELECT holder FROM runbook_locks WHERE key = $1", &[&key])
+                .await
+                .map_err(db("reading the lock's holder"))?
+                .map(|r| r.get::<_, String>(0));
+            // A holder that cannot be read still holds the key.
+            Ok(Some(
+                current
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .unwrap_or_else(|| Holder {
+                        key: key.clone(),
+                        run: "?".into(),
+                        playbook: "?".into(),
+                        pid: 0,
+                        user: "?".into(),
+                        host: "?".into(),
+                        since: Utc::now(),
+                    }),
+            ))
+        })
+    }
+
     fn run(&self, id: &str) -> PgRun {
         PgRun::new(id, self.shared.clone())
     }
@@ -310,60 +364,29 @@ impl Store for PgStore {
     }
 
     fn lock(&self, holder: &Holder) -> Result<LockGuard, LockError> {
-        let shared = self.shared.clone();
-        let key = holder.key.clone();
-        let holder_json = serde_json::to_string(holder).unwrap_or_default();
-        let run = holder.run.clone();
-        let ttl = interval(shared.settings.lease_ttl);
-        let io = |key: &str, e: StoreError| LockError::Io {
-            key: key.to_string(),
+        let io = |e: StoreError| LockError::Io {
+            key: holder.key.clone(),
             error: std::io::Error::other(e.to_string()),
         };
-        let (taken, current) = call({
-            let (key, run) = (key.clone(), run.clone());
-            async move {
-                let client = client(&shared, Duration::from_secs(10)).await?;
-                // Taken if free, expired, or already this run's (a resume takes it again).
-                let taken = client
-                    .query_opt(
-                        "INSERT INTO runbook_locks (key, run_id, holder, expires_at)
-                         VALUES ($1, $2, $3, now() + $4::text::interval)
-                         ON CONFLICT (key) DO UPDATE
-                           SET run_id = EXCLUDED.run_id, holder = EXCLUDED.holder,
-                               expires_at = EXCLUDED.expires_at
-                           WHERE runbook_locks.expires_at < now()
-                              OR runbook_locks.run_id = EXCLUDED.run_id
-                         RETURNING key",
-                        &[&key, &run, &holder_json, &ttl],
-                    )
-                    .await
-                    .map_err(db("taking the lock"))?
-                    .is_some();
-                let current = if taken {
-                    None
-                } else {
-                    client
-                        .query_opt("SELECT holder FROM runbook_locks WHERE key = $1", &[&key])
-                        .await
-                        .map_err(db("reading the lock's holder"))?
-                        .map(|r| r.get::<_, String>(0))
-                };
-                Ok((taken, current))
-            }
-        })
-        .map_err(|e| io(&key, e))?;
-        if !taken {
+        let mut current = self.take_key(holder, None).map_err(io)?;
+        // A holder of this host whose process is gone (kill -9) holds nothing any more: its
+        // key is taken at once, as the kernel releases a dead process's flock.
+        if let Some(dead) = current
+            .as_ref()
+            .filter(|h| runbook_engine::journal::Operator::is_gone_here(&h.host, h.pid))
+        {
+            current = self.take_key(holder, Some(&dead.run)).map_err(io)?;
+        }
+        if let Some(current) = current {
             return Err(LockError::Held {
-                key,
-                holder: current
-                    .and_then(|text| serde_json::from_str(&text).ok())
-                    .map(Box::new),
+                key: holder.key.clone(),
+                holder: Some(Box::new(current)),
             });
         }
         Ok(Box::new(ownership::HeldKey {
             shared: self.shared.clone(),
-            key,
-            run,
+            key: holder.key.clone(),
+            run: holder.run.clone(),
         }))
     }
 

@@ -11,7 +11,7 @@
 //!            a share lock on the run's row, so a takeover waits for it or fences it off
 //! ```
 
-use runbook_engine::journal::{JournalSink, Ownership, StoreError};
+use runbook_engine::journal::{JournalSink, Operator, Ownership, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -21,57 +21,28 @@ use super::{Shared, call, client, db, interval, runtime};
 pub(crate) fn take(
     shared: Arc<Shared>,
     id: &str,
-    owner: &str,
+    owner: &Operator,
 ) -> Result<Box<dyn Ownership>, StoreError> {
-    let ttl = shared.settings.lease_ttl;
-    let (id_owned, owner) = (id.to_string(), owner.to_string());
     let asked = Instant::now();
-    let taken = call({
-        let shared = shared.clone();
-        let id = id_owned.clone();
-        async move {
-            let client = client(&shared, Duration::from_secs(10)).await?;
-            let row = client
-                .query_opt(
-                    "UPDATE runbook_runs
-                        SET owner = $2, epoch = epoch + 1, lease_until = now() + $3::text::interval
-                      WHERE id = $1 AND (owner IS NULL OR lease_until IS NULL OR lease_until < now())
-                      RETURNING epoch",
-                    &[&id, &owner, &interval(ttl)],
-                )
-                .await
-                .map_err(db("taking the run"))?;
-            if let Some(row) = row {
-                return Ok(Ok(row.get::<_, i64>(0)));
-            }
-            let holder = client
-                .query_opt(
-                    "SELECT owner, to_char(lease_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM runbook_runs WHERE id = $1",
-                    &[&id],
-                )
-                .await
-                .map_err(db("reading the run's owner"))?;
-            Ok(Err(holder.map(|r| {
-                (
-                    r.get::<_, Option<String>>(0).unwrap_or_default(),
-                    r.get::<_, Option<String>>(1).unwrap_or_default(),
-                )
-            })))
-        }
-    })?;
+    let mut taken = claim(&shared, id, owner, None)?;
+    // An owner of this host whose process is gone is dead for certain: no need to wait for
+    // its lease (a crashed run resumed on the same host at once, as with the file store).
+    if let Err(Some(holder)) = &taken
+        && Operator::is_gone_here(&holder.host, holder.pid)
+    {
+        taken = claim(&shared, id, owner, Some(holder.epoch))?;
+    }
     let epoch = match taken {
         Ok(epoch) => epoch,
-        Err(Some((holder, until))) => {
+        Err(Some(holder)) => {
             return Err(StoreError::Refused(format!(
-                "run {id_owned} is being worked on by {holder} (its lease runs until {until} UTC, renewed while it lives); once it lapses, `runbook resume {id_owned}` takes the run over"
+                "run {id} is being worked on by {} (its lease runs until {} UTC, renewed while it lives); once it lapses, `runbook resume {id}` takes the run over",
+                holder.owner, holder.until
             )));
         }
-        Err(None) => {
-            return Err(StoreError::Refused(format!(
-                "no run {id_owned} in the store"
-            )));
-        }
+        Err(None) => return Err(StoreError::Refused(format!("no run {id} in the store"))),
     };
+    let id_owned = id.to_string();
     let lost = CancellationToken::new();
     let stop = CancellationToken::new();
     runtime()?.spawn(heartbeat(
@@ -89,6 +60,69 @@ pub(crate) fn take(
         lost,
         stop,
     }))
+}
+
+/// Who owns a run, as the store says.
+struct Holder {
+    owner: String,
+    host: String,
+    pid: u32,
+    epoch: i64,
+    until: String,
+}
+
+/// Takes the run if nobody owns it or its lease lapsed (or, with `dead_epoch`, from a dead
+/// owner still at that epoch): this owner's epoch, or who holds it (`None`: no such run).
+fn claim(
+    shared: &Arc<Shared>,
+    id: &str,
+    owner: &Operator,
+    dead_epoch: Option<i64>,
+) -> Result<Result<i64, Option<Holder>>, StoreError> {
+    let ttl = interval(shared.settings.lease_ttl);
+    let (shared, id, owner) = (shared.clone(), id.to_string(), owner.clone());
+    call(async move {
+        let client = client(&shared, Duration::from_secs(10)).await?;
+        let row = client
+            .query_opt(
+                "UPDATE runbook_runs
+                    SET owner = $2, owner_host = $3, owner_pid = $4, epoch = epoch + 1,
+                        lease_until = now() + $5::text::interval
+                  WHERE id = $1
+                    AND (owner IS NULL OR lease_until IS NULL OR lease_until < now()
+                         OR epoch = $6)
+                  RETURNING epoch",
+                &[
+                    &id,
+                    &owner.describe(),
+                    &owner.host,
+                    &i64::from(owner.pid),
+                    &ttl,
+                    &dead_epoch.unwrap_or(-1),
+                ],
+            )
+            .await
+            .map_err(db("taking the run"))?;
+        if let Some(row) = row {
+            return Ok(Ok(row.get::<_, i64>(0)));
+        }
+        let holder = client
+            .query_opt(
+                "SELECT coalesce(owner, ''), coalesce(owner_host, ''), coalesce(owner_pid, 0), epoch,
+                        coalesce(to_char(lease_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '')
+                   FROM runbook_runs WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(db("reading the run's owner"))?;
+        Ok(Err(holder.map(|r| Holder {
+            owner: r.get(0),
+            host: r.get(1),
+            pid: r.get::<_, i64>(2) as u32,
+            epoch: r.get(3),
+            until: r.get(4),
+        })))
+    })
 }
 
 struct PgOwnership {

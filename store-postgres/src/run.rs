@@ -3,7 +3,7 @@
 
 use runbook_engine::journal::reader::{self, Journal, ReadError};
 use runbook_engine::journal::{
-    ApprovalDecision, Liveness, Ownership, Snapshot, StoreError, StoredRun,
+    ApprovalDecision, Liveness, Operator, Ownership, Snapshot, StoreError, StoredRun,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,7 +78,7 @@ impl StoredRun for PgRun {
         })
     }
 
-    fn hold(&self, owner: &str) -> Result<Box<dyn Ownership>, StoreError> {
+    fn hold(&self, owner: &Operator) -> Result<Box<dyn Ownership>, StoreError> {
         super::ownership::take(self.shared.clone(), &self.id, owner)
     }
 
@@ -88,12 +88,17 @@ impl StoredRun for PgRun {
             let client = client(&shared, Duration::from_secs(10)).await?;
             let row = client
                 .query_opt(
-                    "SELECT owner IS NOT NULL AND lease_until > now() FROM runbook_runs WHERE id = $1",
+                    "SELECT owner_host, owner_pid FROM runbook_runs
+                      WHERE id = $1 AND owner IS NOT NULL AND lease_until > now()",
                     &[&id],
                 )
                 .await
                 .map_err(db("reading the run's owner"))?;
-            Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
+            // A lease still runs, but an owner of this host whose process is gone is dead.
+            Ok(row.is_some_and(|r| {
+                let (host, pid): (String, i64) = (r.get(0), r.get(1));
+                !Operator::is_gone_here(&host, pid as u32)
+            }))
         });
         // A store that cannot be asked cannot say someone works on the run.
         if live.unwrap_or(false) {

@@ -91,6 +91,32 @@ impl Database {
         database
     }
 
+    /// An empty database made a runbook store (`runbook store migrate`).
+    pub fn store(purpose: &str) -> Self {
+        let database = Self::empty(purpose);
+        let migrated = Command::new(env!("CARGO_BIN_EXE_runbook"))
+            .args(["store", "migrate"])
+            .env("RUNBOOK_STORE", database.store_url())
+            .output()
+            .expect("runbook runs");
+        assert!(
+            migrated.status.success(),
+            "store migrate: {}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+        database
+    }
+
+    /// The URL of this database as a runbook store, password included (RUNBOOK_STORE).
+    pub fn store_url(&self) -> String {
+        format!(
+            "postgres://runbook:{}@127.0.0.1:{}/{}",
+            password(),
+            port(),
+            self.name
+        )
+    }
+
     pub fn psql(&self, sql: &str) -> String {
         psql(&self.name, sql)
     }

@@ -14,5 +14,6 @@ mod resume;
 mod run;
 mod schema;
 mod shipped;
+mod store;
 mod support;
 mod validate;

@@ -63,20 +63,31 @@ pub fn playbooks() -> Vec<String> {
     files
 }
 
-/// A scratch directory per test, holding its playbooks, files and run journals.
+/// Whether this pass runs the store-independent tests on the PostgreSQL store
+/// (`RUNBOOK_TEST_STORE=postgres`, as `.ci/run` does after the file-store pass).
+pub fn on_shared_store() -> bool {
+    std::env::var("RUNBOOK_TEST_STORE").as_deref() == Ok("postgres")
+}
+
+/// A scratch directory per test, holding its playbooks, files and run journals (and, on the
+/// PostgreSQL pass, a store database of its own).
 pub struct Sandbox {
     dir: tempfile::TempDir,
+    store: Option<crate::database::Database>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
+        let store = on_shared_store().then(|| crate::database::Database::store("sandbox"));
         Self {
             dir: tempfile::Builder::new()
                 .prefix("runbook-test-")
                 .tempdir()
                 .expect("temp dir"),
+            store,
         }
     }
+
 
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -114,6 +125,9 @@ impl Sandbox {
             .env("RUNBOOK_LOCK_DIR", self.path().join("locks"))
             .env("RUNBOOK_USER", "tester")
             .stdin(std::process::Stdio::null());
+        if let Some(store) = &self.store {
+            command.env("RUNBOOK_STORE", store.store_url());
+        }
         command
     }
 
@@ -167,8 +181,23 @@ impl Sandbox {
         self.run_dirs().pop().expect("a run")
     }
 
-    /// Every run's journal, oldest run first, as JSON events.
+    /// Every run's journal, oldest run first, as JSON events (from the store's rows on the
+    /// PostgreSQL pass).
     pub fn journals(&self) -> Vec<Vec<serde_json::Value>> {
+        if let Some(store) = &self.store {
+            let text = store.psql(
+                "SELECT string_agg(line, ' ' ORDER BY seq) FROM runbook_events GROUP BY run_id ORDER BY run_id",
+            );
+            return text
+                .lines()
+                .map(|run| {
+                    serde_json::Deserializer::from_str(run)
+                        .into_iter::<serde_json::Value>()
+                        .filter_map(Result::ok)
+                        .collect()
+                })
+                .collect();
+        }
         self.run_dirs()
             .iter()
             .map(|dir| {

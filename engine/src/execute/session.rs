@@ -19,6 +19,7 @@ use crate::action::Action;
 use crate::compile::{CompileOptions, Playbook};
 use crate::diagnostic::Diagnostic;
 use crate::journal::lock::{Holder, LockError};
+pub use crate::journal::operator::Operator;
 use crate::journal::{
     Entry, Event, JournalWriter, LockGuard, Mode, Ownership, RunRecord, RunStatus, SharedStore,
     Snapshot, StoredRun,
@@ -27,46 +28,6 @@ use crate::load::NotifyOn;
 use crate::plan::{Format, render};
 use crate::secrets::{SecretError, Secrets};
 use crate::source::SourceFile;
-
-/// Who is running: journaled with every start, resume and lock.
-#[derive(Debug, Clone)]
-pub struct Operator {
-    pub user: String,
-    pub host: String,
-    pub pid: u32,
-}
-
-impl Operator {
-    pub fn current() -> Self {
-        let user = ["RUNBOOK_USER", "USER", "LOGNAME"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(user_of_uid);
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "unknown".into());
-        Self {
-            user,
-            host,
-            pid: std::process::id(),
-        }
-    }
-
-    /// `alice@ops1 (pid 42)`: who owns a run, for a refusal message.
-    pub fn describe(&self) -> String {
-        format!("{}@{} (pid {})", self.user, self.host, self.pid)
-    }
-}
-
-/// The account of the process's uid (`root`), or `uid 1000` if it has none: cron, systemd
-/// and some SSH set-ups run without `$USER`.
-fn user_of_uid() -> String {
-    let uid = nix::unistd::getuid();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) => user.name,
-        _ => format!("uid {uid}"),
-    }
-}
 
 /// Why a run did not start (or resume). Nothing was changed in any of these cases.
 #[derive(Debug)]
@@ -185,8 +146,7 @@ impl Session {
             .store
             .create_run(&id, &snapshot)
             .map_err(io("recording the run"))?;
-        let owner = operator.describe();
-        let ownership = run.hold(&owner).map_err(io("taking the run"))?;
+        let ownership = run.hold(&operator).map_err(io("taking the run"))?;
 
         let recorder = self.recorder(ownership.as_ref(), &secrets)?;
         recorder.record(Event::RunStarted {
@@ -259,7 +219,7 @@ impl Session {
             .find(query)
             .map_err(|e| SessionError::Refused(e.to_string()))?;
         let ownership = run
-            .hold(&operator.describe())
+            .hold(&operator)
             .map_err(|e| SessionError::Refused(e.to_string()))?;
         let journal = run
             .journal()

@@ -100,7 +100,7 @@ async fn execute(yaml: &str, options: RunOptions) -> (RunStatus, Vec<Entry>) {
     let run = store
         .create_run(&store.new_run_id(), &Snapshot::default())
         .unwrap();
-    let ownership = run.hold("test").unwrap();
+    let ownership = run.hold(&crate::journal::Operator::current()).unwrap();
     let seen: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let observer_seen = seen.clone();
     let writer = JournalWriter::new(ownership.journal().unwrap(), Default::default());

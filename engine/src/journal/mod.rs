@@ -4,11 +4,13 @@
 
 pub mod event;
 pub mod lock;
+pub mod operator;
 pub mod reader;
 pub mod replay;
 pub mod store;
 pub mod writer;
 
+pub use operator::Operator;
 pub use event::{Entry, Event, Measurement, Mode, ProcessGroup, RunStatus, named_measurements};
 pub use replay::{RunRecord, StepState, StepTimes};
 pub use store::{

@@ -27,6 +27,7 @@ use super::{
     StoredRun,
 };
 use crate::journal::lock::{self, Holder, LockError};
+use crate::journal::operator::Operator;
 use crate::journal::reader::{self, Journal, ReadError};
 
 #[derive(Debug, Clone)]
@@ -205,7 +206,7 @@ impl StoredRun for FileRun {
 
     /// Held by the process working on the run, for as long as it lives: the kernel drops it
     /// when the process dies, so `runs` can tell a live run from one that crashed.
-    fn hold(&self, _owner: &str) -> Result<Box<dyn Ownership>, StoreError> {
+    fn hold(&self, _owner: &Operator) -> Result<Box<dyn Ownership>, StoreError> {
         let file = self.live_file()?;
         file.try_lock().map_err(|e| match e {
             std::fs::TryLockError::WouldBlock => StoreError::Refused(format!(
@@ -342,7 +343,7 @@ mod tests {
         let run = store
             .create_run(&store.new_run_id(), &Snapshot::default())
             .unwrap();
-        let held = run.hold("test").unwrap();
+        let held = run.hold(&Operator::current()).unwrap();
         held.journal().unwrap();
         run
     }
@@ -382,9 +383,12 @@ mod tests {
         let store = store("live");
         let run = new_run(&store);
         assert!(!run.is_live());
-        let held = run.hold("me").unwrap();
+        let held = run.hold(&Operator::current()).unwrap();
         assert!(run.is_live());
-        assert!(matches!(run.hold("another"), Err(StoreError::Refused(_))));
+        assert!(matches!(
+            run.hold(&Operator::current()),
+            Err(StoreError::Refused(_))
+        ));
         drop(held);
         assert!(!run.is_live());
     }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::lock::{Holder, LockError};
+use super::operator::Operator;
 use super::reader::{Journal, ReadError};
 pub use crate::action::ApprovalDecision;
 pub use file::{FileStore, write_atomically};
@@ -191,7 +192,7 @@ pub trait StoredRun: Send + Sync {
     fn snapshot(&self) -> Result<Snapshot, StoreError>;
 
     /// Becomes the one process that writes this run's journal, or says who is.
-    fn hold(&self, owner: &str) -> Result<Box<dyn Ownership>, StoreError>;
+    fn hold(&self, owner: &Operator) -> Result<Box<dyn Ownership>, StoreError>;
 
     fn liveness(&self) -> Liveness;
 
