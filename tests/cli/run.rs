@@ -316,9 +316,7 @@ steps:
         .expect("runs");
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     let mut everything = stderr(&output);
-    for file in std::fs::read_dir(sandbox.last_run_dir()).unwrap().flatten() {
-        everything.push_str(&std::fs::read_to_string(file.path()).unwrap_or_default());
-    }
+    everything.push_str(&sandbox.evidence());
     use std::process::Command;
     let shell = |script: &str| {
         let out = Command::new("sh")
@@ -380,13 +378,7 @@ steps:
     assert_eq!(code(&output), 1);
     let console = stderr(&output);
     assert!(console.contains("token=••••"), "{console}");
-    let everything: String = std::fs::read_dir(sandbox.path().join("state/runs"))
-        .unwrap()
-        .flatten()
-        .flat_map(|run| std::fs::read_dir(run.path()).unwrap().flatten())
-        .filter(|f| f.path().is_file())
-        .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
-        .collect();
+    let everything = sandbox.evidence();
     assert!(everything.contains("token=••••"));
     assert!(!everything.contains("s3cr3t-value"));
     assert!(!console.contains("s3cr3t-value"));
@@ -630,18 +622,16 @@ steps:
         "{token}"
     );
     let mut everything = console.clone();
-    for file in std::fs::read_dir(sandbox.last_run_dir()).unwrap().flatten() {
-        everything.push_str(&std::fs::read_to_string(file.path()).unwrap_or_default());
-    }
+    everything.push_str(&sandbox.evidence());
     assert!(!everything.contains(&token), "the minted token leaked");
     assert!(console.contains("ℹ mint  found: ••••"), "{console}");
-    let report = std::fs::read_to_string(sandbox.last_run_dir().join("report.md")).unwrap();
+    let report = sandbox.report("md");
     assert!(report.contains("## What the steps found"), "{report}");
     assert!(
         report.contains("3 connections idle in transaction"),
         "{report}"
     );
-    let junit = std::fs::read_to_string(sandbox.last_run_dir().join("report.junit.xml")).unwrap();
+    let junit = sandbox.report("junit.xml");
     assert!(
         junit.contains("<system-out>/dev/sda1  91% /</system-out>"),
         "{junit}"
@@ -675,13 +665,12 @@ steps:
         "{console}"
     );
     assert!(console.contains("✓ api"), "{console}");
-    let dir = sandbox.last_run_dir();
-    let markdown = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let markdown = sandbox.report("md");
     assert!(
         markdown.contains("| `disk-space` | ⚠️ warning |"),
         "{markdown}"
     );
-    let junit = std::fs::read_to_string(dir.join("report.junit.xml")).unwrap();
+    let junit = sandbox.report("junit.xml");
     assert!(junit.contains(r#"failures="0""#), "{junit}");
     assert!(
         junit.contains("<system-err>warning: `sh` exited with 1"),

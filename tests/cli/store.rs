@@ -104,7 +104,8 @@ fn a_schema_of_another_version_is_refused_with_what_to_do() {
     let newer = run(&sandbox, &empty, &["runs"]);
     assert_eq!(code(&newer), 2);
     assert!(
-        stderr(&newer).contains("has schema version 2, newer than this runbook knows (1); upgrade runbook"),
+        stderr(&newer)
+            .contains("has schema version 2, newer than this runbook knows (1); upgrade runbook"),
         "{}",
         stderr(&newer)
     );
@@ -178,7 +179,11 @@ fn a_runner_that_loses_its_lease_is_fenced_off_and_the_run_is_taken_over() {
     assert_eq!(code(&output), 7, "{console}");
     assert!(console.contains("this runner lost run"), "{console}");
     let rows = rows(&store);
-    assert_eq!(rows.len(), journaled, "the old owner wrote after the takeover");
+    assert_eq!(
+        rows.len(),
+        journaled,
+        "the old owner wrote after the takeover"
+    );
     // Owners never interleave: epochs only grow along the journal.
     assert!(
         rows.windows(2).all(|w| w[0].0 <= w[1].0),
@@ -201,7 +206,8 @@ fn a_runner_that_loses_its_lease_is_fenced_off_and_the_run_is_taken_over() {
         "SELECT count(*) FROM runbook_events e, runbook_runs r WHERE e.line LIKE '%canary-secret%' OR r.plan LIKE '%canary-secret%' OR r.playbook LIKE '%canary-secret%'",
     );
     assert_eq!(everywhere, "0");
-    let reports = store.psql("SELECT count(*) FROM runbook_reports WHERE body LIKE '%canary-secret%'");
+    let reports =
+        store.psql("SELECT count(*) FROM runbook_reports WHERE body LIKE '%canary-secret%'");
     assert_eq!(reports, "0");
 }
 
@@ -278,14 +284,24 @@ fn a_local_history_is_imported_with_its_journal_and_reports() {
     let imported = run(&sandbox, &store, &["store", "import", "state"]);
     assert_eq!(code(&imported), 0, "{}", stderr(&imported));
     assert!(
-        stdout(&imported).contains("imported 1 run(s) (5 events) from state; 0 already in the store"),
+        stdout(&imported)
+            .contains("imported 1 run(s) (5 events) from state; 0 already in the store"),
         "{}",
         stdout(&imported)
     );
     let again = run(&sandbox, &store, &["store", "import", "state"]);
-    assert!(stdout(&again).contains("imported 0 run(s) (0 events) from state; 1 already in the store"));
+    assert!(
+        stdout(&again).contains("imported 0 run(s) (0 events) from state; 1 already in the store")
+    );
     let listed = stdout(&run(&sandbox, &store, &["runs"]));
-    assert!(listed.contains("hello") && listed.contains("succeeded"), "{listed}");
-    let report = run(&sandbox, &store, &["report", "last", "--format", "markdown"]);
+    assert!(
+        listed.contains("hello") && listed.contains("succeeded"),
+        "{listed}"
+    );
+    let report = run(
+        &sandbox,
+        &store,
+        &["report", "last", "--format", "markdown"],
+    );
     assert!(stdout(&report).contains("# Run report: hello"));
 }

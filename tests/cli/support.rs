@@ -88,7 +88,6 @@ impl Sandbox {
         }
     }
 
-
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -208,6 +207,33 @@ impl Sandbox {
                     .collect()
             })
             .collect()
+    }
+
+    /// Everything the runs left in the store, as one text: every file of every run directory,
+    /// or every row of the store's tables (journals, snapshots, plans, reports).
+    pub fn evidence(&self) -> String {
+        if let Some(store) = &self.store {
+            return store.psql(
+                "SELECT string_agg(t, E'\\n') FROM (SELECT line AS t FROM runbook_events UNION ALL SELECT playbook || plan || inputs FROM runbook_runs UNION ALL SELECT body FROM runbook_reports UNION ALL SELECT decision FROM runbook_approvals) x",
+            );
+        }
+        self.run_dirs()
+            .iter()
+            .flat_map(|run| std::fs::read_dir(run).unwrap().flatten())
+            .filter(|f| f.path().is_file())
+            .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+            .collect()
+    }
+
+    /// The newest run's report as written when it ended (`md`, `json`, `html`, `junit.xml`).
+    pub fn report(&self, extension: &str) -> String {
+        if let Some(store) = &self.store {
+            return store.psql(&format!(
+                "SELECT body FROM runbook_reports WHERE format = '{extension}' AND run_id = (SELECT max(id) FROM runbook_runs)"
+            ));
+        }
+        std::fs::read_to_string(self.last_run_dir().join(format!("report.{extension}")))
+            .unwrap_or_default()
     }
 
     pub fn last_journal(&self) -> Vec<serde_json::Value> {

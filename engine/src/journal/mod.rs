@@ -10,8 +10,8 @@ pub mod replay;
 pub mod store;
 pub mod writer;
 
-pub use operator::Operator;
 pub use event::{Entry, Event, Measurement, Mode, ProcessGroup, RunStatus, named_measurements};
+pub use operator::Operator;
 pub use replay::{RunRecord, StepState, StepTimes};
 pub use store::{
     ApprovalDecision, FileStore, FindError, JournalSink, Liveness, LockGuard, Ownership,
