@@ -50,7 +50,7 @@ where
         match outcome {
             Ok(finished) if finished.status == RunStatus::Abandoned => {
                 sayln!(
-                    "error: this runner lost run {id} (its lease in the store could not be renewed, or another runner took the run over): it stopped what was running and rolled nothing back.\n  runbook runs            shows who has it now\n  runbook resume {id}     continues it from any host once nobody does",
+                    "error: this runner lost run {id}: its lease in the store could not be renewed, or another runner took the run over. It stopped what was running and rolled nothing back.\nhint: `runbook runs` shows who has it now; `runbook resume {id}` continues it from any host once nobody does",
                     id = finished.run.id()
                 );
                 Exit::from(finished.status)

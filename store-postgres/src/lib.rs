@@ -75,14 +75,34 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, StoreError> {
         .map_err(|e| StoreError::Unavailable(format!("cannot start the store's runtime: {e}")))
 }
 
+/// How long any one exchange with the store may take: a cut network must end in an error,
+/// never in a runner that hangs (an established connection would otherwise wait for TCP to
+/// give up, minutes later).
+pub(crate) const EXCHANGE: Duration = Duration::from_secs(10);
+
 /// Runs `work` on the store's runtime and waits for it on this thread (which may be a worker
-/// of another runtime: it blocks as an fsync would).
+/// of another runtime: it blocks as an fsync would), for at most [`EXCHANGE`].
 pub(crate) fn call<T: Send + 'static>(
+    work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    call_within(EXCHANGE, work)
+}
+
+/// [`call`], given up after `wait`.
+pub(crate) fn call_within<T: Send + 'static>(
+    wait: Duration,
     work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
 ) -> Result<T, StoreError> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     runtime()?.spawn(async move {
-        let _ = tx.send(work.await);
+        let answer = match tokio::time::timeout(wait, work).await {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the store did not answer within {}s",
+                wait.as_secs_f64()
+            ))),
+        };
+        let _ = tx.send(answer);
     });
     rx.recv()
         .map_err(|_| StoreError::Unavailable("the store's task ended abnormally".into()))?
@@ -159,6 +179,8 @@ impl PgStore {
         }
         // A cut network shows up as a dead connection within seconds, not TCP's minutes.
         config.keepalives_idle(Duration::from_secs(5));
+        config.keepalives_interval(Duration::from_secs(2));
+        config.keepalives_retries(3);
         config.application_name("runbook");
         let shown = shown_url(&config);
         let manager = deadpool_postgres::Manager::from_config(

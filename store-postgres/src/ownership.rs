@@ -16,7 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::{Shared, call, client, db, interval, runtime};
+use super::{Shared, call, call_within, client, db, interval, runtime};
+
+/// How long giving a run or key up may take: it expires with the lease anyway.
+const RELEASE: Duration = Duration::from_secs(3);
 
 pub(crate) fn take(
     shared: Arc<Shared>,
@@ -169,7 +172,7 @@ impl Drop for PgOwnership {
             return;
         }
         let (shared, id, epoch) = (self.shared.clone(), self.id.clone(), self.epoch);
-        let _ = call(async move {
+        let _ = call_within(RELEASE, async move {
             let client = client(&shared, Duration::from_secs(5)).await?;
             client
                 .execute(
@@ -262,27 +265,18 @@ impl JournalSink for PgJournal {
         // A write that cannot finish within half a lease is a lost store: a runner that
         // cannot journal must not act.
         let wait = shared.settings.lease_ttl / 2;
-        let written = call(async move {
-            let insert = async {
-                let client = client(&shared, wait).await?;
-                client
-                    .execute(
-                        "INSERT INTO runbook_events (run_id, seq, epoch, line)
-                         SELECT $1, $2, $3, $4 FROM runbook_runs
-                          WHERE id = $1 AND epoch = $3 AND lease_until > now()
-                          FOR SHARE",
-                        &[&id, &seq, &epoch, &line],
-                    )
-                    .await
-                    .map_err(db("writing the journal"))
-            };
-            match tokio::time::timeout(wait, insert).await {
-                Ok(result) => result,
-                Err(_) => Err(StoreError::Unavailable(format!(
-                    "the store did not answer within {}s",
-                    wait.as_secs_f64()
-                ))),
-            }
+        let written = call_within(wait, async move {
+            let client = client(&shared, wait).await?;
+            client
+                .execute(
+                    "INSERT INTO runbook_events (run_id, seq, epoch, line)
+                     SELECT $1, $2, $3, $4 FROM runbook_runs
+                      WHERE id = $1 AND epoch = $3 AND lease_until > now()
+                      FOR SHARE",
+                    &[&id, &seq, &epoch, &line],
+                )
+                .await
+                .map_err(db("writing the journal"))
         });
         match written {
             Ok(1) => {
@@ -312,7 +306,7 @@ pub(crate) struct HeldKey {
 impl Drop for HeldKey {
     fn drop(&mut self) {
         let (shared, key, run) = (self.shared.clone(), self.key.clone(), self.run.clone());
-        let _ = call(async move {
+        let _ = call_within(RELEASE, async move {
             let client = client(&shared, Duration::from_secs(5)).await?;
             client
                 .execute(

@@ -6,6 +6,7 @@ mod daemon;
 mod database;
 mod diff;
 mod docker;
+mod hosts;
 mod notify;
 mod plan;
 mod postgres;
