@@ -14,6 +14,10 @@ pub struct Outcome {
     pub rto_objective: Option<f64>,
     pub skipped_overlap: u64,
     pub missed: u64,
+    /// Fires this daemon ran (a fire claimed by another daemon sharing the store is theirs).
+    pub fired: u64,
+    /// Fires another daemon claimed first.
+    pub claimed_elsewhere: u64,
 }
 
 /// Prometheus text format, for node-exporter's textfile collector: the seeds' Alertmanager can
@@ -21,7 +25,7 @@ pub struct Outcome {
 /// (`time() - runbook_last_run_timestamp_seconds > ...`).
 pub fn metrics(rows: &[(&Scheduled, &Outcome, Option<DateTime<Utc>>)]) -> String {
     type Value = fn(&Outcome, Option<DateTime<Utc>>) -> Option<f64>;
-    let families: [(&str, &str, &str, Value); 8] = [
+    let families: [(&str, &str, &str, Value); 10] = [
         (
             "runbook_last_run_exit_code",
             "gauge",
@@ -69,6 +73,18 @@ pub fn metrics(rows: &[(&Scheduled, &Outcome, Option<DateTime<Utc>>)]) -> String
             "counter",
             "Fires missed while the daemon was down, beyond the catch-up window.",
             |o, _| Some(o.missed as f64),
+        ),
+        (
+            "runbook_fires_run_total",
+            "counter",
+            "Fires this daemon ran (each fire of a shared store runs on one daemon only).",
+            |o, _| Some(o.fired as f64),
+        ),
+        (
+            "runbook_fires_claimed_elsewhere_total",
+            "counter",
+            "Fires another daemon sharing the store claimed, and so ran, first.",
+            |o, _| Some(o.claimed_elsewhere as f64),
         ),
     ];
     let mut out = String::new();

@@ -310,8 +310,12 @@ impl<'a> Daemon<'a> {
     /// Claims one fire in the store: false (and logged) when another daemon has it.
     fn claim(&mut self, playbook: &Scheduled, at: DateTime<Utc>) -> bool {
         match self.store.claim_fire(&playbook.key, at, &self.id) {
-            Ok(true) => true,
+            Ok(true) => {
+                self.outcome(&playbook.key).fired += 1;
+                true
+            }
             Ok(false) => {
+                self.outcome(&playbook.key).claimed_elsewhere += 1;
                 self.log(&format!(
                     "{} at {}: claimed by another daemon, which runs it",
                     playbook.label(),

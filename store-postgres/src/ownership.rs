@@ -267,14 +267,18 @@ impl JournalSink for PgJournal {
         let wait = shared.settings.lease_ttl / 2;
         let written = call_within(wait, async move {
             let client = client(&shared, wait).await?;
-            client
-                .execute(
+            // Prepared once per connection: a write is one round trip, not two.
+            let insert = client
+                .prepare_cached(
                     "INSERT INTO runbook_events (run_id, seq, epoch, line)
                      SELECT $1, $2, $3, $4 FROM runbook_runs
                       WHERE id = $1 AND epoch = $3 AND lease_until > now()
                       FOR SHARE",
-                    &[&id, &seq, &epoch, &line],
                 )
+                .await
+                .map_err(db("writing the journal"))?;
+            client
+                .execute(&insert, &[&id, &seq, &epoch, &line])
                 .await
                 .map_err(db("writing the journal"))
         });

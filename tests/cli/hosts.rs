@@ -232,11 +232,19 @@ fn three_daemons_on_three_hosts_run_each_fire_exactly_once() {
         "version: 1\nname: tick\nschedule: { cron: \"* * * * *\" }\nsteps:\n  - id: tick\n    shell.run: { script: \"echo $(hostname) >> {dir}/ticks\" }\n",
     );
     let dir = hosts.sandbox.path().join("pb").display().to_string();
+    // One rehearsed clock for all: each daemon's starts where the first one's is by then, so
+    // all three reach each fire at about the same moment and race for its claim.
+    let start = chrono::DateTime::parse_from_rfc3339("2027-01-01T00:00:30Z").unwrap();
+    let launched = Instant::now();
     for host in 1..=3 {
+        let now = start + chrono::TimeDelta::from_std(launched.elapsed() * 30).unwrap();
         hosts.start(
             host,
             &format!("daemon-{host}"),
-            &format!("runbook daemon {dir} --clock-start 2027-01-01T00:00:30Z --clock-speed 30"),
+            &format!(
+                "runbook daemon {dir} --clock-start {} --clock-speed 30",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
         );
     }
     wait_until("12 fires claimed", || {
@@ -283,14 +291,20 @@ fn three_daemons_on_three_hosts_run_each_fire_exactly_once() {
     assert_eq!(ticks.lines().count(), fires.len(), "{ticks}");
     let claims = hosts.psql("SELECT daemon || ' ' || count(*) FROM runbook_fires GROUP BY daemon");
     eprintln!("fires per daemon:\n{claims}");
-    // Each daemon's log says which fires it left to another.
-    let logs: String = (1..=3)
-        .map(|h| hosts.sandbox.read(&format!("daemon-{h}.out")))
-        .collect();
-    assert!(
-        logs.contains("claimed by another daemon") || claims.lines().count() == 1,
-        "{logs}"
-    );
+    // Each daemon's metrics count the fires it ran; together, every fire once.
+    let ran: u64 = (1..=3)
+        .map(|host| {
+            let metrics = stdout(&hosts.exec(host, &["cat", "/state/daemon/runbook.prom"]));
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("runbook_fires_run_total{"))
+                .and_then(|l| l.rsplit(' ').next())
+                .map_or(0, |n| n.parse::<u64>().expect("a count"))
+        })
+        .sum();
+    assert_eq!(ran, fires.len() as u64);
+    // Which daemon wins a fire depends on whose clock reaches it first (the clocks are
+    // aligned only to within a `docker exec`); the guarantee is the count above, not the split.
 }
 
 /// The drill a daemon is running when its host dies (the container killed: every process at
