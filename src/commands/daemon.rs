@@ -195,16 +195,6 @@ impl<'a> Daemon<'a> {
         let now = self.clock.now();
         self.check_lead();
         self.take_over_abandoned();
-        // What the other daemons sharing the store fired is fired: never again here.
-        match self.store.claimed_fires() {
-            Ok(claimed) => {
-                for (key, at) in claimed {
-                    let last = self.state.last_fired.entry(key).or_insert(at);
-                    *last = (*last).max(at);
-                }
-            }
-            Err(e) => self.log(&format!("warning: cannot read the claimed fires: {e}")),
-        }
         let refreshed = self.catalog.refresh(&self.args.dir);
         for problem in &refreshed.problems {
             self.log(problem);
@@ -212,6 +202,23 @@ impl<'a> Daemon<'a> {
         // State and metrics are written when something was decided, not at every look.
         let mut decided = refreshed.changed;
         let scheduled = self.catalog.scheduled();
+        // What the other daemons sharing the store fired is fired: never again here.
+        match self.store.claimed_fires() {
+            Ok(claimed) => {
+                let local: BTreeMap<String, &str> = scheduled
+                    .iter()
+                    .map(|playbook| (self.fire_key(playbook), playbook.key.as_str()))
+                    .collect();
+                for (shared, at) in claimed {
+                    let Some(key) = local.get(&shared) else {
+                        continue;
+                    };
+                    let last = self.state.last_fired.entry(key.to_string()).or_insert(at);
+                    *last = (*last).max(at);
+                }
+            }
+            Err(e) => self.log(&format!("warning: cannot read the claimed fires: {e}")),
+        }
         let mut next: Option<DateTime<Utc>> = None;
         for playbook in &scheduled {
             let key = playbook.key.clone();
@@ -307,9 +314,26 @@ impl<'a> Daemon<'a> {
         self.start(playbook, why);
     }
 
+    /// What a fire is claimed under in a shared store: the playbook's path inside the daemon's
+    /// directory (and its schedule's name), so daemons that keep the same playbooks at
+    /// different paths, or start from different directories, claim the same fire.
+    fn fire_key(&self, playbook: &Scheduled) -> String {
+        let inside = playbook
+            .path
+            .strip_prefix(&self.args.dir)
+            .unwrap_or(&playbook.path);
+        match &playbook.schedule.name {
+            Some(name) => format!("{}#{name}", inside.display()),
+            None => inside.display().to_string(),
+        }
+    }
+
     /// Claims one fire in the store: false (and logged) when another daemon has it.
     fn claim(&mut self, playbook: &Scheduled, at: DateTime<Utc>) -> bool {
-        match self.store.claim_fire(&playbook.key, at, &self.id) {
+        match self
+            .store
+            .claim_fire(&self.fire_key(playbook), at, &self.id)
+        {
             Ok(true) => {
                 self.outcome(&playbook.key).fired += 1;
                 true

@@ -242,7 +242,14 @@ fn three_daemons_on_three_hosts_run_each_fire_exactly_once() {
             host,
             &format!("daemon-{host}"),
             &format!(
-                "runbook daemon {dir} --clock-start {} --clock-speed 30",
+                "{} --clock-start {} --clock-speed 30",
+                // The same playbooks, named from another directory on the second host: a fire
+                // is claimed under the playbook's path inside the daemon's directory.
+                if host == 2 {
+                    format!("cd {} && runbook daemon pb", hosts.sandbox.path().display())
+                } else {
+                    format!("runbook daemon {dir}")
+                },
                 now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             ),
         );
