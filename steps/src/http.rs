@@ -266,6 +266,28 @@ pub(crate) struct Response {
     pub json: Option<serde_json::Value>,
 }
 
+/// One client for the whole run, so its connection pool and TLS set-up are shared: a check
+/// of a service costs a request on a kept-alive connection, not a new client (root
+/// certificates loaded, a handshake) per step. Timeouts are per request. Kept per runtime:
+/// a pooled connection belongs to the runtime that opened it (tests make one per test).
+fn client() -> Result<reqwest::Client, StepError> {
+    static CLIENT: std::sync::Mutex<Option<(tokio::runtime::Id, reqwest::Client)>> =
+        std::sync::Mutex::new(None);
+    let runtime = tokio::runtime::Handle::current().id();
+    let mut cached = CLIENT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((id, client)) = cached.as_ref()
+        && *id == runtime
+    {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| StepError::failed(format!("HTTP client: {}", error_chain(&e))))?;
+    *cached = Some((runtime, client.clone()));
+    Ok(client)
+}
+
 impl Outgoing {
     /// A request to a service's API: no body or headers yet, the default timeout.
     pub fn api(method: Method, url: String) -> Self {
@@ -280,14 +302,10 @@ impl Outgoing {
 
     pub async fn send(self) -> Result<Response, StepError> {
         let shown_url = shown_url(&self.url);
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")))
-            .timeout(self.timeout)
-            .build()
-            .map_err(|e| StepError::failed(format!("HTTP client: {}", error_chain(&e))))?;
+        let client = client()?;
         let method =
             reqwest::Method::from_bytes(self.method.as_str().as_bytes()).expect("standard method");
-        let mut request = client.request(method, &self.url);
+        let mut request = client.request(method, &self.url).timeout(self.timeout);
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }

@@ -254,7 +254,14 @@ struct PgJournal {
 }
 
 impl JournalSink for PgJournal {
-    fn append(&mut self, line: &str) -> Result<(), StoreError> {
+    /// Each line is its own committed transaction (the server's fsync), so it is as durable
+    /// as it gets when this returns. Lines are not held back to share a commit: a line this
+    /// process dies holding (a program's process group) would be lost with it.
+    fn sync(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn write(&mut self, line: &str) -> Result<(), StoreError> {
         let seq = self.seq + 1;
         let (shared, id, epoch, line) = (
             self.shared.clone(),

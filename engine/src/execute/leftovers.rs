@@ -127,10 +127,16 @@ fn start_time(pid: u32) -> Option<u64> {
     stat(pid).map(|s| s.since)
 }
 
+/// This boot's id, read once: it cannot change while this process lives, and every program a
+/// step starts is journaled with it.
 fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .ok()
-        .map(|s| s.trim().to_string())
+    static BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|s| s.trim().to_string())
+    })
+    .clone()
 }
 
 #[cfg(test)]

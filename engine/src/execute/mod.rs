@@ -137,6 +137,13 @@ pub struct Executor<A> {
     recorder: Arc<Recorder>,
     options: RunOptions,
     states: HashMap<NodeIndex, State>,
+    /// Where each step is declared: ready steps start in that order.
+    position: HashMap<NodeIndex, usize>,
+    /// Per pending step, how many of its needs have not yet let it run: a step's end costs
+    /// its own edges, not a scan of the playbook.
+    waiting: HashMap<NodeIndex, usize>,
+    /// Pending steps with nothing left to wait for, by position.
+    ready: BTreeSet<usize>,
     /// Steps that succeeded, in completion order.
     completed: Vec<NodeIndex>,
     /// Mutating steps that succeeded and said they changed nothing (`changed: false`).
@@ -165,6 +172,12 @@ impl<A: Action> Executor<A> {
             .iter()
             .map(|&i| (i, State::Pending))
             .collect();
+        let position = playbook
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(position, &i)| (i, position))
+            .collect();
         let shared = Arc::new(crate::action::RunShared {
             templates,
             check_mode: options.check_mode,
@@ -179,6 +192,9 @@ impl<A: Action> Executor<A> {
             recorder,
             options,
             states,
+            position,
+            waiting: HashMap::new(),
+            ready: BTreeSet::new(),
             completed: Vec::new(),
             unchanged: std::collections::HashSet::new(),
             stop: None,
@@ -294,6 +310,7 @@ impl<A: Action> Executor<A> {
         let mut tasks: JoinSet<StepOutcome> = JoinSet::new();
         let mut running: HashMap<tokio::task::Id, NodeIndex> = HashMap::new();
         let lost = self.recorder.lost();
+        self.count_waiting();
         loop {
             if lost.is_cancelled() {
                 self.abandon(&mut tasks, &mut running).await;
@@ -302,12 +319,15 @@ impl<A: Action> Executor<A> {
             if self.recorder.is_broken() && self.stop.is_none() {
                 self.stop = Some(Stop::JournalBroken);
             }
+            // Results are durable before anything that may depend on them starts (one
+            // fdatasync for all the steps that finished together).
+            self.recorder.flush();
             if self.stop.is_none() {
-                self.propagate_unknown();
-                for index in self.ready() {
-                    if running.len() >= self.options.max_parallel.max(1) {
+                while running.len() < self.options.max_parallel.max(1) {
+                    let Some(position) = self.ready.pop_first() else {
                         break;
-                    }
+                    };
+                    let index = self.playbook.steps[position];
                     self.states.insert(index, State::Running);
                     let task = tasks.spawn(self.step_run(index).run());
                     running.insert(task.id(), index);
@@ -320,14 +340,19 @@ impl<A: Action> Executor<A> {
                 Some(joined) = tasks.join_next_with_id() => {
                     let (id, outcome) = match joined {
                         Ok((id, outcome)) => (id, outcome),
-                        Err(e) => (e.id(), StepOutcome::Failed {
-                            error: format!("internal error: the step's task ended abnormally: {e}"),
-                            attempts: 0,
-                            duration: std::time::Duration::ZERO,
-                        }),
+                        Err(e) => (e.id(), aborted(&e)),
                     };
                     let index = running.remove(&id).expect("every task is tracked");
                     self.settle(index, outcome);
+                    // And every other step that finished meanwhile, before one flush.
+                    while let Some(joined) = tasks.try_join_next_with_id() {
+                        let (id, outcome) = match joined {
+                            Ok((id, outcome)) => (id, outcome),
+                            Err(e) => (e.id(), aborted(&e)),
+                        };
+                        let index = running.remove(&id).expect("every task is tracked");
+                        self.settle(index, outcome);
+                    }
                 }
                 () = lost.cancelled() => {
                     self.abandon(&mut tasks, &mut running).await;
@@ -368,15 +393,72 @@ impl<A: Action> Executor<A> {
         }
     }
 
-    /// Pending steps whose needs are all done, in declaration order.
-    fn ready(&self) -> Vec<NodeIndex> {
-        self.playbook
-            .steps
-            .iter()
-            .copied()
-            .filter(|i| self.states[i] == State::Pending)
-            .filter(|&i| self.needs(i).all(|n| self.states[&n].lets_dependants_run()))
-            .collect()
+    /// Counts, for every pending step, the needs it still waits for, and queues those that
+    /// wait for none. Once per main phase (a resumed run starts from any state); after that
+    /// [`Self::settled`] keeps the counts.
+    fn count_waiting(&mut self) {
+        self.waiting.clear();
+        self.ready.clear();
+        let mut unknown = Vec::new();
+        for (position, &index) in self.playbook.steps.iter().enumerate() {
+            if self.states[&index] != State::Pending {
+                continue;
+            }
+            let needs: Vec<State> = self.needs(index).map(|n| self.states[&n]).collect();
+            if needs.contains(&State::Unknown) {
+                unknown.push(index);
+            }
+            let waiting = needs.iter().filter(|s| !s.lets_dependants_run()).count();
+            self.waiting.insert(index, waiting);
+            if waiting == 0 {
+                self.ready.insert(position);
+            }
+        }
+        for index in unknown {
+            self.become_unknown(index);
+        }
+    }
+
+    /// A step ended in `state`: its dependants wait for one need less, or (check mode) are
+    /// unknown too.
+    fn settled(&mut self, index: NodeIndex, state: State) {
+        if state == State::Unknown {
+            let dependants: Vec<NodeIndex> = self.dependants(index).collect();
+            for dependant in dependants {
+                self.become_unknown(dependant);
+            }
+        } else if state.lets_dependants_run() {
+            let dependants: Vec<NodeIndex> = self.dependants(index).collect();
+            for dependant in dependants {
+                if let Some(waiting) = self.waiting.get_mut(&dependant) {
+                    *waiting = waiting.saturating_sub(1);
+                    if *waiting == 0 && self.states[&dependant] == State::Pending {
+                        self.ready.insert(self.position[&dependant]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Check mode: a step that needs an unknown step is unknown too, and so on down; each
+    /// journaled in declaration order.
+    fn become_unknown(&mut self, index: NodeIndex) {
+        let mut found = BTreeSet::new();
+        let mut stack = vec![index];
+        while let Some(node) = stack.pop() {
+            if self.states[&node] == State::Pending && found.insert(self.position[&node]) {
+                stack.extend(self.dependants(node));
+            }
+        }
+        for position in found {
+            let node = self.playbook.steps[position];
+            self.ready.remove(&position);
+            self.states.insert(node, State::Unknown);
+            self.recorder.record_written(Event::StepUnknown {
+                step: self.playbook.step(node).id.clone(),
+                reason: "a step it needs is unknown".into(),
+            });
+        }
     }
 
     fn needs(&self, index: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
@@ -387,19 +469,12 @@ impl<A: Action> Executor<A> {
             .map(|e| petgraph::visit::EdgeRef::source(&e))
     }
 
-    /// Check mode: a step that needs an unknown step is unknown too.
-    fn propagate_unknown(&mut self) {
-        for &index in &self.playbook.steps {
-            if self.states[&index] == State::Pending
-                && self.needs(index).any(|n| self.states[&n] == State::Unknown)
-            {
-                self.states.insert(index, State::Unknown);
-                self.recorder.record(Event::StepUnknown {
-                    step: self.playbook.step(index).id.clone(),
-                    reason: "a step it needs is unknown".into(),
-                });
-            }
-        }
+    fn dependants(&self, index: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.playbook
+            .graph
+            .edges_directed(index, Direction::Outgoing)
+            .filter(|e| *e.weight() == Edge::Needs)
+            .map(|e| petgraph::visit::EdgeRef::target(&e))
     }
 
     fn step_run(&self, index: NodeIndex) -> StepRun<A> {
@@ -439,7 +514,9 @@ impl<A: Action> Executor<A> {
         false
     }
 
-    /// Journals a step's outcome and makes its outputs visible to later steps.
+    /// Journals a step's outcome and makes its outputs visible to later steps. Written, not
+    /// yet synced: the main loop flushes the outcomes of every step that finished together
+    /// before it starts another.
     fn settle(&mut self, index: NodeIndex, outcome: StepOutcome) {
         let outcome = match outcome {
             StepOutcome::Failed { error, .. }
@@ -460,7 +537,7 @@ impl<A: Action> Executor<A> {
             StepOutcome::Skipped { reason } => {
                 self.scope.record(index, step, &status_only("skipped"));
                 self.recorder
-                    .record(Event::StepSkipped { step: id, reason });
+                    .record_written(Event::StepSkipped { step: id, reason });
                 State::Skipped
             }
             StepOutcome::Succeeded {
@@ -487,14 +564,15 @@ impl<A: Action> Executor<A> {
                     .show
                     .as_ref()
                     .map(|show| self.shown(show, &outputs, step.item.as_ref()));
-                self.recorder.record(Event::StepSucceeded {
+                self.recorder.record_written(Event::StepSucceeded {
                     step: id.clone(),
                     attempts,
                     duration: duration.as_secs_f64(),
                     outputs,
                 });
                 if let Some(note) = note {
-                    self.recorder.record(Event::StepNoted { step: id, note });
+                    self.recorder
+                        .record_written(Event::StepNoted { step: id, note });
                 }
                 State::Succeeded
             }
@@ -505,7 +583,7 @@ impl<A: Action> Executor<A> {
             } => {
                 let warning = step.severity == crate::load::Severity::Warning;
                 let continued = step.continue_on_error || warning;
-                self.recorder.record(Event::StepFailed {
+                self.recorder.record_written(Event::StepFailed {
                     step: id.clone(),
                     attempts,
                     duration: duration.as_secs_f64(),
@@ -525,7 +603,7 @@ impl<A: Action> Executor<A> {
                 precondition,
                 error,
             } => {
-                self.recorder.record(Event::PreconditionFailed {
+                self.recorder.record_written(Event::PreconditionFailed {
                     step: id.clone(),
                     precondition,
                     error,
@@ -535,16 +613,17 @@ impl<A: Action> Executor<A> {
             }
             StepOutcome::Previewed { preview } => {
                 self.recorder
-                    .record(Event::StepPreviewed { step: id, preview });
+                    .record_written(Event::StepPreviewed { step: id, preview });
                 State::Previewed
             }
             StepOutcome::Unknown { reason } => {
                 self.recorder
-                    .record(Event::StepUnknown { step: id, reason });
+                    .record_written(Event::StepUnknown { step: id, reason });
                 State::Unknown
             }
         };
         self.states.insert(index, state);
+        self.settled(index, state);
     }
 
     fn stop_for(&mut self, step: String, precondition: bool) {
@@ -733,6 +812,15 @@ impl<A: Action> Executor<A> {
             });
             self.handlers_done.insert(index);
         }
+    }
+}
+
+/// The outcome of a step whose task panicked or was aborted.
+fn aborted(e: &tokio::task::JoinError) -> StepOutcome {
+    StepOutcome::Failed {
+        error: format!("internal error: the step's task ended abnormally: {e}"),
+        attempts: 0,
+        duration: std::time::Duration::ZERO,
     }
 }
 

@@ -1,5 +1,7 @@
-//! Every event of a run goes through here: into the journal first (fsynced), then to whoever
-//! watches (the console). Nothing else in the executor writes or prints.
+//! Every event of a run goes through here: into the journal first, then to whoever watches
+//! (the console). Nothing else in the executor writes or prints. Each event is written at
+//! once (it outlives this process); `record` also waits for the disk, `record_written`
+//! leaves that to the next `flush` (see docs/decisions.md, "Per-step cost").
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -60,7 +62,35 @@ impl Recorder {
             .clone()
     }
 
+    /// Journals an event and waits until it is durable (fsynced, or committed) before the
+    /// run goes on: what must be on disk before something acts (a mutating step's start, a
+    /// compensation's, the run's start and end).
     pub fn record(&self, event: Event) {
+        self.journal(event, true);
+    }
+
+    /// Journals an event that may wait for the next [`Self::flush`] to be durable: it outlives
+    /// this process at once, and a power loss from the flush on. For what is safe to lose in
+    /// a power loss: a read-only step's start (the step runs again on resume), the process
+    /// group of a program (a power loss ends it too), and results, which the executor
+    /// flushes before anything that may depend on them starts.
+    pub fn record_written(&self, event: Event) {
+        self.journal(event, false);
+    }
+
+    /// Makes every event journaled so far durable: one fdatasync for all of them (group
+    /// commit), none when there is nothing new.
+    pub fn flush(&self) {
+        if self.lost.is_cancelled() {
+            return;
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(error) = writer.sync() {
+            self.failed(&mut writer, &error);
+        }
+    }
+
+    fn journal(&self, event: Event, durable: bool) {
         if self.lost.is_cancelled() {
             // Another process owns the run now; its journal is no longer ours to write.
             return;
@@ -68,30 +98,44 @@ impl Recorder {
         // One writer at a time keeps lines whole; a poisoned lock only means another thread
         // panicked mid-write, and the torn line is handled by the reader.
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let (entry, written) = writer.append(event);
+        let (entry, written) = if durable {
+            writer.append(event)
+        } else {
+            writer.write(event)
+        };
         self.history
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .apply(&entry);
         match written {
             Ok(()) => (self.observer)(&entry),
-            Err(StoreError::Fenced(why)) => {
-                // Not shown as done: the store refused it, so it is not in the journal.
-                self.lost.cancel();
-                (self.observer)(&Entry {
-                    at: entry.at,
-                    event: Event::JournalError { error: why },
-                });
-            }
             Err(error) => {
-                (self.observer)(&entry);
-                self.broken.store(true, Ordering::SeqCst);
-                let (entry, _) = writer.append(Event::JournalError {
-                    error: format!("cannot write the journal: {error}"),
-                });
-                (self.observer)(&entry);
+                // A fenced event is not shown as done: the store refused it, so it is not in
+                // the journal.
+                if !matches!(error, StoreError::Fenced(_)) {
+                    (self.observer)(&entry);
+                }
+                self.failed(&mut writer, &error);
             }
         }
+    }
+
+    /// A write or sync failed: the run stops going forward, and says why (in the journal
+    /// too, if it can still be written).
+    fn failed(&self, writer: &mut JournalWriter, error: &StoreError) {
+        if let StoreError::Fenced(why) = error {
+            self.lost.cancel();
+            (self.observer)(&Entry {
+                at: chrono::Utc::now(),
+                event: Event::JournalError { error: why.clone() },
+            });
+            return;
+        }
+        self.broken.store(true, Ordering::SeqCst);
+        let (entry, _) = writer.append(Event::JournalError {
+            error: format!("cannot write the journal: {error}"),
+        });
+        (self.observer)(&entry);
     }
 
     /// Cancelled once the run is no longer this process's (see [`crate::journal::Ownership`]).
@@ -108,7 +152,7 @@ impl ProcessLog for Recorder {
     fn started(&self, step: &str, program: &str, pid: u32) {
         // Without /proc the group cannot be recognised later; then it is not journaled.
         if let Some(group) = leftovers::group_of(pid) {
-            self.record(Event::ProcessStarted {
+            self.record_written(Event::ProcessStarted {
                 step: step.to_string(),
                 program: program.to_string(),
                 group,

@@ -5,9 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use minijinja::value::Value as JinjaValue;
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use petgraph::graph::NodeIndex;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use crate::action::Action;
 use crate::action::Outputs;
@@ -36,9 +38,11 @@ pub struct Scope {
     vars: JinjaValue,
     secrets: JinjaValue,
     run: JinjaValue,
-    steps: BTreeMap<String, JinjaValue>,
-    /// Outputs of the items of each `for_each` step, by item order.
-    groups: BTreeMap<String, BTreeMap<NodeIndex, Outputs>>,
+    /// Shared with every context handed out, not copied into each: a step's context costs
+    /// the same at the 10,000th step as at the first. Sharing a map that keeps growing is
+    /// safe because the compiler proved a template reads only steps its step depends on,
+    /// and those had finished before its context was made.
+    steps: Arc<Finished>,
 }
 
 impl Scope {
@@ -55,8 +59,7 @@ impl Scope {
             vars: JinjaValue::from(()),
             secrets: jinja(secret_values),
             run: jinja(run),
-            steps: BTreeMap::new(),
-            groups: BTreeMap::new(),
+            steps: Arc::default(),
         };
         let early = scope.values(None);
         let mut vars = Map::new();
@@ -72,17 +75,13 @@ impl Scope {
     /// The outputs of a finished step become readable as `steps.<id>.*`; an item of a
     /// `for_each` step also adds to `steps.<origin>.<output>`, a list in item order.
     pub fn record<A>(&mut self, index: NodeIndex, step: &Step<A>, outputs: &Outputs) {
-        self.steps.insert(step.id.clone(), jinja(outputs));
+        let mut finished = self.steps.lock();
+        finished.by_id.insert(step.id.clone(), jinja(outputs));
         if step.item.is_some() {
-            let group = self.groups.entry(step.origin.clone()).or_default();
-            group.insert(index, outputs.clone());
-            let mut merged: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
-            for item_outputs in group.values() {
-                for (name, value) in item_outputs {
-                    merged.entry(name).or_default().push(value);
-                }
-            }
-            self.steps.insert(step.origin.clone(), jinja(merged));
+            let group = finished.groups.entry(step.origin.clone()).or_default();
+            group.items.insert(index, outputs.clone());
+            // Merged when first read: k items finishing cost O(k), not O(k²).
+            group.merged = None;
         }
     }
 
@@ -93,9 +92,79 @@ impl Scope {
             vars => self.vars.clone(),
             secrets => self.secrets.clone(),
             run => self.run.clone(),
-            steps => JinjaValue::from(self.steps.clone()),
+            steps => JinjaValue::from_dyn_object(self.steps.clone()),
             item => item.map(jinja).unwrap_or(JinjaValue::UNDEFINED),
         }
+    }
+}
+
+/// The outputs of the steps that finished, as templates see them (`steps.<id>`).
+#[derive(Debug, Default)]
+struct Finished(Mutex<FinishedSteps>);
+
+#[derive(Debug, Default)]
+struct FinishedSteps {
+    by_id: BTreeMap<String, JinjaValue>,
+    /// Outputs of the items of each `for_each` step, by item order.
+    groups: BTreeMap<String, Group>,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    items: BTreeMap<NodeIndex, Outputs>,
+    /// `steps.<origin>`: each output as a list in item order, made when first read.
+    merged: Option<JinjaValue>,
+}
+
+impl Group {
+    fn merged(&mut self) -> JinjaValue {
+        self.merged
+            .get_or_insert_with(|| {
+                let mut merged: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+                for item_outputs in self.items.values() {
+                    for (name, value) in item_outputs {
+                        merged.entry(name).or_default().push(value);
+                    }
+                }
+                jinja(merged)
+            })
+            .clone()
+    }
+}
+
+impl Finished {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FinishedSteps> {
+        // Held only to read or insert a value; a panic elsewhere leaves it usable.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Object for Finished {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
+        let id = key.as_str()?;
+        let mut finished = self.lock();
+        if let Some(group) = finished.groups.get_mut(id) {
+            return Some(group.merged());
+        }
+        finished.by_id.get(id).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let finished = self.lock();
+        let ids: std::collections::BTreeSet<&String> = finished
+            .by_id
+            .keys()
+            .chain(finished.groups.keys())
+            .collect();
+        Enumerator::Values(
+            ids.into_iter()
+                .map(|id| JinjaValue::from(id.as_str()))
+                .collect(),
+        )
     }
 }
 

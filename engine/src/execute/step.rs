@@ -71,10 +71,17 @@ impl<A: Action> StepRun<A> {
                 }
             }
         }
-        self.recorder.record(Event::StepStarted {
+        let started = Event::StepStarted {
             step: step.id.clone(),
             verb: step.action.verb().to_string(),
-        });
+        };
+        // On disk before the step acts when it changes something: after a power loss, resume
+        // must know it may have begun. A read-only step (or a preview) may simply run again.
+        if step.action.effect() == Effect::Mutating && !ctx.is_check_mode() {
+            self.recorder.record(started);
+        } else {
+            self.recorder.record_written(started);
+        }
         let started = Instant::now();
 
         for precondition in &step.requires {
@@ -163,7 +170,8 @@ async fn preview<A: Action>(
 }
 
 fn record_retry(recorder: &Recorder, step: &str, n: u32, error: &StepError, delay: Duration) {
-    recorder.record(Event::AttemptFailed {
+    // The attempt after it journals its own start as the step did; this needs no fsync.
+    recorder.record_written(Event::AttemptFailed {
         step: step.to_string(),
         attempt: n,
         error: error.message.clone(),

@@ -37,6 +37,33 @@ enum Fake {
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// What reached the journal and when the actions began, in one order: `write <event> <step>`,
+/// `sync` (only when something was written since the last), `act <label>`.
+static OPS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The file journal, with every write and sync noted in [`OPS`].
+struct Noting {
+    inner: Box<dyn crate::journal::JournalSink>,
+    unsynced: bool,
+}
+
+impl crate::journal::JournalSink for Noting {
+    fn write(&mut self, line: &str) -> Result<(), crate::journal::StoreError> {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let step = value["step"].as_str().unwrap_or("-");
+        OPS.lock()
+            .unwrap()
+            .push(format!("write {} {step}", value["event"].as_str().unwrap()));
+        self.unsynced = true;
+        self.inner.write(line)
+    }
+    fn sync(&mut self) -> Result<(), crate::journal::StoreError> {
+        if std::mem::take(&mut self.unsynced) {
+            OPS.lock().unwrap().push("sync".into());
+        }
+        self.inner.sync()
+    }
+}
 
 impl ActionTrait for Fake {
     fn verb(&self) -> &'static str {
@@ -64,6 +91,7 @@ impl ActionTrait for Fake {
     fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
         let Self::Work(work) = self;
         Box::pin(async move {
+            OPS.lock().unwrap().push(format!("act {}", work.label));
             let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
             PEAK.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(work.ms)).await;
@@ -88,6 +116,7 @@ async fn execute(yaml: &str, options: RunOptions) -> (RunStatus, Vec<Entry>) {
     RUNNING.store(0, Ordering::SeqCst);
     PEAK.store(0, Ordering::SeqCst);
     LOG.lock().unwrap().clear();
+    OPS.lock().unwrap().clear();
     let source = SourceFile::new("test.yml", yaml);
     let playbook = crate::check::<Fake>(&source, &CompileOptions::default()).unwrap_or_else(|d| {
         panic!(
@@ -103,7 +132,11 @@ async fn execute(yaml: &str, options: RunOptions) -> (RunStatus, Vec<Entry>) {
     let ownership = run.hold(&crate::journal::Operator::current()).unwrap();
     let seen: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let observer_seen = seen.clone();
-    let writer = JournalWriter::new(ownership.journal().unwrap(), Default::default());
+    let sink = Noting {
+        inner: ownership.journal().unwrap(),
+        unsynced: false,
+    };
+    let writer = JournalWriter::new(Box::new(sink), Default::default());
     let recorder = Arc::new(Recorder::new(
         writer,
         Arc::new(move |e: &Entry| observer_seen.lock().unwrap().push(e.clone())),
@@ -239,4 +272,42 @@ steps:
         .filter(|e| matches!(e.event, Event::StepPreviewed { .. }))
         .count();
     assert_eq!(previews, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_is_on_disk_before_its_step_acts_and_a_fan_out_shares_one_sync() {
+    let _serial = SERIAL.lock().await;
+    let steps: String = (0..4)
+        .map(|i| format!("  - id: s{i}\n    fake.work: {{ ms: 10, label: s{i} }}\n"))
+        .collect();
+    let yaml = format!(
+        "version: 1\nname: fan\nsteps:\n{steps}  - id: after\n    needs: [s0, s1, s2, s3]\n    fake.work: {{ ms: 1, label: after }}\n"
+    );
+    let (status, _) = execute(&yaml, options(4)).await;
+    assert_eq!(status, RunStatus::Succeeded);
+    let ops = OPS.lock().unwrap().clone();
+    let at = |op: &str| {
+        ops.iter()
+            .position(|o| o == op)
+            .unwrap_or_else(|| panic!("no `{op}` in {ops:#?}"))
+    };
+    // Each mutating step's start was synced before the step acted.
+    for step in ["s0", "s1", "s2", "s3", "after"] {
+        let (written, acted) = (
+            at(&format!("write step_started {step}")),
+            at(&format!("act {step}")),
+        );
+        assert!(
+            ops[written..acted].iter().any(|o| o == "sync"),
+            "{step} acted before its start was synced: {ops:#?}"
+        );
+    }
+    // The four results that came together share one sync, which comes before `after` starts.
+    let results: Vec<usize> = (0..4)
+        .map(|i| at(&format!("write step_succeeded s{i}")))
+        .collect();
+    let (first, last) = (results.iter().min().unwrap(), results.iter().max().unwrap());
+    assert!(!ops[*first..*last].iter().any(|o| o == "sync"), "{ops:#?}");
+    let next_sync = last + ops[*last..].iter().position(|o| o == "sync").unwrap();
+    assert!(next_sync < at("write step_started after"), "{ops:#?}");
 }

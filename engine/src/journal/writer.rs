@@ -32,16 +32,34 @@ impl JournalWriter {
     /// happened did happen (or was at least started). The entry comes back redacted, for the
     /// console, even when writing failed. Secrets are hidden here, once, for every store.
     pub fn append(&mut self, event: Event) -> (Entry, Result<(), StoreError>) {
+        let (entry, written) = self.write(event);
+        (entry, written.and_then(|()| self.sink.sync()))
+    }
+
+    /// Writes the event without waiting for the disk: it outlives this process at once, and
+    /// a power loss only once [`Self::sync`] (or a later [`Self::append`]) has returned.
+    pub fn write(&mut self, event: Event) -> (Entry, Result<(), StoreError>) {
         let entry = Entry {
             at: Utc::now(),
             event,
         };
         let line = match serde_json::to_string(&entry) {
-            Ok(line) => self.redactor.redact(&line),
+            Ok(line) => line,
             Err(e) => return (entry, Err(StoreError::Unavailable(e.to_string()))),
         };
-        let redacted = serde_json::from_str(&line).unwrap_or(entry);
-        let written = self.sink.append(&line);
-        (redacted, written)
+        let redacted = self.redactor.redact(&line);
+        // Parsed back only when something was hidden: the console must not see it either.
+        let entry = if redacted == line {
+            entry
+        } else {
+            serde_json::from_str(&redacted).unwrap_or(entry)
+        };
+        let written = self.sink.write(&redacted);
+        (entry, written)
+    }
+
+    /// Makes everything written so far durable (one fdatasync for all of it).
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.sink.sync()
     }
 }

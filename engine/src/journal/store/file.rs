@@ -279,9 +279,11 @@ impl Ownership for FileOwnership {
     }
 }
 
-/// `journal.jsonl`, appended one fsynced line at a time.
+/// `journal.jsonl`: each line one `write` (O_APPEND), synced by `fdatasync` when asked.
 pub struct FileJournal {
     file: File,
+    /// Lines written since the last sync.
+    unsynced: bool,
 }
 
 impl FileJournal {
@@ -300,17 +302,31 @@ impl FileJournal {
             file.set_len(keep as u64)?;
             file.seek(SeekFrom::End(0))?;
         }
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            unsynced: false,
+        })
     }
 }
 
 impl JournalSink for FileJournal {
-    /// Waits until the line is on disk: after a crash, what the journal says happened did
-    /// happen (or was at least started).
-    fn append(&mut self, line: &str) -> Result<(), StoreError> {
+    /// One `write` of the whole line: a process killed after it returns leaves the line in
+    /// the page cache, whole, for the next reader.
+    fn write(&mut self, line: &str) -> Result<(), StoreError> {
+        self.unsynced = true;
         self.file
             .write_all(format!("{line}\n").as_bytes())
-            .and_then(|()| self.file.sync_data())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Waits until what was written is on disk: after a power loss, what the journal says
+    /// happened did happen (or was at least started).
+    fn sync(&mut self) -> Result<(), StoreError> {
+        if !std::mem::take(&mut self.unsynced) {
+            return Ok(());
+        }
+        self.file
+            .sync_data()
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 }

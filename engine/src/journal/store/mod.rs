@@ -5,7 +5,7 @@
 //! Store           the runs, `lock:` keys, and the daemon's claims on schedule fires
 //!  └ StoredRun    one run: its journal, the snapshot it started from, reports, approvals
 //!     └ Ownership the right to write the run's journal, held by one process at a time
-//!        └ JournalSink   appends one redacted line, durable when it returns
+//!        └ JournalSink   writes redacted lines; sync() makes them survive a machine crash
 //! ```
 //!
 //! Two implementations: [`file::FileStore`] (`.runbook/`, the embedded default) and the
@@ -226,7 +226,14 @@ pub trait Ownership: Send + Sync {
 }
 
 /// Appends journal lines (already redacted, one JSON object each).
+///
+/// Two levels of durability, because they cost very differently: a written line outlives
+/// this process (`kill -9`, a panic), a synced one outlives the machine (power loss).
 pub trait JournalSink: Send {
-    /// Durable when it returns: after a crash, the line is there.
-    fn append(&mut self, line: &str) -> Result<(), StoreError>;
+    /// Hands the line to the store. When it returns, the line outlives this process: it is
+    /// in the kernel's hands (file store) or committed (PostgreSQL).
+    fn write(&mut self, line: &str) -> Result<(), StoreError>;
+    /// Makes every line written so far survive a machine crash too (fdatasync): one call
+    /// covers all of them, which is how lines that come together share one.
+    fn sync(&mut self) -> Result<(), StoreError>;
 }
