@@ -272,25 +272,20 @@ fn main() {
         );
     }
 
-    for count in [100, 1_000, 10_000] {
-        let yaml = playbook(&check, count, &Shape::FanOut);
-        let (ours, _) = bench.side_by_side(&yaml, 64, || Duration::ZERO);
-        println!(
-            "{:<44} {:>9.3} ms   (total {:.3} s, one-step run subtracted)",
-            format!("http.check, {count} independent, 64 at once"),
-            bench.per_step(ours, count),
-            ours.saturating_sub(bench.base).as_secs_f64()
-        );
-    }
-
-    for count in [100, 1_000] {
-        let yaml = playbook(shell, count, &Shape::FanOut);
-        let (ours, _) = bench.side_by_side(&yaml, 64, || Duration::ZERO);
-        println!(
-            "{:<44} {:>9.3} ms",
-            format!("shell.run true, {count} independent, 64 at once"),
-            bench.per_step(ours, count)
-        );
+    for (verb, step, counts) in [
+        ("http.check", check.as_str(), &[100, 1_000, 10_000][..]),
+        ("shell.run true", shell, &[100, 1_000][..]),
+    ] {
+        for &count in counts {
+            let yaml = playbook(step, count, &Shape::FanOut);
+            let (ours, _) = bench.side_by_side(&yaml, 64, || Duration::ZERO);
+            println!(
+                "{:<44} {:>9.3} ms   (total {:.3} s, one-step run subtracted)",
+                format!("{verb}, {count} independent, 64 at once"),
+                bench.per_step(ours, count),
+                ours.saturating_sub(bench.base).as_secs_f64()
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&bench.dir);
 }

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "hosts-store-pw";
+/// The store's database, as the PostgreSQL tools inside its container reach it.
+const STORE_DB: &[&str] = &["-h", "127.0.0.1", "-U", "runbook", "-d", "runbook"];
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 fn docker(args: &[&str]) -> Output {
@@ -90,20 +92,10 @@ impl Hosts {
             "runbook-demo-postgres:15",
         ]);
         wait_until("the store's database accepts connections", || {
-            docker(&[
-                "exec",
-                &hosts.db(),
-                "pg_isready",
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "runbook",
-                "-d",
-                "runbook",
-            ])
-            .status
-            .success()
+            let db = hosts.db();
+            docker(&[&["exec", db.as_str(), "pg_isready", "-q"], STORE_DB].concat())
+                .status
+                .success()
         });
         let dir = hosts.sandbox.path().display().to_string();
         for (i, runner) in hosts.runners.iter().enumerate() {
@@ -170,25 +162,16 @@ impl Hosts {
     }
 
     fn psql(&self, sql: &str) -> String {
-        docker_ok(&[
-            "exec",
-            "-e",
-            &format!("PGPASSWORD={PASSWORD}"),
-            &self.db(),
-            "psql",
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "runbook",
-            "-d",
-            "runbook",
-            "-c",
-            sql,
-        ])
+        let (password, db) = (format!("PGPASSWORD={PASSWORD}"), self.db());
+        docker_ok(
+            &[
+                &["exec", "-e", password.as_str(), db.as_str()],
+                &["psql", "-X", "-q", "-A", "-t"][..],
+                STORE_DB,
+                &["-c", sql],
+            ]
+            .concat(),
+        )
     }
 
     /// The journal's rows, every run in order: (epoch, event).
