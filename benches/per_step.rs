@@ -181,6 +181,11 @@ fn runbook(dir: &Path, yaml: &str, parallel: usize) -> Duration {
     elapsed
 }
 
+/// Milliseconds per item of `count` that took `total`.
+fn ms_each(total: Duration, count: usize) -> f64 {
+    total.as_secs_f64() * 1e3 / count as f64
+}
+
 struct Bench {
     dir: PathBuf,
     rounds: usize,
@@ -190,7 +195,7 @@ struct Bench {
 
 impl Bench {
     fn per_step(&self, total: Duration, count: usize) -> f64 {
-        total.saturating_sub(self.base).as_secs_f64() * 1e3 / count as f64
+        ms_each(total.saturating_sub(self.base), count)
     }
 
     /// runbook's median on `yaml`, and the floor's median measured alternately with it.
@@ -232,10 +237,7 @@ fn main() {
     for count in [100, 1_000, 10_000] {
         let yaml = playbook(shell, count, &Shape::Chain);
         let (ours, floor) = bench.side_by_side(&yaml, 1, || floor_command(&bench.dir, count));
-        let (ours, floor) = (
-            bench.per_step(ours, count),
-            floor.as_secs_f64() * 1e3 / count as f64,
-        );
+        let (ours, floor) = (bench.per_step(ours, count), ms_each(floor, count));
         println!(
             "{:<44} {ours:>9.3} ms {floor:>9.3} ms {:>6.2}x",
             format!("shell.run true, {count} chained"),
@@ -248,11 +250,8 @@ fn main() {
         let yaml = playbook(&check, count, &Shape::Chain);
         let (ours, floor) =
             bench.side_by_side(&yaml, 1, || floor_http(&bench.dir, port, count, true));
-        let bare = floor_http(&bench.dir, port, count, false).as_secs_f64() * 1e3 / count as f64;
-        let (ours, floor) = (
-            bench.per_step(ours, count),
-            floor.as_secs_f64() * 1e3 / count as f64,
-        );
+        let bare = ms_each(floor_http(&bench.dir, port, count, false), count);
+        let (ours, floor) = (bench.per_step(ours, count), ms_each(floor, count));
         println!(
             "{:<44} {ours:>9.3} ms {floor:>9.3} ms {:>6.2}x   (bare GET {bare:.3} ms: {:.1}x)",
             format!("http.check, {count} chained"),

@@ -121,13 +121,9 @@ pub(crate) fn db(context: &str) -> impl Fn(tokio_postgres::Error) -> StoreError 
 pub(crate) fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
     // The pool's own words ("error occurred while creating a new object") say nothing an
     // operator can act on: the cause is the connection's, down to the OS's ("refused").
-    let mut detail = match &e {
-        deadpool_postgres::PoolError::Backend(e) => e.to_string(),
-        other => other.to_string(),
-    };
-    let mut source = match &e {
-        deadpool_postgres::PoolError::Backend(e) => std::error::Error::source(e),
-        _ => None,
+    let (mut detail, mut source) = match &e {
+        deadpool_postgres::PoolError::Backend(e) => (e.to_string(), std::error::Error::source(e)),
+        other => (other.to_string(), None),
     };
     while let Some(cause) = source {
         detail.push_str(": ");

@@ -338,20 +338,10 @@ impl<A: Action> Executor<A> {
             }
             tokio::select! {
                 Some(joined) = tasks.join_next_with_id() => {
-                    let (id, outcome) = match joined {
-                        Ok((id, outcome)) => (id, outcome),
-                        Err(e) => (e.id(), aborted(&e)),
-                    };
-                    let index = running.remove(&id).expect("every task is tracked");
-                    self.settle(index, outcome);
+                    self.settle_joined(joined, &mut running);
                     // And every other step that finished meanwhile, before one flush.
                     while let Some(joined) = tasks.try_join_next_with_id() {
-                        let (id, outcome) = match joined {
-                            Ok((id, outcome)) => (id, outcome),
-                            Err(e) => (e.id(), aborted(&e)),
-                        };
-                        let index = running.remove(&id).expect("every task is tracked");
-                        self.settle(index, outcome);
+                        self.settle_joined(joined, &mut running);
                     }
                 }
                 () = lost.cancelled() => {
@@ -376,6 +366,27 @@ impl<A: Action> Executor<A> {
                 }
             }
         }
+    }
+
+    /// Settles the step whose task ended (a task that panicked is a failed step).
+    fn settle_joined(
+        &mut self,
+        joined: Result<(tokio::task::Id, StepOutcome), tokio::task::JoinError>,
+        running: &mut HashMap<tokio::task::Id, NodeIndex>,
+    ) {
+        let (id, outcome) = match joined {
+            Ok((id, outcome)) => (id, outcome),
+            Err(e) => (
+                e.id(),
+                StepOutcome::Failed {
+                    error: format!("internal error: the step's task ended abnormally: {e}"),
+                    attempts: 0,
+                    duration: std::time::Duration::ZERO,
+                },
+            ),
+        };
+        let index = running.remove(&id).expect("every task is tracked");
+        self.settle(index, outcome);
     }
 
     /// The run is no longer ours: what runs is cancelled (its process groups killed), and
@@ -422,13 +433,12 @@ impl<A: Action> Executor<A> {
     /// A step ended in `state`: its dependants wait for one need less, or (check mode) are
     /// unknown too.
     fn settled(&mut self, index: NodeIndex, state: State) {
+        let dependants: Vec<NodeIndex> = self.dependants(index).collect();
         if state == State::Unknown {
-            let dependants: Vec<NodeIndex> = self.dependants(index).collect();
             for dependant in dependants {
                 self.become_unknown(dependant);
             }
         } else if state.lets_dependants_run() {
-            let dependants: Vec<NodeIndex> = self.dependants(index).collect();
             for dependant in dependants {
                 if let Some(waiting) = self.waiting.get_mut(&dependant) {
                     *waiting = waiting.saturating_sub(1);
@@ -812,15 +822,6 @@ impl<A: Action> Executor<A> {
             });
             self.handlers_done.insert(index);
         }
-    }
-}
-
-/// The outcome of a step whose task panicked or was aborted.
-fn aborted(e: &tokio::task::JoinError) -> StepOutcome {
-    StepOutcome::Failed {
-        error: format!("internal error: the step's task ended abnormally: {e}"),
-        attempts: 0,
-        duration: std::time::Duration::ZERO,
     }
 }
 

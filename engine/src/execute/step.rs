@@ -71,16 +71,16 @@ impl<A: Action> StepRun<A> {
                 }
             }
         }
-        let started = Event::StepStarted {
+        let start = Event::StepStarted {
             step: step.id.clone(),
             verb: step.action.verb().to_string(),
         };
         // On disk before the step acts when it changes something: after a power loss, resume
         // must know it may have begun. A read-only step (or a preview) may simply run again.
         if step.action.effect() == Effect::Mutating && !ctx.is_check_mode() {
-            self.recorder.record(started);
+            self.recorder.record(start);
         } else {
-            self.recorder.record_written(started);
+            self.recorder.record_written(start);
         }
         let started = Instant::now();
 
@@ -170,7 +170,8 @@ async fn preview<A: Action>(
 }
 
 fn record_retry(recorder: &Recorder, step: &str, n: u32, error: &StepError, delay: Duration) {
-    // The attempt after it journals its own start as the step did; this needs no fsync.
+    // Only informs: resume decides from the step's start and result, never from its
+    // attempts, so this waits for the next sync.
     recorder.record_written(Event::AttemptFailed {
         step: step.to_string(),
         attempt: n,
