@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    alertmanager, approval, assert, docker, file, http, notify, postgres, prometheus, shell, wait,
+    alertmanager, approval, assert, compose, docker, file, http, notify, postgres, prometheus,
+    shell, wait,
 };
 
 macro_rules! actions {
@@ -29,6 +30,10 @@ macro_rules! actions {
 
             fn validate(&self) -> Result<(), String> {
                 match self { $( Self::$variant(p) => Verb::validate(p), )* }
+            }
+
+            fn irreversible(&self) -> Option<&'static str> {
+                match self { $( Self::$variant(p) => Verb::irreversible(p), )* }
             }
 
             fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
@@ -61,6 +66,11 @@ actions! {
     "alertmanager.unsilence" => AlertmanagerUnsilence(alertmanager::Unsilence),
     "approval.gate" => ApprovalGate(approval::Gate),
     "assert.that" => AssertThat(assert::That),
+    "compose.build" => ComposeBuild(compose::Build),
+    "compose.down" => ComposeDown(compose::Down),
+    "compose.ps" => ComposePs(compose::Ps),
+    "compose.restore" => ComposeRestore(compose::Restore),
+    "compose.up" => ComposeUp(compose::Up),
     "docker.assert" => DockerAssert(docker::Assert),
     "docker.exec" => DockerExec(docker::Exec),
     "docker.inspect" => DockerInspect(docker::Inspect),
@@ -109,7 +119,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 38);
+        assert_eq!(names.len(), 43);
     }
 
     #[test]

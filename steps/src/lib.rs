@@ -50,6 +50,7 @@ pub mod alertmanager;
 pub mod approval;
 pub mod assert;
 mod catalog;
+pub mod compose;
 pub mod docker;
 pub mod file;
 pub mod http;

@@ -2,6 +2,7 @@
 //! One test binary (one link) for every command; one file per command.
 
 mod alerting;
+mod compose;
 mod daemon;
 mod database;
 mod diff;

@@ -473,21 +473,28 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=com.docker.compose.project={}", self.project),
-            ])
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        // The project's containers, and the previous containers `compose.up` kept for it
+        // (their compose labels are moved aside, so they carry a label of their own).
+        let listed = |kind: &str, label: String| -> Vec<String> {
+            Command::new("docker")
+                .args([kind, "ls", "-aq", "--filter", &format!("label={label}")])
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        let mut ids = listed(
+            "container",
+            format!("com.docker.compose.project={}", self.project),
+        );
+        ids.extend(listed(
+            "container",
+            format!("runbook.previous-project={}", self.project),
+        ));
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f", "-v"];
             args.extend(ids.iter().map(String::as_str));
@@ -495,6 +502,9 @@ impl Drop for Stack {
         }
         let _ = Command::new("docker")
             .args(["volume", "rm", "-f", &self.project])
+            .output();
+        let _ = Command::new("docker")
+            .args(["network", "rm", &format!("{}_default", self.project)])
             .output();
     }
 }

@@ -80,6 +80,12 @@ pub trait Verb: Sync {
         Self::EFFECT
     }
 
+    /// Why the change cannot be undone by any rollback (a flush, data deleted), for the plan
+    /// to say so; `None` where a rollback could undo it.
+    fn irreversible(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Rules serde cannot express (one of two keys, a nested action that must be read-only).
     fn validate(&self) -> Result<(), String> {
         Ok(())
@@ -112,6 +118,10 @@ pub trait Action:
     fn verb(&self) -> &'static str;
     fn effect(&self) -> Effect;
     fn validate(&self) -> Result<(), String>;
+    /// See [`Verb::irreversible`].
+    fn irreversible(&self) -> Option<&'static str> {
+        None
+    }
     fn catalog() -> &'static [VerbInfo];
     fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>>;
     fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>>;

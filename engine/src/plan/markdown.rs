@@ -22,7 +22,10 @@ pub fn render(view: &PlanView) -> String {
     let unprotected: Vec<String> = mutating
         .iter()
         .filter(|s| s.rollback.is_empty())
-        .map(|s| format!("`{}`", s.id))
+        .map(|s| match &s.action.irreversible {
+            Some(_) => format!("`{}` (cannot be undone)", s.id),
+            None => format!("`{}`", s.id),
+        })
         .collect();
     out.push_str("| | |\n|---|---|\n");
     let _ = writeln!(
@@ -169,7 +172,10 @@ fn step_markdown(out: &mut String, step: &StepView) {
                 facts.push(format!("**Undo:** `{}`", cell(&action_line(rollback))));
             }
         }
-        (Effect::Mutating, true) => facts.push("**Undo:** none declared ⚠️".into()),
+        (Effect::Mutating, true) => facts.push(match &step.action.irreversible {
+            Some(why) => format!("**Undo:** impossible: {} ⚠️", cell(why)),
+            None => "**Undo:** none declared ⚠️".into(),
+        }),
         (Effect::ReadOnly, true) => {}
     }
     for fact in facts {

@@ -110,6 +110,9 @@ fn step_text(out: &mut String, step: &StepView) {
     for rollback in &step.rollback {
         let _ = writeln!(out, "      rollback: {}", action_line(rollback));
     }
+    if let Some(why) = &step.action.irreversible {
+        let _ = writeln!(out, "      cannot be undone: {why}");
+    }
 }
 
 /// `verb { params } (timeout 1m, retry 3 attempts...)` on one line.

@@ -97,6 +97,9 @@ pub struct ActionView {
     pub verb: String,
     pub summary: String,
     pub effect: Effect,
+    /// Why no rollback can undo this change (data deleted, a cache flushed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub irreversible: Option<String>,
     pub name: Option<String>,
     /// The condition of a side action (`requires`, `rollback`, `on_failure`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,6 +241,7 @@ fn step_view<A: Action>(
             verb: step.action.verb().to_string(),
             summary: summary::<A>(step.action.verb()),
             effect: step.action.effect(),
+            irreversible: step.action.irreversible().map(str::to_string),
             name: None,
             when: None,
             params: params(&step.action, item, renderer),
@@ -276,6 +280,7 @@ fn action_view<A: Action>(
         verb: spec.action.verb().to_string(),
         summary: summary::<A>(spec.action.verb()),
         effect: spec.action.effect(),
+        irreversible: spec.action.irreversible().map(str::to_string),
         name: spec.name.as_ref().map(|n| renderer.text(n, item)),
         when: spec.when.clone(),
         params: params(&spec.action, item, renderer),

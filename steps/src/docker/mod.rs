@@ -7,11 +7,11 @@
 
 use crate::prelude::*;
 
-mod engine;
+pub(crate) mod engine;
 mod exec;
 mod lifecycle;
 mod logs;
-mod recreate;
+pub(crate) mod recreate;
 mod rolling;
 mod state;
 mod volume;

@@ -23,12 +23,18 @@ const DEFAULT_HEALTHY_WITHIN: StdDuration = StdDuration::from_secs(60);
 const POLL: StdDuration = StdDuration::from_millis(500);
 
 /// A container's creation parameters, as read back from the engine.
-struct Blueprint {
-    body: ContainerCreateBody,
-    image: String,
+pub(crate) struct Blueprint {
+    pub body: ContainerCreateBody,
+    /// The image as the container names it (`runbook-fixture:1`).
+    pub image: String,
+    /// The image the container runs, by id: a tag may since point at another build.
+    pub image_id: String,
 }
 
-async fn blueprint(docker: &Docker, container: &Container) -> Result<Blueprint, StepError> {
+pub(crate) async fn blueprint(
+    docker: &Docker,
+    container: &Container,
+) -> Result<Blueprint, StepError> {
     let inspected = docker
         .inspect_container(&container.id, None::<InspectContainerOptions>)
         .await
@@ -95,6 +101,7 @@ async fn blueprint(docker: &Docker, container: &Container) -> Result<Blueprint, 
     });
     Ok(Blueprint {
         image: config.image.unwrap_or_default(),
+        image_id: inspected.image.unwrap_or_default(),
         body,
     })
 }
