@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     alertmanager, approval, assert, compose, docker, file, http, notify, postgres, prometheus,
-    shell, wait,
+    redis, shell, wait,
 };
 
 macro_rules! actions {
@@ -102,6 +102,10 @@ actions! {
     "prometheus.alerts" => PrometheusAlerts(prometheus::Alerts),
     "prometheus.query" => PrometheusQuery(prometheus::Query),
     "prometheus.rules" => PrometheusRules(prometheus::Rules),
+    "redis.command" => RedisCommand(redis::Command),
+    "redis.flush" => RedisFlush(redis::Flush),
+    "redis.info" => RedisInfo(redis::Info),
+    "redis.ping" => RedisPing(redis::Ping),
     "shell.run" => ShellRun(shell::Run),
     "wait.sleep" => WaitSleep(wait::Sleep),
     "wait.until" => WaitUntil(wait::Until),
@@ -119,7 +123,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 43);
+        assert_eq!(names.len(), 47);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub mod notify;
 pub mod postgres;
 mod process;
 pub mod prometheus;
+pub mod redis;
 pub mod shell;
 pub mod wait;
 

@@ -11,6 +11,7 @@ mod hosts;
 mod notify;
 mod plan;
 mod postgres;
+mod redis;
 mod report;
 mod resume;
 mod run;
