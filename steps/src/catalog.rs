@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    alertmanager, approval, assert, compose, docker, file, http, notify, postgres, prometheus,
-    redis, shell, wait,
+    alertmanager, approval, assert, compose, docker, file, host, http, notify, postgres,
+    prometheus, redis, shell, wait,
 };
 
 macro_rules! actions {
@@ -88,6 +88,9 @@ actions! {
     "file.checksum" => FileChecksum(file::Checksum),
     "file.exists" => FileExists(file::Exists),
     "file.latest" => FileLatest(file::Latest),
+    "host.disk" => HostDisk(host::Disk),
+    "host.memory" => HostMemory(host::Memory),
+    "host.port" => HostPort(host::Port),
     "http.check" => HttpCheck(http::Check),
     "http.request" => HttpRequest(http::Request),
     "notify.webhook" => NotifyWebhook(notify::Webhook),
@@ -123,7 +126,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 47);
+        assert_eq!(names.len(), 50);
     }
 
     #[test]

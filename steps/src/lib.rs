@@ -53,6 +53,7 @@ mod catalog;
 pub mod compose;
 pub mod docker;
 pub mod file;
+pub mod host;
 pub mod http;
 pub mod notify;
 pub mod postgres;

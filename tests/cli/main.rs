@@ -7,6 +7,7 @@ mod daemon;
 mod database;
 mod diff;
 mod docker;
+mod host_checks;
 mod hosts;
 mod notify;
 mod plan;
