@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     alertmanager, approval, assert, compose, docker, file, host, http, notify, postgres,
-    prometheus, redis, shell, wait,
+    prometheus, redis, shell, tls, wait,
 };
 
 macro_rules! actions {
@@ -110,6 +110,8 @@ actions! {
     "redis.info" => RedisInfo(redis::Info),
     "redis.ping" => RedisPing(redis::Ping),
     "shell.run" => ShellRun(shell::Run),
+    "tls.certificate" => TlsCertificate(tls::Certificate),
+    "tls.file" => TlsFile(tls::File),
     "wait.sleep" => WaitSleep(wait::Sleep),
     "wait.until" => WaitUntil(wait::Until),
 }
@@ -126,7 +128,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 50);
+        assert_eq!(names.len(), 52);
     }
 
     #[test]

@@ -61,6 +61,7 @@ mod process;
 pub mod prometheus;
 pub mod redis;
 pub mod shell;
+pub mod tls;
 pub mod wait;
 
 pub use catalog::Action;

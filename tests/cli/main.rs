@@ -20,4 +20,5 @@ mod schema;
 mod shipped;
 mod store;
 mod support;
+mod tls;
 mod validate;
