@@ -249,11 +249,14 @@ fn covers(pattern: &str, name: &str) -> bool {
     }
 }
 
+/// The chain a server presented, and what verification said of it.
+type Seen = (Vec<CertificateDer<'static>>, Result<(), String>);
+
 /// Accepts every certificate but records the chain and what real verification said.
 #[derive(Debug)]
 struct Recorder {
     inner: Arc<rustls::client::WebPkiServerVerifier>,
-    seen: Mutex<Option<(Vec<CertificateDer<'static>>, Result<(), String>)>>,
+    seen: Mutex<Option<Seen>>,
 }
 
 impl ServerCertVerifier for Recorder {
