@@ -57,7 +57,7 @@ impl Server {
     fn start(dir: &Path) -> Self {
         let port = free_port();
         let file = |name: &str| dir.join(name).to_str().unwrap().to_string();
-        let child = Command::new("openssl")
+        let mut child = Command::new("openssl")
             .args(["s_server", "-quiet", "-www", "-accept"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-cert", &file("soon.pem"), "-key", &file("soon.key")])
@@ -80,6 +80,8 @@ impl Server {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("openssl s_server never listened on {port}");
     }
 }
