@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    alertmanager, approval, assert, compose, docker, file, host, http, notify, postgres,
+    alertmanager, approval, assert, compose, docker, file, host, http, nginx, notify, postgres,
     prometheus, redis, shell, tls, wait,
 };
 
@@ -88,11 +88,17 @@ actions! {
     "file.checksum" => FileChecksum(file::Checksum),
     "file.exists" => FileExists(file::Exists),
     "file.latest" => FileLatest(file::Latest),
+    "file.link" => FileLink(file::Link),
+    "file.restore" => FileRestore(file::Restore),
+    "file.template" => FileTemplate(file::WriteTemplate),
+    "file.write" => FileWrite(file::Write),
     "host.disk" => HostDisk(host::Disk),
     "host.memory" => HostMemory(host::Memory),
     "host.port" => HostPort(host::Port),
     "http.check" => HttpCheck(http::Check),
     "http.request" => HttpRequest(http::Request),
+    "nginx.reload" => NginxReload(nginx::Reload),
+    "nginx.test" => NginxTest(nginx::Test),
     "notify.webhook" => NotifyWebhook(notify::Webhook),
     "postgres.compare" => PostgresCompare(postgres::Compare),
     "postgres.dump" => PostgresDump(postgres::Dump),
@@ -128,7 +134,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 52);
+        assert_eq!(names.len(), 58);
     }
 
     #[test]
@@ -164,6 +170,8 @@ mod literal_tests {
             "docker.kill.signal",
             "docker.logs.match",
             "docker.logs.absent",
+            "file.template.mode",
+            "file.write.mode",
             "http.check.expect.body",
             "http.request.expect.body",
             "postgres.compare.tables[]",
@@ -176,6 +184,7 @@ mod literal_tests {
             "prometheus.alerts.not_firing[]",
             "prometheus.rules.groups[]",
             "prometheus.rules.alerts[]",
+            "redis.command.match",
             "shell.run.shell",
             "shell.run.expect.stdout",
             "shell.run.expect.stderr",

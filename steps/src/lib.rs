@@ -55,6 +55,7 @@ pub mod docker;
 pub mod file;
 pub mod host;
 pub mod http;
+pub mod nginx;
 pub mod notify;
 pub mod postgres;
 mod process;

@@ -9,6 +9,7 @@ mod diff;
 mod docker;
 mod host_checks;
 mod hosts;
+mod nginx;
 mod notify;
 mod plan;
 mod postgres;

@@ -1,9 +1,15 @@
-//! `file.*`: backups and artefacts on the runner's filesystem.
+//! `file.*`: backups and artefacts on the runner's filesystem (this file), and the changes
+//! a rollback can undo: writing a file, switching a link, putting the previous back
+//! (`change.rs`).
 
 use crate::prelude::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+mod change;
+
+pub use change::{Link, Restore, Write, WriteTemplate};
 
 /// Fail unless a file exists (and is big enough).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
