@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     alertmanager, approval, assert, compose, docker, file, host, http, nginx, notify, postgres,
-    prometheus, redis, shell, tls, wait,
+    prometheus, redis, s3, shell, tls, wait,
 };
 
 macro_rules! actions {
@@ -115,6 +115,12 @@ actions! {
     "redis.flush" => RedisFlush(redis::Flush),
     "redis.info" => RedisInfo(redis::Info),
     "redis.ping" => RedisPing(redis::Ping),
+    "s3.bucket" => S3Bucket(s3::Bucket),
+    "s3.delete" => S3Delete(s3::Delete),
+    "s3.download" => S3Download(s3::Download),
+    "s3.list" => S3List(s3::List),
+    "s3.mirror" => S3Mirror(s3::Mirror),
+    "s3.upload" => S3Upload(s3::Upload),
     "shell.run" => ShellRun(shell::Run),
     "tls.certificate" => TlsCertificate(tls::Certificate),
     "tls.file" => TlsFile(tls::File),
@@ -134,7 +140,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 58);
+        assert_eq!(names.len(), 64);
     }
 
     #[test]

@@ -97,16 +97,11 @@ pub struct Disk {
 family_verb!(
     Disk,
     ReadOnly,
-    no_rules,
     "Disk use of the file system holding a path (percent, free bytes), with thresholds",
     ["percent", "free_bytes", "total_bytes", "used_bytes", "free"]
 );
 
 impl Disk {
-    fn no_rules(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let path = ctx.render(&self.path)?;
         let stats = nix::sys::statvfs::statvfs(path.as_str())
@@ -166,7 +161,6 @@ pub struct Memory {
 family_verb!(
     Memory,
     ReadOnly,
-    no_rules,
     "Memory available on the host (/proc/meminfo), with thresholds",
     [
         "available_bytes",
@@ -183,10 +177,6 @@ fn meminfo_kib(text: &str, key: &str) -> Option<u64> {
 }
 
 impl Memory {
-    fn no_rules(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let text = tokio::fs::read_to_string("/proc/meminfo")
             .await
@@ -248,7 +238,6 @@ pub struct Port {
 family_verb!(
     Port,
     ReadOnly,
-    no_rules,
     "Check that a TCP port accepts connections (or that nothing listens on it)",
     ["listening", "connect_ms"]
 );
@@ -262,10 +251,6 @@ pub enum PortState {
 }
 
 impl Port {
-    fn no_rules(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let host = match &self.host {
             Some(h) => ctx.render(h)?,

@@ -16,10 +16,18 @@ macro_rules! execute_and_forecast {
     };
 }
 
-/// `impl Verb` for a verb whose params validate themselves with `$check` and whose inherent
-/// `execute` does the work. Read-only verbs run in check mode too; mutating ones also
-/// `forecast`, from live state, what they would do.
+/// `impl Verb` for a verb whose params validate themselves with `$check` (none: serde's
+/// checks are all) and whose inherent `execute` does the work. Read-only verbs run in check
+/// mode too; mutating ones also `forecast`, from live state, what they would do.
 macro_rules! family_verb {
+    ($name:ident, $effect:ident, $summary:literal, [$($out:literal),*]) => {
+        family_verb!($name, $effect, no_rules_beyond_serde, $summary, [$($out),*]);
+        impl $name {
+            fn no_rules_beyond_serde(&self) -> Result<(), String> {
+                Ok(())
+            }
+        }
+    };
     ($name:ident, ReadOnly, $check:ident, $summary:literal, [$($out:literal),*]) => {
         impl Verb for $name {
             const EFFECT: Effect = Effect::ReadOnly;
@@ -61,6 +69,7 @@ pub mod postgres;
 mod process;
 pub mod prometheus;
 pub mod redis;
+pub mod s3;
 pub mod shell;
 pub mod tls;
 pub mod wait;

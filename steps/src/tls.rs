@@ -50,7 +50,6 @@ pub struct Certificate {
 family_verb!(
     Certificate,
     ReadOnly,
-    no_rules,
     "The TLS certificate a server presents (with SNI): days to expiry, issuer, names, chain verification",
     [
         "days_left",
@@ -80,7 +79,6 @@ pub struct File {
 family_verb!(
     File,
     ReadOnly,
-    no_rules,
     "A certificate file on disk: days to expiry, issuer, names",
     [
         "days_left",
@@ -92,17 +90,7 @@ family_verb!(
     ]
 );
 
-impl Certificate {
-    fn no_rules(&self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 impl File {
-    fn no_rules(&self) -> Result<(), String> {
-        Ok(())
-    }
-
     async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let path = ctx.render(&self.path)?;
         let bytes = tokio::fs::read(&path)

@@ -17,6 +17,7 @@ mod redis;
 mod report;
 mod resume;
 mod run;
+mod s3;
 mod schema;
 mod shipped;
 mod store;

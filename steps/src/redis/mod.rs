@@ -52,7 +52,6 @@ redis_params! {
 family_verb!(
     Ping,
     ReadOnly,
-    no_rules,
     "Check that a Redis server answers PING",
     ["latency_ms"]
 );
@@ -68,7 +67,6 @@ redis_params! {
 family_verb!(
     Info,
     ReadOnly,
-    no_rules,
     "Read a Redis server's INFO: memory, eviction policy, persistence, clients",
     [
         "version",
@@ -153,12 +151,3 @@ impl Verb for Flush {
 
     execute_and_forecast!();
 }
-
-/// For verbs whose params serde checks fully.
-trait NoRules {
-    fn no_rules(&self) -> Result<(), String> {
-        Ok(())
-    }
-}
-impl NoRules for Ping {}
-impl NoRules for Info {}
