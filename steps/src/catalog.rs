@@ -52,6 +52,7 @@ macro_rules! actions {
                         summary: <$params as Verb>::SUMMARY,
                         outputs: <$params as Verb>::OUTPUTS,
                         printed: <$params as Verb>::PRINTED,
+                        sensitive: <$params as Verb>::SENSITIVE,
                         shorthand: <$params as Verb>::SHORTHAND,
                     },
                 )* ];
@@ -72,16 +73,24 @@ actions! {
     "compose.restore" => ComposeRestore(compose::Restore),
     "compose.up" => ComposeUp(compose::Up),
     "docker.assert" => DockerAssert(docker::Assert),
+    "docker.build" => DockerBuild(docker::Build),
+    "docker.copy_from" => DockerCopyFrom(docker::CopyFrom),
+    "docker.copy_to" => DockerCopyTo(docker::CopyTo),
     "docker.exec" => DockerExec(docker::Exec),
     "docker.inspect" => DockerInspect(docker::Inspect),
     "docker.kill" => DockerKill(docker::Kill),
     "docker.logs" => DockerLogs(docker::Logs),
+    "docker.port" => DockerPort(docker::Port),
+    "docker.prune_images" => DockerPruneImages(docker::PruneImages),
+    "docker.pull" => DockerPull(docker::Pull),
     "docker.recreate" => DockerRecreate(docker::Recreate),
     "docker.remove" => DockerRemove(docker::Remove),
     "docker.restart" => DockerRestart(docker::Restart),
     "docker.rolling_restart" => DockerRollingRestart(docker::RollingRestart),
     "docker.start" => DockerStart(docker::Start),
+    "docker.stats" => DockerStats(docker::Stats),
     "docker.stop" => DockerStop(docker::Stop),
+    "docker.tag" => DockerTag(docker::Tag),
     "docker.volume_backup" => DockerVolumeBackup(docker::VolumeBackup),
     "docker.volume_restore" => DockerVolumeRestore(docker::VolumeRestore),
     "docker.wait" => DockerWait(docker::Wait),
@@ -140,7 +149,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 64);
+        assert_eq!(names.len(), 72);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod daemon;
 mod database;
 mod diff;
 mod docker;
+mod docker_images;
 mod host_checks;
 mod hosts;
 mod nginx;

@@ -200,23 +200,11 @@ impl StepContext {
         match list {
             Tpl::Value(items) => items.iter().map(|t| self.render(t)).collect(),
             Tpl::Template(text) => {
-                // `{{ inputs.apps }}` prints a list the Python way; ask for JSON instead.
-                let as_json = match text
-                    .trim()
-                    .strip_prefix("{{")
-                    .and_then(|t| t.strip_suffix("}}"))
-                {
-                    Some(expression) if !expression.contains("{{") => {
-                        format!("{{{{ ({}) | tojson }}}}", expression.trim())
-                    }
-                    _ => text.clone(),
+                let Value::Array(items) = self.render_json(text)? else {
+                    return Err(StepError::failed(format!(
+                        "`{text}` did not render to a list"
+                    )));
                 };
-                let rendered = self.render_str(&as_json)?;
-                let items: Vec<Value> = serde_json::from_str(&rendered).map_err(|_| {
-                    StepError::failed(format!(
-                        "`{text}` rendered `{rendered}`, which is not a list"
-                    ))
-                })?;
                 Ok(items
                     .into_iter()
                     .map(|v| match v {
@@ -226,6 +214,28 @@ impl StepContext {
                     .collect())
             }
         }
+    }
+
+    /// A template that stands for a whole value (`{{ steps.x.old_env }}`, a list or a
+    /// mapping), as JSON: minijinja prints such values the Python way, so the expression is
+    /// rendered through `tojson`.
+    pub fn render_json(&self, text: &str) -> Result<Value, StepError> {
+        let as_json = match text
+            .trim()
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+        {
+            Some(expression) if !expression.contains("{{") => {
+                format!("{{{{ ({}) | tojson }}}}", expression.trim())
+            }
+            _ => text.to_string(),
+        };
+        let rendered = self.render_str(&as_json)?;
+        serde_json::from_str(&rendered).map_err(|_| {
+            StepError::failed(format!(
+                "`{text}` rendered `{rendered}`, which is not a value"
+            ))
+        })
     }
 
     /// A condition: a bare expression (`inputs.flush and steps.x.ok`) or a template

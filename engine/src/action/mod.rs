@@ -52,6 +52,9 @@ pub struct VerbInfo {
     /// Params whose values are printed, logged or sent somewhere (a chat message, a process
     /// command line): a secret there would leak, so the compiler refuses it.
     pub printed: &'static [&'static str],
+    /// Outputs that always hold a secret (a container's previous environment): redacted from
+    /// the journal, console and reports as a step's own `sensitive:` list is.
+    pub sensitive: &'static [&'static str],
     /// What params a bare value stands for, as users of Ansible and GitHub Actions write
     /// them: `shell.run: "script"` (a string) and `shell.run: [argv...]` (a list).
     pub shorthand: Shorthand,
@@ -70,6 +73,7 @@ pub trait Verb: Sync {
     const SUMMARY: &'static str;
     const OUTPUTS: &'static [&'static str] = &[];
     const PRINTED: &'static [&'static str] = &[];
+    const SENSITIVE: &'static [&'static str] = &[];
     const SHORTHAND: Shorthand = Shorthand {
         string: None,
         list: None,

@@ -50,7 +50,16 @@ pub(super) fn assemble<A: Action>(
                         Show::Output(s.value.trim().to_string())
                     }
                 }),
-                sensitive: raw_step.sensitive.iter().map(|s| s.value.clone()).collect(),
+                sensitive: raw_step
+                    .sensitive
+                    .iter()
+                    .map(|s| s.value.clone())
+                    .chain(
+                        A::info(group.action.verb())
+                            .into_iter()
+                            .flat_map(|info| info.sensitive.iter().map(|s| s.to_string())),
+                    )
+                    .collect(),
                 severity: raw_step.severity,
                 stage: 0,
                 span: raw_step.span,

@@ -82,6 +82,7 @@ impl ActionTrait for Fake {
             summary: "Pretend to work",
             outputs: &[],
             printed: &[],
+            sensitive: &[],
             shorthand: crate::action::Shorthand {
                 string: None,
                 list: None,

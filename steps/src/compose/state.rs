@@ -156,6 +156,8 @@ mod tests {
                 image: "img".into(),
                 restarts: 0,
                 started_at: String::new(),
+                exit_code: 0,
+                oom_killed: false,
             },
             config_hash: Some(hash.into()),
         }

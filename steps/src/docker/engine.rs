@@ -93,6 +93,10 @@ pub struct Container {
     pub image: String,
     pub restarts: i64,
     pub started_at: String,
+    /// The exit code of its last run (0 while it runs).
+    pub exit_code: i64,
+    /// The kernel killed it for memory (its limit, or the host's).
+    pub oom_killed: bool,
 }
 
 impl Container {
@@ -133,6 +137,8 @@ impl Container {
                 .unwrap_or_default(),
             restarts: inspect.restart_count.unwrap_or(0),
             started_at: state.and_then(|s| s.started_at.clone()).unwrap_or_default(),
+            exit_code: state.and_then(|s| s.exit_code).unwrap_or(0),
+            oom_killed: state.and_then(|s| s.oom_killed).unwrap_or(false),
         }
     }
 
@@ -140,12 +146,19 @@ impl Container {
         self.state == "running"
     }
 
-    /// `goodgo-api (running, healthy)`
+    /// `goodgo-api (running, healthy)`, `goodgo-worker (exited 137, OOM-killed)`
     pub fn describe(&self) -> String {
-        match self.health.as_str() {
-            "none" => format!("{} ({})", self.name, self.state),
-            health => format!("{} ({}, {health})", self.name, self.state),
+        let mut facts = vec![self.state.clone()];
+        if matches!(self.state.as_str(), "exited" | "dead") && self.exit_code != 0 {
+            facts[0] = format!("{} {}", self.state, self.exit_code);
         }
+        if self.health != "none" {
+            facts.push(self.health.clone());
+        }
+        if self.oom_killed {
+            facts.push("OOM-killed".into());
+        }
+        format!("{} ({})", self.name, facts.join(", "))
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -158,6 +171,8 @@ impl Container {
             "image": self.image,
             "restarts": self.restarts,
             "started_at": self.started_at,
+            "exit_code": self.exit_code,
+            "oom_killed": self.oom_killed,
         })
     }
 }

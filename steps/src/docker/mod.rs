@@ -7,16 +7,20 @@
 
 use crate::prelude::*;
 
+mod copy;
 pub(crate) mod engine;
 mod exec;
+mod images;
 mod lifecycle;
 mod logs;
+mod observe;
 pub(crate) mod recreate;
 mod rolling;
 mod state;
 mod volume;
 
 pub use engine::{PROJECT_LABEL, SERVICE_LABEL};
+pub use images::{Build, PruneImages, Pull, Tag};
 
 macro_rules! docker_params {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
@@ -230,6 +234,81 @@ impl Verb for Exec {
 }
 
 docker_params! {
+    /// CPU and memory of each selected container, with thresholds (`docker stats --no-stream`).
+    pub struct Stats {
+        /// Fail when a container uses more CPU than this percent (100 = one CPU busy).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_cpu_percent: Option<Tpl<f64>>,
+        /// Fail when a container uses more than this percent of its memory limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_memory_percent: Option<Tpl<f64>>,
+    }
+}
+docker_verb!(
+    Stats,
+    ReadOnly,
+    "CPU and memory of containers (`docker stats --no-stream`), with thresholds",
+    ["containers", "max_cpu_percent", "max_memory_percent"]
+);
+
+docker_params! {
+    /// Where a container port is published on the host (`docker port`).
+    pub struct Port {
+        /// The port inside the container: `5432`.
+        pub port: Tpl<u16>,
+        /// `tcp` (default) or `udp`.
+        #[serde(default)]
+        pub protocol: Protocol,
+    }
+}
+docker_verb!(
+    Port,
+    ReadOnly,
+    "Where a container port is published on the host (`docker port`)",
+    ["host_ip", "host_port", "address", "containers"]
+);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+docker_params! {
+    /// Copy a file or directory of this host into the selected containers (`docker cp`).
+    pub struct CopyTo {
+        /// A file or directory on this host.
+        pub path: Template,
+        /// An existing directory in the container it goes into.
+        pub dest: Template,
+    }
+}
+docker_verb!(
+    CopyTo,
+    Mutating,
+    "Copy a file or directory into containers (`docker cp SRC CONTAINER:DIR`)",
+    ["bytes", "containers"]
+);
+
+docker_params! {
+    /// Copy a file or directory out of one container into a directory here (`docker cp`).
+    pub struct CopyFrom {
+        /// A path in the container.
+        pub path: Template,
+        /// A directory on this host (made if missing) the copy goes into.
+        pub dest: Template,
+    }
+}
+docker_verb!(
+    CopyFrom,
+    Mutating,
+    "Copy a file or directory out of a container (`docker cp CONTAINER:SRC DIR`)",
+    ["files", "bytes"]
+);
+
+docker_params! {
     /// Read recent logs and check them against patterns.
     pub struct Logs {
         /// Only lines newer than this.
@@ -292,17 +371,31 @@ docker_params! {
         /// Environment variables to set or change.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         pub env: BTreeMap<String, Template>,
+        /// Environment variables to remove.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub unset_env: Vec<Template>,
+        /// The rollback of an env change: `"{{ steps.<id>.old_env }}"`, each name set back to
+        /// its old value, or removed where it had none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub restore_env: Option<Template>,
         /// How long the new container has to become healthy.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub healthy_within: Option<Tpl<Duration>>,
     }
 }
-docker_verb!(
-    Recreate,
-    Mutating,
-    "Recreate containers with a new image or env; restore the old one if unhealthy",
-    ["old_image", "new_image", "container_ids"]
-);
+impl Verb for Recreate {
+    const EFFECT: Effect = Effect::Mutating;
+    const SUMMARY: &'static str =
+        "Recreate containers with a new image or env; restore the old one if unhealthy";
+    const OUTPUTS: &'static [&'static str] =
+        &["old_image", "new_image", "container_ids", "old_env"];
+    /// The values the env had may be secrets (the password being rotated).
+    const SENSITIVE: &'static [&'static str] = &["old_env"];
+    fn validate(&self) -> Result<(), String> {
+        self.check_selection()
+    }
+    execute_and_forecast!();
+}
 
 docker_params! {
     /// Replace containers one batch at a time: restart, wait healthy, soak, next batch.

@@ -106,8 +106,11 @@ pub(crate) async fn blueprint(
     })
 }
 
+/// Env changes by name: a value sets it, `None` removes it.
+type EnvChanges = BTreeMap<String, Option<String>>;
+
 /// `KEY=VALUE` pairs with `changes` applied.
-fn merged_env(current: Option<Vec<String>>, changes: &BTreeMap<String, String>) -> Vec<String> {
+fn merged_env(current: Option<Vec<String>>, changes: &EnvChanges) -> Vec<String> {
     let mut env: Vec<String> = current
         .unwrap_or_default()
         .into_iter()
@@ -116,21 +119,58 @@ fn merged_env(current: Option<Vec<String>>, changes: &BTreeMap<String, String>) 
             !changes.contains_key(key)
         })
         .collect();
-    env.extend(changes.iter().map(|(k, v)| format!("{k}={v}")));
+    env.extend(
+        changes
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))),
+    );
     env
 }
 
+/// What the changed names were before: `name -> value` (`null`: it was not set).
+fn old_values(
+    current: Option<&Vec<String>>,
+    changes: &BTreeMap<String, Option<String>>,
+) -> serde_json::Value {
+    let current: BTreeMap<&str, &str> = current
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| pair.split_once('='))
+        .collect();
+    changes
+        .keys()
+        .map(|k| {
+            (
+                k.clone(),
+                current
+                    .get(k.as_str())
+                    .map_or(serde_json::Value::Null, |v| (*v).into()),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 impl Recreate {
-    fn plan(
-        &self,
-        ctx: &StepContext,
-    ) -> Result<(Option<String>, BTreeMap<String, String>), StepError> {
+    /// The new image, and the env changes: a value sets, `None` removes.
+    fn plan(&self, ctx: &StepContext) -> Result<(Option<String>, EnvChanges), StepError> {
         let image = self.image.as_ref().map(|i| ctx.render(i)).transpose()?;
-        let env = self
-            .env
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), ctx.render(v)?)))
-            .collect::<Result<_, StepError>>()?;
+        let mut env = BTreeMap::new();
+        if let Some(restore) = &self.restore_env {
+            let old: EnvChanges =
+                serde_json::from_value(ctx.render_json(&restore.0)?).map_err(|_| {
+                    StepError::failed(
+                        "`restore_env` must render to the `old_env` output of a docker.recreate (a mapping of names to values or null)",
+                    )
+                })?;
+            env.extend(old);
+        }
+        for (k, v) in &self.env {
+            env.insert(k.clone(), Some(ctx.render(v)?));
+        }
+        for name in &self.unset_env {
+            env.insert(ctx.render(name)?, None);
+        }
         Ok((image, env))
     }
 
@@ -144,8 +184,12 @@ impl Recreate {
         let mut old_images = Vec::new();
         let mut new_images = Vec::new();
         let mut new_ids = Vec::new();
+        let mut old_env = serde_json::Value::Null;
         for container in &containers {
             let mut blueprint = blueprint(&docker, container).await?;
+            if old_env.is_null() {
+                old_env = old_values(blueprint.body.env.as_ref(), &env);
+            }
             let new_image = image.clone().unwrap_or_else(|| blueprint.image.clone());
             blueprint.body.image = Some(new_image.clone());
             if !env.is_empty() {
@@ -160,6 +204,7 @@ impl Recreate {
             "old_image": old_images.first(),
             "new_image": new_images.first(),
             "container_ids": new_ids,
+            "old_env": old_env,
         })))
     }
 
@@ -170,11 +215,21 @@ impl Recreate {
         if let Some(image) = image {
             change.push(format!("image {image}"));
         }
-        if !env.is_empty() {
-            change.push(format!(
-                "env {}",
-                env.keys().cloned().collect::<Vec<_>>().join(", ")
-            ));
+        let set: Vec<&str> = env
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let unset: Vec<&str> = env
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !set.is_empty() {
+            change.push(format!("env {}", set.join(", ")));
+        }
+        if !unset.is_empty() {
+            change.push(format!("without env {}", unset.join(", ")));
         }
         Ok(format!(
             "would recreate {} with {} (the old containers are kept until the new ones are healthy)",
@@ -328,8 +383,18 @@ mod tests {
 
     #[test]
     fn env_changes_replace_keys_and_keep_the_rest() {
-        let changes = BTreeMap::from([("VERSION".to_string(), "2".to_string())]);
-        let env = merged_env(Some(vec!["PATH=/bin".into(), "VERSION=1".into()]), &changes);
-        assert_eq!(env, ["PATH=/bin", "VERSION=2"]);
+        let changes = BTreeMap::from([
+            ("VERSION".to_string(), Some("2".to_string())),
+            ("DEBUG".to_string(), None),
+            ("NEW".to_string(), Some("x".to_string())),
+        ]);
+        let current = vec!["PATH=/bin".into(), "VERSION=1".into(), "DEBUG=1".into()];
+        let env = merged_env(Some(current.clone()), &changes);
+        assert_eq!(env, ["PATH=/bin", "NEW=x", "VERSION=2"]);
+        let old = old_values(Some(&current), &changes);
+        assert_eq!(
+            old,
+            serde_json::json!({ "DEBUG": "1", "NEW": null, "VERSION": "1" })
+        );
     }
 }
