@@ -277,3 +277,43 @@ steps:
         "the old token reached the journal"
     );
 }
+
+/// No registry is reachable here: a pull of what the host has is skipped with `if_missing`,
+/// and a real pull fails naming the image and the registry question.
+#[test]
+fn pull_if_missing_leaves_a_present_image_and_a_failed_pull_says_why() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "pull.yml",
+        r#"
+version: 1
+name: pull
+steps:
+  - id: present
+    docker.pull: { image: "runbook-fixture:1", if_missing: true }
+  - id: pull
+    needs: [present]
+    docker.pull: { image: "runbook-fixture:1" }
+"#,
+    );
+    let output = sandbox.run(&["run", "pull.yml"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let present = outputs_of(&journal, "present");
+    assert_eq!(present["pulled"], false);
+    assert_eq!(present["image_id"], image_id("runbook-fixture:1").as_str());
+    let failed = events(&journal, "step_failed")[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        failed.starts_with("pulling runbook-fixture:1: ")
+            && failed.contains("is its registry reachable"),
+        "{failed}"
+    );
+    assert_eq!(
+        image_id("runbook-fixture:1"),
+        present["image_id"].as_str().unwrap(),
+        "the image is still there"
+    );
+}

@@ -832,16 +832,18 @@ fn status_only(status: &str) -> Outputs {
 }
 
 /// Every text inside an output value: what a sensitive output must hide (a token, or each
-/// field of a generated credential), and the value as JSON (how it is journaled).
+/// field of a generated credential). Not the JSON of a whole list or mapping: replacing that
+/// in a journal line would leave the line invalid JSON, and its texts are hidden already.
 fn texts_of(value: &serde_json::Value) -> Vec<String> {
-    let mut texts = match value {
-        serde_json::Value::String(text) => return vec![text.clone()],
+    match value {
+        serde_json::Value::String(text) => vec![text.clone()],
         serde_json::Value::Array(items) => items.iter().flat_map(texts_of).collect(),
         serde_json::Value::Object(map) => map.values().flat_map(texts_of).collect(),
-        other => vec![other.to_string()],
-    };
-    texts.push(value.to_string());
-    texts
+        // `null`, `true` and `false` hide nothing, and redacting them everywhere would
+        // break every JSON line of the journal (`"old_env": {"DEBUG": null}`).
+        serde_json::Value::Null | serde_json::Value::Bool(_) => Vec::new(),
+        number => vec![number.to_string()],
+    }
 }
 
 #[cfg(test)]

@@ -312,3 +312,18 @@ async fn a_start_is_on_disk_before_its_step_acts_and_a_fan_out_shares_one_sync()
     let next_sync = last + ops[*last..].iter().position(|o| o == "sync").unwrap();
     assert!(next_sync < at("write step_started after"), "{ops:#?}");
 }
+
+#[test]
+fn a_sensitive_output_hides_its_texts_but_never_null_or_booleans() {
+    let texts = super::texts_of(
+        &serde_json::json!({ "TOKEN": "s3cr3t-token", "DEBUG": null, "ON": true, "PIN": 4321 }),
+    );
+    assert!(texts.contains(&"s3cr3t-token".to_string()));
+    assert!(texts.contains(&"4321".to_string()));
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t == "null" || t == "true" || t == "false"),
+        "{texts:?}"
+    );
+}
