@@ -167,11 +167,7 @@ impl Verb for Run {
         list: Some("argv"),
     };
     fn effect(&self) -> Effect {
-        if self.read_only {
-            Effect::ReadOnly
-        } else {
-            Effect::Mutating
-        }
+        Effect::read_only_if(self.read_only)
     }
     fn validate(&self) -> Result<(), String> {
         match (&self.argv, &self.script) {

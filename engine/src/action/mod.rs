@@ -31,6 +31,16 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// A verb that changes things unless its params say it only reads (`read_only: true`
+    /// on `shell.run`, `docker.exec`, `redis.command`).
+    pub fn read_only_if(read_only: bool) -> Self {
+        if read_only {
+            Self::ReadOnly
+        } else {
+            Self::Mutating
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ReadOnly => "read-only",

@@ -129,7 +129,7 @@ impl Build {
         let mut parts = Vec::new();
         for target in &targets {
             let now = match image_id(&open, &target.image).await {
-                Some(id) => format!("now {}", short(&id)),
+                Some(id) => format!("now {}", crate::docker::short_id(&id)),
                 None => "not on the host yet".to_string(),
             };
             parts.push(format!(
@@ -151,11 +151,6 @@ impl Build {
 
 async fn image_id(open: &Open, image: &str) -> Option<String> {
     open.docker.inspect_image(image).await.ok()?.id
-}
-
-fn short(id: &str) -> &str {
-    let id = id.trim_start_matches("sha256:");
-    &id[..12.min(id.len())]
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@
 
 use bollard::Docker;
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    StartContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions, StartContainerOptions,
 };
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
@@ -104,26 +103,9 @@ pub(super) async fn discard(docker: &Docker, copy: &str) -> Result<(), StepError
 
 /// The copies kept for `project`, by name.
 pub(super) async fn of_project(docker: &Docker, project: &str) -> Result<Vec<String>, StepError> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{PROJECT_OF_LABEL}={project}")],
-    )]);
-    let found = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| StepError::failed(format!("listing containers: {e}")))?;
-    Ok(found
-        .into_iter()
-        .filter_map(|c| {
-            c.names?
-                .first()
-                .map(|n| n.trim_start_matches('/').to_string())
-        })
-        .collect())
+    let found =
+        engine::list_labelled(docker, vec![format!("{PROJECT_OF_LABEL}={project}")]).await?;
+    Ok(found.iter().map(engine::summary_name).collect())
 }
 
 /// What a copy stands for, read from its labels.
@@ -168,29 +150,17 @@ pub(super) async fn remove_service(
     project: &str,
     service: &str,
 ) -> Result<Vec<String>, StepError> {
-    let filters = HashMap::from([(
-        "label".to_string(),
+    let found = engine::list_labelled(
+        docker,
         vec![
             format!("{PROJECT_LABEL}={project}"),
             format!("{SERVICE_LABEL}={service}"),
         ],
-    )]);
-    let found = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| StepError::failed(format!("listing containers: {e}")))?;
+    )
+    .await?;
     let mut removed = Vec::new();
     for container in found {
-        let name = container
-            .names
-            .and_then(|n| n.first().cloned())
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string();
+        let name = engine::summary_name(&container);
         let id = container.id.unwrap_or_default();
         docker
             .remove_container(&id, remove_options())

@@ -4,8 +4,6 @@
 //! as the tool will.
 
 use bollard::Docker;
-use bollard::query_parameters::ListContainersOptions;
-use std::collections::HashMap;
 
 use super::tool::{Project, Tool};
 use crate::docker::engine::{self, Container, PROJECT_LABEL};
@@ -59,19 +57,11 @@ impl Open {
 
     /// The project's containers (not one-off `run` containers), by service then number.
     pub async fn members(&self) -> Result<Vec<Member>, StepError> {
-        let filters = HashMap::from([(
-            "label".to_string(),
+        let summaries = engine::list_labelled(
+            &self.docker,
             vec![format!("{PROJECT_LABEL}={}", self.project.name)],
-        )]);
-        let summaries = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| StepError::failed(format!("listing containers: {e}")))?;
+        )
+        .await?;
         let mut members = Vec::new();
         for summary in summaries {
             let labels = summary.labels.unwrap_or_default();

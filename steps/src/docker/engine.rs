@@ -205,18 +205,7 @@ pub async fn select(docker: &Docker, selection: &Selection) -> Result<Vec<Contai
     if let Some(project) = &selection.project {
         label_filters.push(format!("{PROJECT_LABEL}={project}"));
     }
-    let mut filters = HashMap::new();
-    if !label_filters.is_empty() {
-        filters.insert("label".to_string(), label_filters);
-    }
-    let summaries = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| StepError::failed(format!("listing containers: {e}")))?;
+    let summaries = list_labelled(docker, label_filters).await?;
 
     let mut picked: Vec<(usize, i64, String, String)> = Vec::new();
     for summary in summaries {
@@ -268,6 +257,35 @@ pub async fn select(docker: &Docker, selection: &Selection) -> Result<Vec<Contai
         containers.push(inspect(docker, &id).await?);
     }
     Ok(containers)
+}
+
+/// Every container (running or not) that has all these labels (`key=value` or `key`).
+pub async fn list_labelled(
+    docker: &Docker,
+    labels: Vec<String>,
+) -> Result<Vec<bollard::models::ContainerSummary>, StepError> {
+    let mut filters = HashMap::new();
+    if !labels.is_empty() {
+        filters.insert("label".to_string(), labels);
+    }
+    docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| StepError::failed(format!("listing containers: {e}")))
+}
+
+/// The first name of a listed container, without the engine's leading `/`.
+pub fn summary_name(summary: &bollard::models::ContainerSummary) -> String {
+    summary
+        .names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default()
 }
 
 /// `goodgo-api (running, healthy), goodgo-web (exited)`

@@ -104,7 +104,8 @@ async fn image_id(docker: &Docker, image: &str) -> Option<String> {
     docker.inspect_image(image).await.ok()?.id
 }
 
-fn short(id: &str) -> &str {
+/// The first 12 hex digits of an image id, as `docker images` shows it.
+pub(crate) fn short(id: &str) -> &str {
     let id = id.trim_start_matches("sha256:");
     &id[..12.min(id.len())]
 }
@@ -257,7 +258,11 @@ impl Pull {
 }
 
 impl Tag {
-    async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+    /// The engine, the image's id, the tag, and what the tag names now.
+    async fn resolve(
+        &self,
+        ctx: &StepContext,
+    ) -> Result<(Docker, String, String, Option<String>), StepError> {
         let docker = engine::connect(ctx, self.engine.as_ref()).await?;
         let image = ctx.render(&self.image)?;
         let tag = ctx.render(&self.tag)?;
@@ -265,6 +270,11 @@ impl Tag {
             .await
             .ok_or_else(|| StepError::failed(format!("no image {image} on the host to tag")))?;
         let previous = image_id(&docker, &tag).await;
+        Ok((docker, id, tag, previous))
+    }
+
+    async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        let (docker, id, tag, previous) = self.resolve(ctx).await?;
         let (repo, version) = split_tag(&tag);
         docker
             .tag_image(
@@ -280,13 +290,7 @@ impl Tag {
     }
 
     async fn forecast(&self, ctx: &StepContext) -> Result<String, StepError> {
-        let docker = engine::connect(ctx, self.engine.as_ref()).await?;
-        let image = ctx.render(&self.image)?;
-        let tag = ctx.render(&self.tag)?;
-        let id = image_id(&docker, &image)
-            .await
-            .ok_or_else(|| StepError::failed(format!("no image {image} on the host to tag")))?;
-        let previous = image_id(&docker, &tag).await;
+        let (_, id, tag, previous) = self.resolve(ctx).await?;
         Ok(format!(
             "would point {tag} at {} ({})",
             short(&id),

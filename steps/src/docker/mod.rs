@@ -20,6 +20,7 @@ mod state;
 mod volume;
 
 pub use engine::{PROJECT_LABEL, SERVICE_LABEL};
+pub(crate) use images::short as short_id;
 pub use images::{Build, PruneImages, Pull, Tag};
 
 macro_rules! docker_params {
@@ -218,11 +219,7 @@ impl Verb for Exec {
     const OUTPUTS: &'static [&'static str] = &["exit_code", "stdout", "stderr"];
     const PRINTED: &'static [&'static str] = &["command"];
     fn effect(&self) -> Effect {
-        if self.read_only {
-            Effect::ReadOnly
-        } else {
-            Effect::Mutating
-        }
+        Effect::read_only_if(self.read_only)
     }
     fn validate(&self) -> Result<(), String> {
         if self.command.is_empty_list() {

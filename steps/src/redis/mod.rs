@@ -110,11 +110,7 @@ impl Verb for Command {
     const PRINTED: &'static [&'static str] = &["command"];
 
     fn effect(&self) -> Effect {
-        if self.read_only {
-            Effect::ReadOnly
-        } else {
-            Effect::Mutating
-        }
+        Effect::read_only_if(self.read_only)
     }
 
     fn validate(&self) -> Result<(), String> {
