@@ -5,6 +5,9 @@
 #   runbook-demo-postgres:15   PostgreSQL 15 server (initdb on first start, scram passwords)
 #   runbook-demo-pgbouncer:1   PgBouncer in front of it (+ pg_isready for health checks)
 #   runbook-demo-redis:7       Redis with a password (+ redis-cli)
+#   runbook-demo-nginx:1       nginx (Debian's nginx-light); the site comes from a mounted file
+#   runbook-demo-s3:1          an S3 server (s3s-fs, built by scripts/test-services.sh) in MinIO's
+#                              role: buckets are directories of /data, made from $S3_BUCKETS
 #   runbook-fixture:1          api and web (scripts/test-images.sh): health endpoints, and with
 #                              DB_HOST set a readiness check that runs SELECT 1 through PgBouncer
 # Idempotent: an image that exists is kept unless REBUILD=1.
@@ -17,6 +20,7 @@ need_packages=()
 command -v redis-server >/dev/null || need_packages+=(redis-server)
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need_packages+=(pgbouncer)
 command -v busybox >/dev/null || need_packages+=(busybox-static)
+[ -x /usr/sbin/nginx ] || need_packages+=(nginx-light)
 if [ ${#need_packages[@]} -gt 0 ]; then
     echo "== installing ${need_packages[*]} (Debian) for the demo images"
     # policy-rc.d: the packages' own services must not start on this host.
@@ -141,6 +145,45 @@ exec redis-server --requirepass "$REDIS_PASSWORD" --save '' --appendonly no --di
 EOF
     chmod +x "$root/entrypoint.sh"
     import "$root" runbook-demo-redis:7 'USER postgres' 'CMD ["/entrypoint.sh"]'
+fi
+
+if ! have runbook-demo-nginx:1; then
+    root=$(base_root)
+    with_libs "$root" /usr/sbin/nginx
+    cp /etc/nginx/mime.types "$root/etc/mime.types"
+    mkdir -p "$root/var/lib/nginx/body" "$root/var/lib/nginx/proxy" "$root/var/log/nginx" \
+        "$root/run" "$root/etc/nginx/sites-enabled"
+    echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >>"$root/etc/passwd"
+    echo 'nogroup:x:65534:' >>"$root/etc/group"
+    # The site (sites-enabled/) comes from the stack's own files, mounted.
+    cat >"$root/etc/nginx/nginx.conf" <<'EOF'
+worker_processes 1;
+error_log /dev/stderr;
+pid /run/nginx.pid;
+events { worker_connections 256; }
+http {
+  include /etc/mime.types;
+  access_log off;
+  include /etc/nginx/sites-enabled/*;
+}
+EOF
+    import "$root" runbook-demo-nginx:1 'CMD ["/usr/sbin/nginx", "-g", "daemon off;"]'
+fi
+
+if ! have runbook-demo-s3:1; then
+    [ -x target/tools/bin/s3s-fs ] || scripts/test-services.sh
+    root=$(base_root)
+    with_libs "$root" target/tools/bin/s3s-fs
+    mv "$root/target/tools/bin/s3s-fs" "$root/bin/s3s-fs" && rm -rf "$root/target"
+    cat >"$root/entrypoint.sh" <<'EOF'
+#!/bin/sh
+# MinIO's role in the demo: buckets are directories under /data.
+set -e
+for bucket in $S3_BUCKETS; do mkdir -p "/data/$bucket"; done
+exec s3s-fs --host 0.0.0.0 --port 9000 --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" /data
+EOF
+    chmod +x "$root/entrypoint.sh"
+    import "$root" runbook-demo-s3:1 'CMD ["/entrypoint.sh"]'
 fi
 
 have runbook-fixture:1 || scripts/test-images.sh

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/test-images.sh
+scripts/test-services.sh
 scripts/demo-images.sh
 scripts/test-postgres.sh start
 scripts/test-browser.sh
-scripts/test-services.sh

@@ -2,6 +2,7 @@
 //! One test binary (one link) for every command; one file per command.
 
 mod alerting;
+mod car_rental;
 mod compose;
 mod daemon;
 mod database;

@@ -2,14 +2,22 @@ use crate::support::{playbooks, runbook, stderr, stdout};
 
 const FORMATS: &[&str] = &["text", "markdown", "mermaid", "dot", "json"];
 
-/// How the shipped playbooks are planned for review: against the GoodGo production environment
-/// file, with a release tag for the one that needs it.
+/// How the shipped playbooks are planned for review: against their system's production
+/// environment file (the demo stacks' own against their demo's), with a release tag for those
+/// that need one.
 fn plan_args(file: &str) -> Vec<&str> {
     let mut args = vec!["plan", file];
-    if !file.starts_with("playbooks/demo/") {
+    if file.starts_with("playbooks/car-rental/demo/") {
+        args.extend(["--env", "environments/car-rental-demo.yml"]);
+    } else if file.starts_with("playbooks/car-rental/") {
+        args.extend(["--env", "environments/car-rental.yml"]);
+    } else if !file.starts_with("playbooks/demo/") {
         args.extend(["--env", "environments/goodgo.yml"]);
     }
-    if file.ends_with("deploy-rollback.yml") {
+    if file.ends_with("deploy-rollback.yml")
+        || file.ends_with("car-rental/deploy.yml")
+        || file.ends_with("car-rental/rollback.yml")
+    {
         args.extend(["--input", "tag=3f2a9c1"]);
     }
     args

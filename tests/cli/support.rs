@@ -44,10 +44,15 @@ pub fn fixtures(dir: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every shipped playbook, `playbooks/demo/` included, sorted.
+/// Every shipped playbook, the demo stacks' own included, sorted.
 pub fn playbooks() -> Vec<String> {
     let mut files = Vec::new();
-    for dir in ["playbooks", "playbooks/demo"] {
+    for dir in [
+        "playbooks",
+        "playbooks/demo",
+        "playbooks/car-rental",
+        "playbooks/car-rental/demo",
+    ] {
         for entry in std::fs::read_dir(root().join(dir)).expect("playbooks dir") {
             let name = entry
                 .expect("entry")
