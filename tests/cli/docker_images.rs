@@ -205,7 +205,17 @@ steps:
     };
     assert_eq!(by_service("job")["exit_code"], 3);
     assert_eq!(by_service("job")["oom_killed"], false);
-    assert_eq!(by_service("hog")["oom_killed"], true, "{inspected}");
+    // Killed by the kernel for memory: SIGKILL's 137. Whether the engine flags it OOMKilled
+    // depends on the cgroup version and on which process died (seen false here on a loaded
+    // machine): the step reports what the engine says, so compare with the engine.
+    assert_eq!(by_service("hog")["exit_code"], 137, "{inspected}");
+    let flagged = docker(&[
+        "inspect",
+        "--format",
+        "{{.State.OOMKilled}}",
+        &format!("{}-hog-1", stack.project),
+    ]);
+    assert_eq!(by_service("hog")["oom_killed"], flagged == "true", "{inspected}");
     let failed = events(&journal, "step_failed")[0]["error"]
         .as_str()
         .unwrap()

@@ -38,11 +38,9 @@ fn schema_knows_every_verb_and_envelope_key() {
 fn playbooks_declare_the_schema_for_editors() {
     for file in playbooks() {
         let text = std::fs::read_to_string(root().join(&file)).expect("playbook");
-        let schema = if file.starts_with("playbooks/demo/") {
-            "../../schemas/playbook.schema.json"
-        } else {
-            "../schemas/playbook.schema.json"
-        };
+        // Relative to the playbook's own directory, as editors resolve it.
+        let depth = file.matches('/').count();
+        let schema = format!("{}schemas/playbook.schema.json", "../".repeat(depth));
         assert!(
             text.starts_with(&format!("# yaml-language-server: $schema={schema}")),
             "{file} lacks the schema modeline"
