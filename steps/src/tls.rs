@@ -34,7 +34,7 @@ pub struct Certificate {
     /// The name sent as SNI and verified against the certificate. Default: `host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<Template>,
-    /// Extra trusted roots (PEM), beside the system's: a private CA.
+    /// Extra trusted roots (PEM), beside the system's: a private CA (`""`: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<Template>,
     /// Fail unless the chain verifies for `server_name` (default true). `false` only reports.
@@ -298,8 +298,9 @@ impl Certificate {
         for cert in rustls_native_certs::load_native_certs().certs {
             let _ = roots.add(cert);
         }
-        if let Some(file) = &self.ca_file {
-            let file = ctx.render(file)?;
+        // `""` (an input left empty) means the system's roots only.
+        let file = self.ca_file.as_ref().map(|f| ctx.render(f)).transpose()?;
+        if let Some(file) = file.filter(|f| !f.trim().is_empty()) {
             let bytes = tokio::fs::read(&file)
                 .await
                 .map_err(|e| StepError::failed(format!("`ca_file` {file}: {e}")))?;

@@ -215,7 +215,11 @@ steps:
         "{{.State.OOMKilled}}",
         &format!("{}-hog-1", stack.project),
     ]);
-    assert_eq!(by_service("hog")["oom_killed"], flagged == "true", "{inspected}");
+    assert_eq!(
+        by_service("hog")["oom_killed"],
+        flagged == "true",
+        "{inspected}"
+    );
     let failed = events(&journal, "step_failed")[0]["error"]
         .as_str()
         .unwrap()

@@ -2,6 +2,7 @@
 //! One test binary (one link) for every command; one file per command.
 
 mod alerting;
+mod audio_tai_loc;
 mod car_rental;
 mod compose;
 mod daemon;

@@ -9,6 +9,10 @@ fn plan_args(file: &str) -> Vec<&str> {
     let mut args = vec!["plan", file];
     if file.starts_with("playbooks/car-rental/demo/") {
         args.extend(["--env", "environments/car-rental-demo.yml"]);
+    } else if file.starts_with("playbooks/audio-tai-loc/demo/") {
+        args.extend(["--env", "environments/audio-tai-loc-demo.yml"]);
+    } else if file.starts_with("playbooks/audio-tai-loc/") {
+        args.extend(["--env", "environments/audio-tai-loc.yml"]);
     } else if file.starts_with("playbooks/car-rental/") {
         args.extend(["--env", "environments/car-rental.yml"]);
     } else if !file.starts_with("playbooks/demo/") {
@@ -19,6 +23,12 @@ fn plan_args(file: &str) -> Vec<&str> {
         || file.ends_with("car-rental/rollback.yml")
     {
         args.extend(["--input", "tag=3f2a9c1"]);
+    }
+    if file.ends_with("blue-green-deploy.yml") {
+        args.extend(["--input", "version=v1.0.1"]);
+    }
+    if file.ends_with("full-system-rollback.yml") {
+        args.extend(["--input", "version=v0.9.0"]);
     }
     args
 }

@@ -52,6 +52,8 @@ pub fn playbooks() -> Vec<String> {
         "playbooks/demo",
         "playbooks/car-rental",
         "playbooks/car-rental/demo",
+        "playbooks/audio-tai-loc",
+        "playbooks/audio-tai-loc/demo",
     ] {
         for entry in std::fs::read_dir(root().join(dir)).expect("playbooks dir") {
             let name = entry

@@ -313,6 +313,10 @@ fn write(path: &Path, content: &[u8], mode: Option<&str>) -> Result<Outputs, Ste
         Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8).unwrap_or(0o644),
         None => std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777),
     };
+    // A new file's directory is made as `install -D` does (the rollback leaves it, empty).
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail("making the directory of", e))?;
+    }
     let previous = put_aside(path)?;
     let staged = sibling(path, "runbook-new");
     let written = std::fs::write(&staged, content)
