@@ -98,6 +98,7 @@ actions! {
     "file.exists" => FileExists(file::Exists),
     "file.latest" => FileLatest(file::Latest),
     "file.link" => FileLink(file::Link),
+    "file.prune" => FilePrune(file::Prune),
     "file.restore" => FileRestore(file::Restore),
     "file.template" => FileTemplate(file::WriteTemplate),
     "file.write" => FileWrite(file::Write),
@@ -149,7 +150,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 72);
+        assert_eq!(names.len(), 73);
     }
 
     #[test]

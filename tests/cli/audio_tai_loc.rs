@@ -26,7 +26,7 @@ inputs:
   compose_env_file: "{dir}/ports.env"
   build_context: demo/audio-tai-loc/app
   image_repository: rbt-audio-backend
-  nginx_prefix: "{dir}/nginx"
+  nginx_prefix: /tmp/rbt-audio-nginx
   http_port: 28090
   https_port: 28443
   green_port: 23201
@@ -36,8 +36,8 @@ inputs:
   site_host: 127.0.0.1
   site_port: 28443
   site_name: api.audiotailoc.com
-  certificate: "{dir}/nginx/tls/cert.pem"
-  ca_file: "{dir}/nginx/tls/ca.pem"
+  certificate: /tmp/rbt-audio-nginx/tls/cert.pem
+  ca_file: /tmp/rbt-audio-nginx/tls/ca.pem
   db_host: 127.0.0.1
   db_port: 25452
   db_user: audio
@@ -46,6 +46,10 @@ inputs:
   backup_dir: "{dir}/backups"
   migrate_command: ["true"]
 "#;
+
+/// NGINX runs as a daemon and outlives the test process that started it: it lives under a
+/// fixed prefix, so the next run stops the one a previous run left (its ports would be taken).
+const NGINX_PREFIX: &str = "/tmp/rbt-audio-nginx";
 
 const DIGEST_SQL: &str = "SELECT md5(string_agg(p::text, ',' ORDER BY p.id)) || '/' || (SELECT md5(string_agg(o::text, ',' ORDER BY o.id)) FROM orders o) FROM products p";
 
@@ -63,6 +67,23 @@ fn demo() -> (MutexGuard<'static, ()>, &'static Demo) {
 
 impl Demo {
     fn up() -> Self {
+        // The master a previous run left: stopped, and gone (it still holds the ports, and
+        // deletes its pid file on the way out) before this run starts its own.
+        let old_master = std::fs::read_to_string(format!("{NGINX_PREFIX}/nginx.pid"))
+            .ok()
+            .and_then(|pid| pid.trim().parse::<i32>().ok());
+        if let Some(pid) = old_master {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+            for _ in 0..100 {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        let _ = std::fs::remove_dir_all(NGINX_PREFIX);
         let sandbox = Sandbox::new();
         sandbox.write("ports.env", PORTS);
         let dir = sandbox.path().display().to_string();

@@ -8,8 +8,33 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 mod change;
+mod prune;
 
 pub use change::{Link, Restore, Write, WriteTemplate};
+
+/// Delete the files matching a glob older than `older_than`, the newest always kept.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Prune {
+    /// e.g. `/var/backups/liyaqa/*.sql.gz`
+    pub glob: Template,
+    /// Only files modified longer ago than this (`30d`, find's `-mtime +30`).
+    pub older_than: Tpl<Duration>,
+    /// The newest matches kept whatever their age. Default: 1 (never the last backup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_newest: Option<Tpl<u32>>,
+}
+
+impl Verb for Prune {
+    const EFFECT: Effect = Effect::Mutating;
+    const SUMMARY: &'static str =
+        "Delete files matching a glob older than a duration, the newest always kept";
+    const OUTPUTS: &'static [&'static str] = &["deleted", "bytes_freed", "kept"];
+    fn irreversible(&self) -> Option<&'static str> {
+        Some("deleted files are gone")
+    }
+    execute_and_forecast!();
+}
 
 /// Fail unless a file exists (and is big enough).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
