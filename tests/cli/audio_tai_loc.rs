@@ -121,49 +121,20 @@ impl Demo {
     }
 
     fn digest(&self) -> String {
-        let output = std::process::Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                "25452",
-                "-U",
-                "audio",
-                "-d",
-                "audio_tai_loc_prod",
-            ])
-            .args(["-tAc", DIGEST_SQL])
-            .env("PGPASSWORD", SECRETS[0].1)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        psql_value(
+            "25452",
+            "audio",
+            "audio_tai_loc_prod",
+            SECRETS[0].1,
+            DIGEST_SQL,
+        )
     }
 
     /// The containers (each running and healthy or not), the data's digest, and the release
-    /// NGINX serves.
+    /// NGINX serves. Compose's own containers: not the previous ones compose.up keeps.
     fn state(&self) -> (Vec<String>, String, String) {
-        let listed = docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("name={PROJECT}"),
-            // Compose's own containers; not the previous ones compose.up keeps.
-            "--filter",
-            "label=com.docker.compose.project",
-            "--format",
-            "{{.Names}} {{.State}} {{.Status}}",
-        ]);
-        let mut containers: Vec<String> = listed
-            .lines()
-            .map(|l| {
-                let mut words = l.split_whitespace();
-                let name = words.next().unwrap_or_default();
-                let state = words.next().unwrap_or_default();
-                let ok = !l.contains('(') || l.contains("(healthy)");
-                format!("{name} {state} {}", if ok { "ok" } else { "unhealthy" })
-            })
-            .collect();
-        containers.sort();
+        let name = format!("name={PROJECT}");
+        let containers = container_health(&[&name, "label=com.docker.compose.project"]);
         (containers, self.digest(), get("/version"))
     }
 
@@ -184,16 +155,7 @@ impl Demo {
 
 /// What NGINX serves on `path`.
 fn get(path: &str) -> String {
-    let output = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "--max-time",
-            "5",
-            &format!("http://127.0.0.1:28090{path}"),
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    http_body(&format!("http://127.0.0.1:28090{path}"))
 }
 
 fn failure_at_leaves_the_stack_as_it_was(demo: &Demo, playbook: &str, step: &str, args: &[&str]) {

@@ -132,50 +132,18 @@ impl Stack {
     }
 
     fn digest(&self) -> String {
-        let output = std::process::Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                "25442",
-                "-U",
-                "carrental",
-                "-d",
-                "carrental",
-                "-tAc",
-                DIGEST_SQL,
-            ])
-            .env("PGPASSWORD", SECRETS[0].1)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        psql_value("25442", "carrental", "carrental", SECRETS[0].1, DIGEST_SQL)
     }
 
     /// Every container running (and healthy where it has a healthcheck), the data's digest,
     /// and the release NGINX serves.
     fn state(&self) -> (Vec<String>, String, String) {
-        let containers = docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=com.docker.compose.project={PROJECT}"),
-            "--format",
-            "{{.Names}} {{.State}} {{.Status}}",
-        ]);
-        let mut lines: Vec<String> = containers
-            .lines()
-            .map(|l| {
-                let healthy = !l.contains("(") || l.contains("(healthy)");
-                let name = l.split_whitespace().next().unwrap_or_default();
-                let state = l.split_whitespace().nth(1).unwrap_or_default();
-                format!(
-                    "{name} {state} {}",
-                    if healthy { "ok" } else { "unhealthy" }
-                )
-            })
-            .collect();
-        lines.sort();
-        (lines, self.digest(), site("/api/version"))
+        let project = format!("label=com.docker.compose.project={PROJECT}");
+        (
+            container_health(&[&project]),
+            self.digest(),
+            site("/api/version"),
+        )
     }
 
     /// Waits (a safety net) until every container is running and healthy again.
@@ -193,16 +161,7 @@ impl Stack {
 
 /// What NGINX answers on `path`.
 fn site(path: &str) -> String {
-    let output = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "--max-time",
-            "5",
-            &format!("http://127.0.0.1:28080{path}"),
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    http_body(&format!("http://127.0.0.1:28080{path}"))
 }
 
 fn outputs_of(journal: &[serde_json::Value], step: &str) -> serde_json::Value {

@@ -537,3 +537,55 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free loopback port")
 }
+
+/// `name state ok|unhealthy` of each container `docker ps -a` lists with these filters,
+/// sorted: running-and-healthy (or running without a healthcheck) reads `running ok`.
+pub fn container_health(filters: &[&str]) -> Vec<String> {
+    let mut args = vec!["ps", "-a"];
+    for filter in filters {
+        args.extend(["--filter", filter]);
+    }
+    args.extend(["--format", "{{.Names}} {{.State}} {{.Status}}"]);
+    let mut lines: Vec<String> = docker(&args)
+        .lines()
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next().unwrap_or_default();
+            let state = words.next().unwrap_or_default();
+            let ok = !l.contains('(') || l.contains("(healthy)");
+            format!("{name} {state} {}", if ok { "ok" } else { "unhealthy" })
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// One value from a query with psql on a loopback port (test checks only).
+pub fn psql_value(port: &str, user: &str, database: &str, password: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-U",
+            user,
+            "-d",
+            database,
+            "-tAc",
+            sql,
+        ])
+        .env("PGPASSWORD", password)
+        .output()
+        .expect("psql runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// The body a URL answers with ("" when nothing answers within 5 seconds).
+pub fn http_body(url: &str) -> String {
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "5", url])
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
