@@ -12,6 +12,7 @@ mod docker;
 mod docker_images;
 mod host_checks;
 mod hosts;
+mod liyaqa;
 mod nginx;
 mod notify;
 mod plan;

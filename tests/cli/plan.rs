@@ -9,6 +9,10 @@ fn plan_args(file: &str) -> Vec<&str> {
     let mut args = vec!["plan", file];
     if file.starts_with("playbooks/car-rental/demo/") {
         args.extend(["--env", "environments/car-rental-demo.yml"]);
+    } else if file.starts_with("playbooks/liyaqa/demo/") {
+        args.extend(["--env", "environments/liyaqa-demo.yml"]);
+    } else if file.starts_with("playbooks/liyaqa/") {
+        args.extend(["--env", "environments/liyaqa.yml"]);
     } else if file.starts_with("playbooks/audio-tai-loc/demo/") {
         args.extend(["--env", "environments/audio-tai-loc-demo.yml"]);
     } else if file.starts_with("playbooks/audio-tai-loc/") {

@@ -54,6 +54,8 @@ pub fn playbooks() -> Vec<String> {
         "playbooks/car-rental/demo",
         "playbooks/audio-tai-loc",
         "playbooks/audio-tai-loc/demo",
+        "playbooks/liyaqa",
+        "playbooks/liyaqa/demo",
     ] {
         for entry in std::fs::read_dir(root().join(dir)).expect("playbooks dir") {
             let name = entry
