@@ -27,6 +27,19 @@ const PROJECT_OF_LABEL: &str = "runbook.previous-project";
 const WAS_RUNNING_LABEL: &str = "runbook.previous-was-running";
 const IMAGE_LABEL: &str = "runbook.previous-image";
 const POLL: StdDuration = StdDuration::from_millis(500);
+/// How long containers made or put back have to become healthy without `healthy_within`.
+pub(super) const DEFAULT_HEALTHY_WITHIN: StdDuration = StdDuration::from_secs(60);
+
+/// A step's `healthy_within`, or the default.
+pub(super) fn healthy_within(
+    ctx: &StepContext,
+    within: Option<&Tpl<Duration>>,
+) -> Result<StdDuration, StepError> {
+    Ok(match within {
+        Some(w) => ctx.resolve(w)?.0,
+        None => DEFAULT_HEALTHY_WITHIN,
+    })
+}
 
 fn copy_name(container: &str) -> String {
     format!("{container}-previous")

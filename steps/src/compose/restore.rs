@@ -12,8 +12,6 @@ use super::state::Open;
 use crate::docker::engine::describe_all;
 use crate::prelude::*;
 
-const DEFAULT_HEALTHY_WITHIN: StdDuration = StdDuration::from_secs(60);
-
 /// Puts `copies` back and removes the containers of the `created` services. Returns the
 /// state of what was put back, in words.
 pub(super) async fn put_all_back(
@@ -76,19 +74,19 @@ pub(super) async fn put_all_back(
 }
 
 impl Restore {
-    fn within(&self, ctx: &StepContext) -> Result<StdDuration, StepError> {
-        Ok(match &self.healthy_within {
-            Some(w) => ctx.resolve(w)?.0,
-            None => DEFAULT_HEALTHY_WITHIN,
-        })
-    }
-
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let open = self.open(ctx).await?;
         let copies = ctx.render_list(&self.previous)?;
         let created = ctx.render_list(&self.created)?;
         let before = open.members().await?;
-        put_all_back(&open, &copies, &created, self.within(ctx)?, ctx.deadline()).await?;
+        put_all_back(
+            &open,
+            &copies,
+            &created,
+            previous::healthy_within(ctx, self.healthy_within.as_ref())?,
+            ctx.deadline(),
+        )
+        .await?;
         let restored: Vec<&str> = copies
             .iter()
             .map(|c| c.trim_end_matches("-previous"))

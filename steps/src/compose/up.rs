@@ -7,14 +7,11 @@
 //! failed step is not rolled back by the engine, so it must not leave a half-done change.
 
 use std::collections::BTreeSet;
-use std::time::Duration as StdDuration;
 
 use super::Up;
 use super::previous;
 use super::state::{Open, forecast};
 use crate::prelude::*;
-
-const DEFAULT_HEALTHY_WITHIN: StdDuration = StdDuration::from_secs(60);
 
 impl Up {
     fn up_args(&self, services: &[String]) -> Vec<String> {
@@ -38,10 +35,7 @@ impl Up {
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let open = self.open(ctx).await?;
         let services = ctx.render_list(&self.services)?;
-        let within = match &self.healthy_within {
-            Some(w) => ctx.resolve(w)?.0,
-            None => DEFAULT_HEALTHY_WITHIN,
-        };
+        let within = previous::healthy_within(ctx, self.healthy_within.as_ref())?;
         let before = open.members().await?;
         let mut kept = Vec::with_capacity(before.len());
         for member in &before {
@@ -137,7 +131,7 @@ impl Up {
             .map(|m| m.service().to_string())
             .filter(|s| !before_services.contains(s.as_str()))
             .collect();
-        let within = DEFAULT_HEALTHY_WITHIN;
+        let within = previous::DEFAULT_HEALTHY_WITHIN;
         match super::restore::put_all_back(open, &copies, &created, within, None).await {
             Ok(back) => StepError::failed(format!(
                 "{}; the project is back as it was ({back})",
