@@ -8,6 +8,10 @@
 #   runbook-demo-nginx:1       nginx (Debian's nginx-light); the site comes from a mounted file
 #   runbook-demo-s3:1          an S3 server (s3s-fs, built by scripts/test-services.sh) in MinIO's
 #                              role: buckets are directories of /data, made from $S3_BUCKETS
+#   runbook-demo-prometheus:1  Prometheus (Debian's prometheus); configuration and rules mounted
+#                              at /etc/prometheus by each stack
+#   runbook-demo-alertmanager:1  Alertmanager (Debian's prometheus-alertmanager); configuration
+#                              mounted at /etc/alertmanager
 #   runbook-fixture:1          api and web (scripts/test-images.sh): health endpoints, and with
 #                              DB_HOST set a readiness check that runs SELECT 1 through PgBouncer
 # Idempotent: an image that exists is kept unless REBUILD=1.
@@ -21,6 +25,8 @@ command -v redis-server >/dev/null || need_packages+=(redis-server)
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need_packages+=(pgbouncer)
 command -v busybox >/dev/null || need_packages+=(busybox-static)
 [ -x /usr/sbin/nginx ] || need_packages+=(nginx-light)
+[ -x /usr/bin/prometheus ] || need_packages+=(prometheus)
+[ -x /usr/bin/prometheus-alertmanager ] || need_packages+=(prometheus-alertmanager)
 if [ ${#need_packages[@]} -gt 0 ]; then
     echo "== installing ${need_packages[*]} (Debian) for the demo images"
     # policy-rc.d: the packages' own services must not start on this host.
@@ -38,7 +44,7 @@ base_root() {
     mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/var/run/postgresql" "$root/data"
     chmod 1777 "$root/tmp"
     cp "$(command -v busybox)" "$root/bin/busybox"
-    for tool in sh cat echo ls rm touch sleep mkdir grep wc true false env id chmod; do
+    for tool in sh cat echo ls rm touch sleep mkdir grep wc true false env id chmod wget; do
         ln -s busybox "$root/bin/$tool"
     done
     printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:postgres:/data:/bin/sh\n' >"$root/etc/passwd"
@@ -184,6 +190,27 @@ exec s3s-fs --host 0.0.0.0 --port 9000 --access-key "$S3_ACCESS_KEY" --secret-ke
 EOF
     chmod +x "$root/entrypoint.sh"
     import "$root" runbook-demo-s3:1 'CMD ["/entrypoint.sh"]'
+fi
+
+if ! have runbook-demo-prometheus:1; then
+    root=$(base_root)
+    with_libs "$root" /usr/bin/prometheus
+    # The stack's prometheus.yml and rules are mounted over /etc/prometheus; the data is
+    # scratch (a demo keeps no history across restarts).
+    mkdir -p "$root/etc/prometheus"
+    import "$root" runbook-demo-prometheus:1 'USER postgres' \
+        'CMD ["/usr/bin/prometheus", "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/tmp/prometheus", "--web.listen-address=:9090"]'
+fi
+
+if ! have runbook-demo-alertmanager:1; then
+    root=$(base_root)
+    with_libs "$root" /usr/bin/prometheus-alertmanager
+    # Debian's build reads its notification templates from here rather than embedding them.
+    cp -r --parents /usr/share/prometheus/alertmanager "$root"
+    mkdir -p "$root/etc/alertmanager"
+    # One instance: no cluster gossip port.
+    import "$root" runbook-demo-alertmanager:1 'USER postgres' \
+        'CMD ["/usr/bin/prometheus-alertmanager", "--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/tmp/alertmanager", "--cluster.listen-address=", "--web.listen-address=:9093"]'
 fi
 
 have runbook-fixture:1 || scripts/test-images.sh

@@ -4,7 +4,7 @@
 # playbooks/demo/up.yml and playbooks/demo/down.yml, which pass everything in the environment:
 #   PROJECT         compose project name (containers are $PROJECT-<service>-1)
 #   DB_NAME DB_USER DB_PASSWORD REDIS_PASSWORD
-#   PG_PORT API_PORT WEB_PORT   ports published on 127.0.0.1
+#   PG_PORT API_PORT WEB_PORT PROM_PORT AM_PORT   ports published on 127.0.0.1
 #
 #   scripts/demo-stack.sh up     create the network, the volume and the containers (idempotent:
 #                                a service whose container exists is left alone)
@@ -40,7 +40,7 @@ service() {
 
 up() {
     : "${DB_NAME:?}" "${DB_USER:?}" "${DB_PASSWORD:?}" "${REDIS_PASSWORD:?}"
-    : "${PG_PORT:?}" "${API_PORT:?}" "${WEB_PORT:?}"
+    : "${PG_PORT:?}" "${API_PORT:?}" "${WEB_PORT:?}" "${PROM_PORT:?}" "${AM_PORT:?}"
     docker network inspect "$network" >/dev/null 2>&1 ||
         docker network create --label "com.docker.compose.project=$PROJECT" "$network" >/dev/null
     # SIGINT: a fast shutdown, as the official image does (SIGTERM waits for PgBouncer to hang up).
@@ -62,6 +62,20 @@ up() {
     service web -p "127.0.0.1:$WEB_PORT:3000" -e PORT=3000 -e VERSION=1 \
         --health-cmd "/fixture-service probe" \
         runbook-fixture:1
+    # Monitoring as the seed's stack has it: Prometheus scrapes the apps and evaluates the
+    # alert rules, Alertmanager receives them (demo/goodgo/monitoring).
+    local monitoring
+    monitoring="$(cd "$(dirname "$0")/.." && pwd)/demo/goodgo/monitoring"
+    service alertmanager -p "127.0.0.1:$AM_PORT:9093" \
+        -v "$monitoring/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" \
+        --health-cmd "wget -q -O /dev/null http://127.0.0.1:9093/-/healthy" \
+        runbook-demo-alertmanager:1
+    service prometheus -p "127.0.0.1:$PROM_PORT:9090" -e PROJECT="$PROJECT" \
+        -v "$monitoring:/etc/prometheus:ro" \
+        --health-cmd "wget -q -O /dev/null http://127.0.0.1:9090/-/ready" \
+        runbook-demo-prometheus:1 /usr/bin/prometheus --config.file=/etc/prometheus/prometheus.yml \
+        --storage.tsdb.path=/tmp/prometheus --web.listen-address=:9090 \
+        --enable-feature=expand-external-labels
 }
 
 down() {

@@ -11,7 +11,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use crate::support::*;
 
 const PROJECT: &str = "rbt-audio";
-const PORTS: &str = "PG_PORT=25452\nREDIS_PORT=26389\nGREEN_PORT=23201\nBLUE_PORT=23202\n";
+const PORTS: &str =
+    "PG_PORT=25452\nREDIS_PORT=26389\nGREEN_PORT=23201\nBLUE_PORT=23202\nPROM_PORT=29452\n";
 const SECRETS: [(&str, &str); 2] = [
     ("DB_PASSWORD", "audio-db-password-91"),
     ("REDIS_PASSWORD", "audio-redis-password-92"),
@@ -45,6 +46,9 @@ inputs:
   redis_url: redis://127.0.0.1:26389
   backup_dir: "{dir}/backups"
   migrate_command: ["true"]
+  prometheus_url: http://127.0.0.1:29452
+  prometheus_port: 29452
+  monitoring_dir: "{dir}/monitoring"
 "#;
 
 /// NGINX runs as a daemon and outlives the test process that started it: it lives under a
@@ -200,6 +204,14 @@ fn blue_green_deploy_switches_nginx_and_both_rollbacks_bring_green_back() {
         .unwrap()["outputs"]
         .clone();
     assert_ne!(reload["old_workers"], reload["new_workers"], "{reload}");
+    // The demo's Prometheus loaded the seed's rules and scrapes both colours.
+    let alerts = outputs_of(&journal, "alerts");
+    assert_eq!(alerts["status"], "succeeded", "{alerts}");
+    let targets = http_body("http://127.0.0.1:29452/api/v1/targets?state=active");
+    assert!(
+        targets.contains("127.0.0.1:23201") && targets.contains("127.0.0.1:23202"),
+        "{targets}"
+    );
 
     // Immediate rollback: green back up (it was retired), NGINX on it, blue stopped.
     let rollback = "playbooks/audio-tai-loc/immediate-rollback.yml";

@@ -10,8 +10,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use crate::support::*;
 
 const PROJECT: &str = "rbt-carrental";
-const PORTS: &str =
-    "PG_PORT=25442\nREDIS_PORT=26379\nAPI_PORT=23100\nMINIO_PORT=29000\nHTTP_PORT=28080\n";
+const PORTS: &str = "PG_PORT=25442\nREDIS_PORT=26379\nAPI_PORT=23100\nMINIO_PORT=29000\nHTTP_PORT=28080\nPROM_PORT=29190\nAM_PORT=29193\n";
 const SECRETS: [(&str, &str); 4] = [
     ("DB_PASSWORD", "cr-db-password-81"),
     ("REDIS_PASSWORD", "cr-redis-password-82"),
@@ -37,6 +36,8 @@ inputs:
   redis_url: redis://127.0.0.1:26379
   minio_endpoint: http://127.0.0.1:29000
   minio_bucket: carrental
+  prometheus_url: http://127.0.0.1:29190
+  alertmanager_url: http://127.0.0.1:29193
   backup_dir: "{dir}/backups"
   image_repository: runbook-fixture
   migrate_command: ["true"]
@@ -150,7 +151,7 @@ impl Stack {
     fn settle(&self) {
         for _ in 0..120 {
             let (containers, _, _) = self.state();
-            if containers.len() == 6 && containers.iter().all(|c| c.ends_with("running ok")) {
+            if containers.len() == 8 && containers.iter().all(|c| c.ends_with("running ok")) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(250));
@@ -162,14 +163,6 @@ impl Stack {
 /// What NGINX answers on `path`.
 fn site(path: &str) -> String {
     http_body(&format!("http://127.0.0.1:28080{path}"))
-}
-
-fn outputs_of(journal: &[serde_json::Value], step: &str) -> serde_json::Value {
-    events(journal, "step_succeeded")
-        .into_iter()
-        .find(|e| e["step"] == step)
-        .map(|e| e["outputs"].clone())
-        .unwrap_or_else(|| panic!("{step} did not succeed"))
 }
 
 /// A run with a failure injected at `step`: the stack as it was afterwards (what was undone
@@ -201,7 +194,12 @@ fn the_health_check_passes_and_redis_down_is_a_warning_that_redis_down_repairs()
     stack.settle();
     let output = stack.run("playbooks/car-rental/health-check.yml", &[]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert_eq!(outputs_of(&stack.journal(), "containers")["running"], 6);
+    let journal = stack.journal();
+    assert_eq!(outputs_of(&journal, "containers")["running"], 8);
+    // Prometheus and Alertmanager of the demo answered for real.
+    for step in ["prometheus", "alertmanager"] {
+        assert_eq!(outputs_of(&journal, step)["status_code"], 200);
+    }
 
     docker(&["stop", &format!("{PROJECT}_redis_1")]);
     let degraded = stack.run("playbooks/car-rental/health-check.yml", &[]);

@@ -2,15 +2,7 @@
 //! rollback), stats and published ports, copies in and out, exit codes and OOM kills, and an
 //! env var removed then put back. Real engine, local images only.
 
-use crate::support::{Sandbox, Stack, code, docker, events, stderr};
-
-fn outputs_of(journal: &[serde_json::Value], id: &str) -> serde_json::Value {
-    events(journal, "step_succeeded")
-        .into_iter()
-        .find(|e| e["step"] == id)
-        .map(|e| e["outputs"].clone())
-        .unwrap_or_else(|| panic!("{id} did not succeed"))
-}
+use crate::support::{Sandbox, Stack, code, docker, events, outputs_of, stderr};
 
 fn image_id(image: &str) -> String {
     docker(&["image", "inspect", "--format", "{{.Id}}", image])

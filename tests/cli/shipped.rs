@@ -15,6 +15,9 @@ use crate::support::*;
 const PROJECT: &str = "rbt-demo";
 const DB_PORT: &str = "25432";
 const API_PORT: &str = "23001";
+const AM_PORT: &str = "29093";
+/// The demo stack's services: PostgreSQL, PgBouncer, Redis, api, web, Prometheus, Alertmanager.
+const SERVICES: usize = 7;
 const DB_PASSWORD: &str = "demo-db-password";
 const REDIS_PASSWORD: &str = "demo-redis-password";
 
@@ -38,8 +41,13 @@ inputs:
   migrate_command: ["true"]
   reindex_command: []
   image_repository: runbook-fixture
-  prometheus_url: ""
-  alertmanager_url: ""
+  prometheus_port: 29090
+  alertmanager_port: 29093
+  prometheus_url: http://127.0.0.1:29090
+  alertmanager_url: http://127.0.0.1:29093
+  dr_test_image: runbook-demo-postgres:15
+  dr_test_port: 25433
+  dr_test_compose_file: "{root}/compose/goodgo-dr-test.yml"
 "#;
 
 struct Demo {
@@ -76,7 +84,9 @@ impl Demo {
             .expect("scripts/demo-stack.sh runs");
         assert!(removed.status.success(), "demo down: {}", stderr(&removed));
         let sandbox = Sandbox::new();
-        sandbox.write("env.yml", ENVIRONMENT);
+        // Absolute, as a production environment file has it: the daemon runs elsewhere.
+        let root = root().display().to_string();
+        sandbox.write("env.yml", &ENVIRONMENT.replace("{root}", &root));
         let mut demo = Self {
             sandbox,
             backup_content: String::new(),
@@ -162,8 +172,8 @@ impl Demo {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
         let containers = loop {
             let containers = containers();
-            let healthy =
-                containers.len() == 5 && containers.iter().all(|c| c.ends_with(" running healthy"));
+            let healthy = containers.len() == SERVICES
+                && containers.iter().all(|c| c.ends_with(" running healthy"));
             if healthy || std::time::Instant::now() > deadline {
                 break containers;
             }
@@ -224,15 +234,6 @@ fn api_request(method: &str, path: &str) -> String {
     format!("{status} {body}")
 }
 
-/// The outputs of the step that succeeded with this id.
-fn outputs_of(journal: &[serde_json::Value], step: &str) -> serde_json::Value {
-    events(journal, "step_succeeded")
-        .into_iter()
-        .find(|e| e["step"] == step)
-        .unwrap_or_else(|| panic!("`{step}` did not succeed"))["outputs"]
-        .clone()
-}
-
 fn event<'j>(journal: &'j [serde_json::Value], kind: &str) -> &'j serde_json::Value {
     events(journal, kind)
         .into_iter()
@@ -271,9 +272,11 @@ fn the_demo_stack_comes_up_healthy_with_a_backup() {
     assert_eq!(
         state.containers,
         [
+            "/rbt-demo-alertmanager-1 runbook-demo-alertmanager:1 running healthy",
             "/rbt-demo-api-1 runbook-fixture:1 running healthy",
             "/rbt-demo-pgbouncer-1 runbook-demo-pgbouncer:1 running healthy",
             "/rbt-demo-postgres-1 runbook-demo-postgres:15 running healthy",
+            "/rbt-demo-prometheus-1 runbook-demo-prometheus:1 running healthy",
             "/rbt-demo-redis-1 runbook-demo-redis:7 running healthy",
             "/rbt-demo-web-1 runbook-fixture:1 running healthy",
         ]
@@ -413,7 +416,36 @@ fn dr_drill_measures_rto_and_rpo_and_a_tighter_objective_fails_it() {
     // The live data moved on since the backup: row counts drift within the tolerance.
     assert_eq!(verify["failed"], 0, "{verify}");
     assert!(demo.backups().join("verify-latest.json").exists());
+    // Step 3: the backup restored onto a server of its own, which is gone afterwards.
+    let tables = &outputs_of(&journal, "dr-tables")["rows"][0];
+    assert!(tables["users"].as_i64().unwrap() > 0, "{tables}");
+    assert!(
+        dr_test_containers().is_empty(),
+        "{:?}",
+        dr_test_containers()
+    );
+    // Step 5 ran against the demo's real Prometheus and Alertmanager, none skipped.
+    let rules = outputs_of(&journal, "rules-loaded");
+    assert!(rules["rule_count"].as_i64().unwrap() >= 5, "{rules}");
+    for step in ["silence", "alerts-quiet", "alertmanager-up", "end-silence"] {
+        outputs_of(&journal, step);
+    }
+    let silence = outputs_of(&journal, "silence")["silence_id"]
+        .as_str()
+        .expect("a silence id")
+        .to_string();
+    let silences = http_body(&format!(
+        "http://127.0.0.1:{AM_PORT}/api/v2/silence/{silence}"
+    ));
+    assert!(
+        silences.contains(r#""state":"expired""#) && silences.contains(r#""value":"rbt-demo""#),
+        "the drill's silence matched the stack and ended with it: {silences}"
+    );
     let report = demo.report();
+    assert!(
+        report.contains("full restore onto a fresh server in "),
+        "{report}"
+    );
     assert!(report.contains("## Recovery objectives"), "{report}");
     assert!(report.contains("| RTO | 30m |"), "{report}");
     assert!(report.contains("✅ met"), "{report}");
@@ -451,6 +483,22 @@ fn dr_drill_measures_rto_and_rpo_and_a_tighter_objective_fails_it() {
     assert_eq!(started_at("rbt-demo-postgres-1"), postgres_started);
 
     injected_failure_leaves(demo, "playbooks/dr-drill.yml", "checklist", &[], &before);
+    // A failure while the DR test server is up removes it (its rollback).
+    injected_failure_leaves(demo, "playbooks/dr-drill.yml", "dr-tables", &[], &before);
+    assert!(
+        dr_test_containers().is_empty(),
+        "{:?}",
+        dr_test_containers()
+    );
+}
+
+/// The containers of the DR drill's separate database server (step 3).
+fn dr_test_containers() -> Vec<String> {
+    let filter = format!("label=com.docker.compose.project={PROJECT}-dr-test");
+    docker(&["ps", "-aq", "--filter", &filter])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]

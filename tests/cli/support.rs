@@ -290,6 +290,15 @@ pub fn kinds(journal: &[serde_json::Value]) -> Vec<String> {
 }
 
 /// Events of one kind.
+/// The outputs of the step that succeeded with this id.
+pub fn outputs_of(journal: &[serde_json::Value], step: &str) -> serde_json::Value {
+    events(journal, "step_succeeded")
+        .into_iter()
+        .find(|e| e["step"] == step)
+        .unwrap_or_else(|| panic!("`{step}` did not succeed"))["outputs"]
+        .clone()
+}
+
 pub fn events<'j>(journal: &'j [serde_json::Value], kind: &str) -> Vec<&'j serde_json::Value> {
     journal.iter().filter(|e| e["event"] == kind).collect()
 }

@@ -7,7 +7,9 @@
 //! fixture-service probe          exit 0 if GET /health answers 200 (the container healthcheck)
 //! ```
 //! Endpoints: `GET /health` (liveness), `GET /health/ready` (200 or 503), `POST
-//! /admin/unhealthy`, `POST /admin/healthy` (flip health at run time), `GET /version` ($VERSION).
+//! /admin/unhealthy`, `POST /admin/healthy` (flip health at run time), `GET /version` ($VERSION),
+//! `GET /metrics` (Prometheus text format: `app_healthy`, and with `DB_HOST` set
+//! `app_database_up`, the metrics the demo stacks' alert rules read).
 //! Health can also be flipped by creating or removing the file `/tmp/unhealthy`, which
 //! `docker exec` can do without any HTTP client in the image.
 //!
@@ -97,6 +99,7 @@ fn answer(stream: TcpStream) {
         ),
         ("GET", "/health/ready") => readiness(),
         ("GET", "/version") => ("200 OK", std::env::var("VERSION").unwrap_or_default()),
+        ("GET", "/metrics") => ("200 OK", metrics()),
         ("POST", "/admin/unhealthy") => {
             HEALTHY.store(false, Ordering::SeqCst);
             ("200 OK", "unhealthy".to_string())
@@ -114,6 +117,22 @@ fn answer(stream: TcpStream) {
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
+}
+
+/// `/metrics`: what the demo stacks' Prometheus scrapes; the database gauge only where the
+/// service has a database, so that an alert on it cannot fire for a service without one.
+fn metrics() -> String {
+    let mut text = format!(
+        "# TYPE app_healthy gauge\napp_healthy {}\n",
+        u8::from(healthy())
+    );
+    if let Ok(host) = std::env::var("DB_HOST") {
+        let up = u8::from(database::check(&host).is_ok());
+        text.push_str(&format!(
+            "# TYPE app_database_up gauge\napp_database_up {up}\n"
+        ));
+    }
+    text
 }
 
 /// `/health/ready`: the service's own health and, when it has one, its database's.
