@@ -186,6 +186,9 @@ pub struct ResumeArgs {
     /// Run again a step that started and never finished (after checking what it did).
     #[arg(long, value_name = "STEP")]
     pub rerun: Vec<String>,
+    /// The environment file whose `hosts:` the run's steps act on (as given to `run`).
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
     #[command(flatten)]
     pub execution: ExecutionArgs,
 }

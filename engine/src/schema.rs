@@ -72,6 +72,7 @@ pub fn playbook_schema<A: Action>() -> Value {
         "name": { "type": "string", "description": "Human title shown in plans and reports (may use templates, never secrets)." },
         "needs": { "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }], "description": "Steps that must succeed before this one starts." },
         "when": { "type": "string", "description": "minijinja expression; the step is skipped when it is false, e.g. `inputs.flush_cache`." },
+        "host": { "type": "string", "description": "A host of the environment file's `hosts:` the step acts on, over SSH (`app-1`, `\"{{ item }}\"`); its rollback runs there too. Without it: this machine." },
         "show": { "type": "string", "description": "What the step found, shown on the console and in every report once it succeeded: an output's name (`stdout`) or a template (`\"{{ steps.disk.stdout }}\"`); never secrets." },
         "severity": { "enum": ["error", "warning"], "description": "`warning`: a failure is a warning (⚠ everywhere, the run goes on, the exit code is unchanged); default `error`." },
         "sensitive": { "type": "array", "items": { "type": "string" }, "description": "Outputs that are secrets made during the run (a rotated password, a token): redacted everywhere from the moment the step returns them." },

@@ -82,17 +82,32 @@ pub fn read(path: &Path) -> Result<SourceFile, (SourceFile, Vec<Diagnostic>)> {
 /// What to compile a playbook with: `--env FILE` and `--input` values (and whether every
 /// required input must be given), or `Err` after printing what is wrong with the file.
 pub fn compile_options(values: &InputArgs, require_inputs: bool) -> Result<CompileOptions, ()> {
+    let environment = environment(values.env.as_deref())?;
     Ok(CompileOptions {
         inputs: values.inputs.clone(),
-        environment: environment(values.env.as_deref())?,
+        hosts: environment
+            .as_ref()
+            .map(|e| e.hosts.iter().map(|h| h.name.clone()).collect()),
+        environment: environment.map(|e| e.inputs).unwrap_or_default(),
         require_inputs,
     })
 }
 
-/// The input values of `--env FILE`, or `Err` after printing what is wrong with the file.
-fn environment(path: Option<&Path>) -> Result<Vec<(String, String)>, ()> {
+/// The hosts of `--env FILE`, reached over the system's OpenSSH: the transport is chosen
+/// here, once, and the executor only sees [`Hosts`](runbook_engine::action::Hosts).
+pub fn hosts(env: Option<&Path>) -> Result<std::sync::Arc<dyn runbook_engine::action::Hosts>, ()> {
+    Ok(match environment(env)? {
+        Some(environment) if !environment.hosts.is_empty() => {
+            std::sync::Arc::new(runbook_steps::remote::SshHosts::new(environment.hosts))
+        }
+        _ => std::sync::Arc::new(runbook_engine::action::NoHosts),
+    })
+}
+
+/// `--env FILE` read, or `Err` after printing what is wrong with the file.
+fn environment(path: Option<&Path>) -> Result<Option<runbook_engine::load::Environment>, ()> {
     let Some(path) = path else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let source = match SourceFile::read(path) {
         Ok(source) => source,
@@ -106,7 +121,7 @@ fn environment(path: Option<&Path>) -> Result<Vec<(String, String)>, ()> {
         }
     };
     runbook_engine::load::load_environment(&source)
-        .map(|environment| environment.inputs)
+        .map(Some)
         .map_err(|errors| {
             let diagnostics: Vec<Diagnostic> = errors.iter().map(|e| e.to_diagnostic()).collect();
             print_diagnostics(&source, &diagnostics);

@@ -11,6 +11,9 @@ use crate::cli::ResumeArgs;
 pub fn run(args: &ResumeArgs, store: SharedStore) -> Exit {
     // What the run started with (`--fail-at`, `--no-rollback`, `--max-parallel`) is in its
     // journal; the session takes it from there.
+    let Ok(hosts) = super::hosts(args.env.as_deref()) else {
+        return Exit::Invalid;
+    };
     let options = RunOptions {
         max_parallel: super::DEFAULT_MAX_PARALLEL,
         check_mode: false,
@@ -24,7 +27,7 @@ pub fn run(args: &ResumeArgs, store: SharedStore) -> Exit {
         max_parallel: args.execution.max_parallel.map(usize::from),
     };
     execute(|interrupt| {
-        let session = session(store, options, &args.execution, interrupt);
+        let session = session(store, options, &args.execution, interrupt, hosts);
         async move {
             session
                 .resume(request, |source, options| {

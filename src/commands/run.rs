@@ -11,6 +11,9 @@ pub fn run(args: &RunArgs, store: SharedStore) -> Exit {
     let Ok(options) = super::compile_options(&args.values, true) else {
         return Exit::Invalid;
     };
+    let Ok(hosts) = super::hosts(args.values.env.as_deref()) else {
+        return Exit::Invalid;
+    };
     let (source, playbook) = match super::check(&args.file, &options) {
         Ok(checked) => checked,
         Err((source, diagnostics)) => {
@@ -39,7 +42,7 @@ pub fn run(args: &RunArgs, store: SharedStore) -> Exit {
         fail_at: args.fail_at.clone(),
     };
     execute(|interrupt| {
-        let session = session(store, run_options, &args.execution, interrupt);
+        let session = session(store, run_options, &args.execution, interrupt, hosts);
         let given = options.given_inputs(playbook.input_values.keys().map(String::as_str));
         async move { session.start(&source, playbook, &given).await }
     })

@@ -15,8 +15,10 @@ pub fn session(
     options: RunOptions,
     execution: &ExecutionArgs,
     interrupt: Interrupt,
+    hosts: std::sync::Arc<dyn runbook_engine::action::Hosts>,
 ) -> Session {
     Session {
+        hosts,
         observer: crate::console::live(&store.command_prefix()),
         store,
         options,

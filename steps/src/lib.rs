@@ -69,6 +69,7 @@ pub mod postgres;
 mod process;
 pub mod prometheus;
 pub mod redis;
+pub mod remote;
 pub mod s3;
 pub mod shell;
 pub mod tls;

@@ -31,9 +31,29 @@ pub(crate) struct Ended {
 /// `program` names it in errors.
 pub(crate) async fn run(
     ctx: &StepContext,
+    command: tokio::process::Command,
+    program: &str,
+    feed: Option<Feed>,
+) -> Result<Ended, StepError> {
+    run_fed(ctx, command, program, feed, false).await
+}
+
+/// Runs a command on a host ([`RemoteCommand`]): its input written, then held open until it
+/// ends, since the remote side ends the command's process group when its input closes.
+pub(crate) async fn run_remote(
+    ctx: &StepContext,
+    remote: runbook_engine::action::RemoteCommand,
+) -> Result<Ended, StepError> {
+    let feed: Feed = Box::pin(std::io::Cursor::new(remote.stdin));
+    run_fed(ctx, remote.command, &remote.program, Some(feed), true).await
+}
+
+async fn run_fed(
+    ctx: &StepContext,
     mut command: tokio::process::Command,
     program: &str,
     feed: Option<Feed>,
+    hold_input: bool,
 ) -> Result<Ended, StepError> {
     command
         .stdin(if feed.is_some() {
@@ -60,6 +80,10 @@ pub(crate) async fn run(
         tokio::spawn(async move {
             // The program may stop reading early (an error): that broken pipe is its story.
             let result = tokio::io::copy(&mut feed, &mut stdin).await;
+            if hold_input && result.is_ok() {
+                // Until the command ends (this task is aborted then).
+                std::future::pending::<()>().await;
+            }
             drop(stdin);
             result
                 .err()
@@ -73,6 +97,10 @@ pub(crate) async fn run(
     // Whatever it left running in the background would hold the pipes open: end it.
     drop(group);
     let feed_error = match feeding {
+        Some(task) if hold_input => {
+            task.abort();
+            None
+        }
         Some(task) => task.await.ok().flatten().map(|e| e.to_string()),
         None => None,
     };

@@ -2,6 +2,7 @@
 
 use crate::prelude::*;
 use crate::process;
+use crate::remote::sh_quote;
 use crate::{tail_bytes, tail_lines};
 use regex::Regex;
 use serde_json::json;
@@ -64,7 +65,68 @@ impl Run {
         }
     }
 
+    /// What the remote `sh` runs: the program (`exec`, arguments quoted), or the script by
+    /// `shell`, from a variable so that its text is not on the remote command line either.
+    fn remote_script(
+        &self,
+        ctx: &StepContext,
+    ) -> Result<(String, Vec<(String, String)>), StepError> {
+        let mut env = Vec::new();
+        for (name, value) in &self.env {
+            env.push((name.clone(), ctx.render(value)?));
+        }
+        let run = match (&self.argv, &self.script) {
+            (Some(argv), _) => {
+                let words: Result<Vec<String>, StepError> =
+                    argv.iter().map(|a| Ok(sh_quote(&ctx.render(a)?))).collect();
+                format!("exec {}", words?.join(" "))
+            }
+            (None, Some(script)) => {
+                env.push(("RUNBOOK_SCRIPT".into(), ctx.render(script)?));
+                let shell = self.shell.as_deref().unwrap_or("sh -eu");
+                format!("exec {shell} -c 'eval \"$RUNBOOK_SCRIPT\"'")
+            }
+            (None, None) => return Err(StepError::failed("give `argv` or `script`")),
+        };
+        let cwd = match &self.cwd {
+            Some(cwd) => format!("cd {} || exit 1\n", sh_quote(&ctx.render(cwd)?)),
+            None => String::new(),
+        };
+        Ok((format!("{cwd}{run}"), env))
+    }
+
+    /// On the step's `host:`, over its transport; same outputs and judgement as here.
+    async fn execute_remote(
+        &self,
+        ctx: &StepContext,
+        transport: &dyn runbook_engine::action::Transport,
+    ) -> Result<Outputs, StepError> {
+        let (script, env) = self.remote_script(ctx)?;
+        let remote = transport.shell(&script, &env).await?;
+        let program = remote.program.clone();
+        let ended = process::run_remote(ctx, remote).await?;
+        if let Some(why) = transport.explain(ended.exit_code, &ended.stderr).await {
+            return Err(StepError::failed(why));
+        }
+        Finished {
+            program: &program,
+            exit_code: ended.exit_code,
+            signal: None,
+            stdout: &ended.stdout,
+            stderr: &ended.stderr,
+        }
+        .judge(self.expect.as_ref())?;
+        Ok(outputs(json!({
+            "exit_code": ended.exit_code,
+            "stdout": tail_bytes(&ctx.redact(&ended.stdout), OUTPUT_TAIL),
+            "stderr": tail_bytes(&ctx.redact(&ended.stderr), OUTPUT_TAIL),
+        })))
+    }
+
     async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
+        if let Some(transport) = ctx.transport()? {
+            return self.execute_remote(ctx, transport.as_ref()).await;
+        }
         let line = self.command_line(ctx)?;
         let (program, args) = line
             .split_first()

@@ -18,6 +18,7 @@ mod notify;
 mod plan;
 mod postgres;
 mod redis;
+mod remote;
 mod report;
 mod resume;
 mod run;

@@ -78,10 +78,56 @@ pub trait ProcessLog: Send + Sync {
     fn started(&self, step: &str, program: &str, pid: u32);
 }
 
+/// How a step's commands reach the host it names (`host: app-1`): the system's OpenSSH in
+/// runbook, chosen by the CLI; families only ask for the program to start here. Nothing
+/// secret goes on a command line: what the remote command needs comes on its stdin.
+pub trait Transport: Send + Sync {
+    /// The host's name in the environment file.
+    fn host(&self) -> &str;
+    /// Runs `script` with `sh` on the host, with `env` set: the program to start here and
+    /// the bytes to write on its standard input, which must then stay open while it runs
+    /// (the remote side ends the command's whole process group when it closes). Connects
+    /// first, once per host and run, so that a command costs a round trip, not a handshake.
+    fn shell<'a>(
+        &'a self,
+        script: &'a str,
+        env: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<RemoteCommand, StepError>>;
+    /// The transport's own failure (host unreachable, its key unknown), said for a person,
+    /// from how the local program ended; `None` when the remote command itself failed.
+    fn explain<'a>(&'a self, exit_code: i32, stderr: &'a str) -> BoxFuture<'a, Option<String>>;
+}
+
+/// A command that runs on a host: started here, fed `stdin`.
+pub struct RemoteCommand {
+    pub command: tokio::process::Command,
+    /// The local program, for errors and the journal (`ssh`).
+    pub program: String,
+    pub stdin: Vec<u8>,
+}
+
+/// The hosts of the run's environment file, each with its transport.
+pub trait Hosts: Send + Sync {
+    fn transport(&self, host: &str) -> Result<Arc<dyn Transport>, String>;
+}
+
+/// A run without an environment file's hosts: a step that names one fails, saying so.
+pub struct NoHosts;
+
+impl Hosts for NoHosts {
+    fn transport(&self, host: &str) -> Result<Arc<dyn Transport>, String> {
+        Err(format!(
+            "host `{host}` is not declared: give the environment file that lists it under `hosts:` (--env)"
+        ))
+    }
+}
+
 /// What every step of one run shares: the template engine, check mode, who answers
-/// approvals, where programs started are journaled, the redactor, the check's simulation.
+/// approvals, where programs started are journaled, the redactor, the check's simulation,
+/// the hosts steps may run on.
 pub(crate) struct RunShared {
     pub templates: Arc<Templates>,
+    pub hosts: Arc<dyn Hosts>,
     pub check_mode: bool,
     pub approver: Arc<dyn Approver>,
     pub processes: Arc<dyn ProcessLog>,
@@ -92,6 +138,8 @@ pub(crate) struct RunShared {
 #[derive(Clone)]
 pub struct StepContext {
     step: String,
+    /// The step's `host:` as written (a template); `None`: this machine.
+    host: Option<String>,
     /// The template context: inputs, vars, secrets, run, outputs of finished steps, item.
     values: JinjaValue,
     deadline: Option<Instant>,
@@ -105,9 +153,15 @@ pub struct StepContext {
 pub type Simulation = Arc<std::sync::Mutex<std::collections::BTreeMap<String, Value>>>;
 
 impl StepContext {
-    pub(crate) fn new(step: String, values: JinjaValue, shared: Arc<RunShared>) -> Self {
+    pub(crate) fn new(
+        step: String,
+        host: Option<String>,
+        values: JinjaValue,
+        shared: Arc<RunShared>,
+    ) -> Self {
         Self {
             step,
+            host,
             values,
             deadline: None,
             shared,
@@ -148,6 +202,19 @@ impl StepContext {
     pub(crate) fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
         self.deadline = deadline;
         self
+    }
+
+    /// How to reach the host the step names, or `None` when it acts on this machine.
+    pub fn transport(&self) -> Result<Option<Arc<dyn Transport>>, StepError> {
+        let Some(host) = &self.host else {
+            return Ok(None);
+        };
+        let name = self.render_str(host)?;
+        self.shared
+            .hosts
+            .transport(name.trim())
+            .map(Some)
+            .map_err(StepError::failed)
     }
 
     /// The id of the step being run (`restart[api]` for a `for_each` item).

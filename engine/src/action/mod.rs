@@ -17,7 +17,8 @@ mod context;
 
 pub(crate) use context::RunShared;
 pub use context::{
-    ApprovalDecision, Approver, BoxFuture, Outputs, ProcessLog, Simulation, StepContext, StepError,
+    ApprovalDecision, Approver, BoxFuture, Hosts, NoHosts, Outputs, ProcessLog, RemoteCommand,
+    Simulation, StepContext, StepError, Transport,
 };
 
 /// Whether an action changes the systems it touches.

@@ -34,6 +34,7 @@ pub(super) fn assemble<A: Action>(
                 name: raw_step.name.as_ref().map(|n| n.value.clone()),
                 action: group.action.clone(),
                 when: raw_step.when.as_ref().map(|w| w.value.clone()),
+                host: raw_step.host.as_ref().map(|h| h.value.clone()),
                 requires: group.requires.clone(),
                 timeout: raw_step.timeout.or(raw.defaults.timeout),
                 timeout_inherited: raw_step.timeout.is_none() && raw.defaults.timeout.is_some(),
@@ -113,13 +114,14 @@ pub(super) fn assemble<A: Action>(
 
     for (group, nodes) in groups.iter().zip(&nodes_of) {
         for &index in nodes {
-            let (step, item) = match &graph[index] {
-                Node::Step(s) => (s.id.clone(), s.item.clone()),
+            let (step, item, host) = match &graph[index] {
+                Node::Step(s) => (s.id.clone(), s.item.clone(), s.host.clone()),
                 Node::Compensation(_) => unreachable!("only steps were added so far"),
             };
             for spec in &group.rollback {
                 let comp = graph.add_node(Node::Compensation(Compensation {
                     step: step.clone(),
+                    host: host.clone(),
                     item: item.clone(),
                     spec: spec.clone(),
                 }));

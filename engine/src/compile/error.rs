@@ -77,6 +77,12 @@ pub enum CompileError {
     },
     #[error("unknown input `{name}` given")]
     UnknownInputGiven { name: String, hint: String },
+    #[error("host `{host}` is not declared in the environment file")]
+    UnknownHost {
+        host: String,
+        hint: String,
+        span: Span,
+    },
     #[error("{message}")]
     ForEach {
         message: String,
@@ -150,6 +156,11 @@ impl CompileError {
             }
             Self::UnknownInputGiven { hint, .. } => {
                 Diagnostic::global("unknown-input", message).hint(hint.clone())
+            }
+            Self::UnknownHost { hint, span, .. } => {
+                Diagnostic::error("unknown-host", message, *span)
+                    .label("not in `hosts:`")
+                    .hint(hint.clone())
             }
             Self::ForEach { hint, span, .. } => {
                 with_hint(Diagnostic::error("invalid-for-each", message, *span).label("here"), hint)

@@ -60,6 +60,9 @@ pub struct CompileOptions {
     /// Report required inputs that were not given. `validate` checks a playbook on its own;
     /// `plan` and `run` need every input.
     pub require_inputs: bool,
+    /// The hosts of the environment file, when one is given: a step's literal `host:` must be
+    /// one of them. Without an environment file, hosts are checked when the step runs.
+    pub hosts: Option<Vec<String>>,
 }
 
 impl CompileOptions {
@@ -89,6 +92,7 @@ pub fn compile<A: Action>(
     let input_values = inputs::resolve(&raw.inputs, &given, options.require_inputs, &mut errors);
     let mut compiler = Compiler::<A> {
         raw,
+        hosts: options.hosts.as_deref(),
         source,
         errors,
         reader: TemplateReader::new(),
@@ -187,6 +191,7 @@ impl Scope {
 
 struct Compiler<'a, A> {
     raw: &'a RawPlaybook,
+    hosts: Option<&'a [String]>,
     source: &'a SourceFile,
     errors: Vec<CompileError>,
     reader: TemplateReader,

@@ -70,6 +70,8 @@ pub struct Step<A> {
     pub name: Option<String>,
     pub action: A,
     pub when: Option<String>,
+    /// The host it runs on (a template over inputs and `item`), its rollback too.
+    pub host: Option<String>,
     pub requires: Vec<ActionSpec<A>>,
     pub timeout: Option<Duration>,
     /// The timeout is the playbook's `defaults.timeout`, not the step's own.
@@ -114,6 +116,8 @@ pub struct ActionSpec<A> {
 pub struct Compensation<A> {
     /// The step this undoes.
     pub step: String,
+    /// Where that step ran: its undo runs there too.
+    pub host: Option<String>,
     pub item: Option<Value>,
     pub spec: ActionSpec<A>,
 }

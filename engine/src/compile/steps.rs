@@ -36,6 +36,33 @@ impl<'a, A: Action> Compiler<'a, A> {
                 &own(Some("a `when` condition".into())),
             );
         }
+        if let Some(host) = &step.host {
+            self.check_text(
+                &host.value,
+                host.span,
+                false,
+                &own(Some("a step's `host`".into())),
+            );
+            if let Some(declared) = self.hosts
+                && !is_template(&host.value)
+                && !declared.iter().any(|h| h == host.value.trim())
+            {
+                self.errors.push(CompileError::UnknownHost {
+                    host: host.value.clone(),
+                    hint: match crate::suggest::did_you_mean(
+                        &host.value,
+                        declared.iter().map(String::as_str),
+                    ) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None if declared.is_empty() => {
+                            "the environment file declares no `hosts:`".into()
+                        }
+                        None => format!("the environment declares {}", declared.join(", ")),
+                    },
+                    span: host.span,
+                });
+            }
+        }
         let items = step
             .for_each
             .as_ref()

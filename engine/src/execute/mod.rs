@@ -165,6 +165,7 @@ impl<A: Action> Executor<A> {
         templates: Arc<Templates>,
         recorder: Arc<Recorder>,
         approver: Arc<dyn Approver>,
+        hosts: Arc<dyn crate::action::Hosts>,
         options: RunOptions,
     ) -> Self {
         let states = playbook
@@ -180,6 +181,7 @@ impl<A: Action> Executor<A> {
             .collect();
         let shared = Arc::new(crate::action::RunShared {
             templates,
+            hosts,
             check_mode: options.check_mode,
             approver,
             processes: recorder.clone(),
@@ -283,7 +285,7 @@ impl<A: Action> Executor<A> {
             && let Some(objectives) = &self.playbook.objectives
         {
             let data_as_of = objectives.data_as_of.as_ref().map(|text| {
-                self.context("objectives", None)
+                self.context("objectives", None, None)
                     .render_str(text)
                     .map_err(|e| e.message)
             });
@@ -492,16 +494,22 @@ impl<A: Action> Executor<A> {
         StepRun {
             playbook: self.playbook.clone(),
             index,
-            ctx: self.context(&step.id, step.item.as_ref()),
+            ctx: self.context(&step.id, step.host.as_ref(), step.item.as_ref()),
             recorder: self.recorder.clone(),
             inject_failure: self.options.fail_at.as_deref() == Some(step.id.as_str())
                 || self.options.fail_at.as_deref() == Some(step.origin.as_str()),
         }
     }
 
-    fn context(&self, step: &str, item: Option<&serde_json::Value>) -> StepContext {
+    fn context(
+        &self,
+        step: &str,
+        host: Option<&String>,
+        item: Option<&serde_json::Value>,
+    ) -> StepContext {
         StepContext::new(
             step.to_string(),
+            host.cloned(),
             self.scope.values(item),
             self.shared.clone(),
         )
@@ -771,7 +779,11 @@ impl<A: Action> Executor<A> {
                 {
                     continue;
                 }
-                let ctx = self.context(&step_id, compensation.item.as_ref());
+                let ctx = self.context(
+                    &step_id,
+                    compensation.host.as_ref(),
+                    compensation.item.as_ref(),
+                );
                 let label = spec_label(&compensation.spec);
                 self.recorder.record(Event::CompensationStarted {
                     step: step_id.clone(),
@@ -812,7 +824,7 @@ impl<A: Action> Executor<A> {
             if self.handlers_done.contains(&index) {
                 continue;
             }
-            let ctx = self.context("on_failure", None);
+            let ctx = self.context("on_failure", None, None);
             let attempted = run_spec(spec, &ctx, &self.recorder, "on_failure").await;
             self.recorder.record(Event::HandlerFinished {
                 index,

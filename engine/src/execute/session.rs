@@ -78,6 +78,8 @@ pub struct Session {
     /// The daemon starting this run, if one is (kept with the run: daemons take over only
     /// runs a daemon started).
     pub started_by: Option<String>,
+    /// The environment file's hosts, for steps with `host:` (the CLI's SSH transport).
+    pub hosts: Arc<dyn crate::action::Hosts>,
 }
 
 pub fn fingerprint(text: &str) -> String {
@@ -266,6 +268,8 @@ impl Session {
             inputs: raw_inputs,
             environment: Vec::new(),
             require_inputs: true,
+            // The hosts are checked when each step runs, against those the resume was given.
+            hosts: None,
         };
         let playbook =
             compile(&source, &options).map_err(|d| SessionError::Invalid(source.clone(), d))?;
@@ -578,6 +582,7 @@ impl Session {
             templates,
             recorder,
             approver,
+            self.hosts.clone(),
             self.options.clone(),
         )
     }

@@ -164,6 +164,7 @@ async fn execute(yaml: &str, options: RunOptions) -> (RunStatus, Vec<Entry>) {
         templates,
         recorder,
         approver,
+        Arc::new(crate::action::NoHosts),
         options,
     );
     let status = executor.run(Interrupt::default()).await;

@@ -10,6 +10,14 @@
 //! ```
 //! A playbook takes the values of the inputs it declares and ignores the others: one file
 //! serves many playbooks. `--input` on the command line wins over the file.
+//!
+//! `hosts:` names the machines steps may run on (`host: app-1` on a step), each reached with
+//! the system's OpenSSH client:
+//!
+//! ```yaml
+//! hosts:
+//!   app-1: { ssh: deploy@10.0.0.5, port: 22, identity_file: ~/.ssh/deploy, jump: bastion }
+//! ```
 
 use super::LoadError;
 use super::node::{Node, NodeKind};
@@ -17,13 +25,41 @@ use super::parse;
 use crate::source::SourceFile;
 
 /// Keys of an environment file's top level.
-pub const ENVIRONMENT_KEYS: &[&str] = &["description", "inputs"];
+pub const ENVIRONMENT_KEYS: &[&str] = &["description", "inputs", "hosts"];
+
+/// Keys of one host of `hosts:`.
+pub const HOST_KEYS: &[&str] = &[
+    "ssh",
+    "port",
+    "user",
+    "identity_file",
+    "jump",
+    "known_hosts",
+];
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Environment {
     pub description: Option<String>,
     /// Values as `--input` text: scalars as written, lists as JSON.
     pub inputs: Vec<(String, String)>,
+    /// The machines steps may name with `host:`, in the file's order.
+    pub hosts: Vec<HostSpec>,
+}
+
+/// A host of the environment: how OpenSSH reaches it. Everything else (agent, ciphers,
+/// `~/.ssh/config` entries) is the operator's own ssh configuration, used as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostSpec {
+    pub name: String,
+    /// The destination: `deploy@10.0.0.5`, or a `Host` of `~/.ssh/config`.
+    pub ssh: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub identity_file: Option<String>,
+    /// A jump host (`ssh -J`).
+    pub jump: Option<String>,
+    /// The known_hosts file to check the host's key against (default: ssh's own).
+    pub known_hosts: Option<String>,
 }
 
 /// Reads an environment file; every problem with its place in the file.
@@ -45,6 +81,17 @@ pub fn load_environment(source: &SourceFile) -> Result<Environment, Vec<LoadErro
                 NodeKind::Str(text) => environment.description = Some(text.clone()),
                 _ => errors.push(wrong_type("description", "a string", value)),
             },
+            "hosts" => match &value.kind {
+                NodeKind::Map(hosts) => {
+                    for (name, value) in hosts {
+                        match host(&name.value, value) {
+                            Ok(spec) => environment.hosts.push(spec),
+                            Err(error) => errors.push(error),
+                        }
+                    }
+                }
+                _ => errors.push(wrong_type("hosts", "a mapping of host names", value)),
+            },
             "inputs" => match &value.kind {
                 NodeKind::Map(inputs) => {
                     for (name, value) in inputs {
@@ -65,7 +112,7 @@ pub fn load_environment(source: &SourceFile) -> Result<Environment, Vec<LoadErro
                 context: "the environment file",
                 hint: match crate::suggest::did_you_mean(other, ENVIRONMENT_KEYS.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
-                    None => "an environment file has `description` and `inputs`".into(),
+                    None => "an environment file has `description`, `inputs` and `hosts`".into(),
                 },
                 span: key.span,
             }),
@@ -76,6 +123,69 @@ pub fn load_environment(source: &SourceFile) -> Result<Environment, Vec<LoadErro
     } else {
         Err(errors)
     }
+}
+
+/// One host: `{ ssh: user@address, ... }`, or just the destination as a string.
+fn host(name: &str, value: &Node) -> Result<HostSpec, LoadError> {
+    let mut spec = HostSpec {
+        name: name.to_string(),
+        ..HostSpec::default()
+    };
+    let entries = match &value.kind {
+        NodeKind::Str(destination) => {
+            spec.ssh = destination.clone();
+            return Ok(spec);
+        }
+        NodeKind::Map(entries) => entries,
+        _ => {
+            return Err(wrong_type(
+                name,
+                "a mapping with `ssh: user@address`",
+                value,
+            ));
+        }
+    };
+    for (key, value) in entries {
+        let text = || {
+            value
+                .scalar_text()
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| wrong_type(&key.value, "a string", value))
+        };
+        match key.value.as_str() {
+            "ssh" => spec.ssh = text()?,
+            "port" => {
+                spec.port = Some(
+                    text()?
+                        .parse()
+                        .map_err(|_| wrong_type("port", "a port number", value))?,
+                )
+            }
+            "user" => spec.user = Some(text()?),
+            "identity_file" => spec.identity_file = Some(text()?),
+            "jump" => spec.jump = Some(text()?),
+            "known_hosts" => spec.known_hosts = Some(text()?),
+            other => {
+                return Err(LoadError::UnknownKey {
+                    key: other.to_string(),
+                    context: "a host",
+                    hint: match crate::suggest::did_you_mean(other, HOST_KEYS.iter().copied()) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("a host has {}", HOST_KEYS.join(", ")),
+                    },
+                    span: key.span,
+                });
+            }
+        }
+    }
+    if spec.ssh.is_empty() {
+        return Err(LoadError::MissingKey {
+            key: "ssh",
+            context: "a host (its destination: `ssh: deploy@10.0.0.5`)",
+            span: value.span,
+        });
+    }
+    Ok(spec)
 }
 
 /// The value as `--input` would give it: lists as JSON so that items may hold commas.
@@ -119,6 +229,27 @@ mod tests {
                 ("production".to_string(), "false".to_string()),
                 ("apps".to_string(), r#"["api","web,2"]"#.to_string()),
             ]
+        );
+    }
+
+    #[test]
+    fn hosts_are_read_with_their_ssh_settings() {
+        let env = load("hosts:\n  app-1: { ssh: deploy@10.0.0.5, port: 2222, jump: bastion }\n  db-1: root@10.0.0.6\n").unwrap();
+        assert_eq!(env.hosts.len(), 2);
+        assert_eq!(env.hosts[0].name, "app-1");
+        assert_eq!(env.hosts[0].ssh, "deploy@10.0.0.5");
+        assert_eq!(env.hosts[0].port, Some(2222));
+        assert_eq!(env.hosts[0].jump.as_deref(), Some("bastion"));
+        assert_eq!(env.hosts[1].ssh, "root@10.0.0.6");
+        let errors = load("hosts:\n  app-1: { prot: 22 }\n").unwrap_err();
+        assert!(
+            matches!(&errors[0], LoadError::UnknownKey { hint, .. } if hint.contains("`port`")),
+            "{errors:?}"
+        );
+        let errors = load("hosts:\n  app-1: { port: 22 }\n").unwrap_err();
+        assert!(
+            matches!(&errors[0], LoadError::MissingKey { key: "ssh", .. }),
+            "{errors:?}"
         );
     }
 

@@ -12,7 +12,7 @@ pub mod node;
 pub mod parse;
 pub mod raw;
 
-pub use environment::{ENVIRONMENT_KEYS, Environment, load_environment};
+pub use environment::{ENVIRONMENT_KEYS, Environment, HOST_KEYS, HostSpec, load_environment};
 pub use error::LoadError;
 pub use raw::*;
 
@@ -46,6 +46,7 @@ pub const STEP_KEYS: &[&str] = &[
     "name",
     "needs",
     "when",
+    "host",
     "requires",
     "timeout",
     "retry",
@@ -248,6 +249,7 @@ impl Decoder<'_> {
             .map(|n| self.string_list("needs", n))
             .unwrap_or_default();
         let when = f.value("when").and_then(|n| self.string("when", n));
+        let host = f.value("host").and_then(|n| self.string("host", n));
         let requires = f
             .value("requires")
             .map(|n| {
@@ -293,6 +295,7 @@ impl Decoder<'_> {
             name,
             needs,
             when,
+            host,
             requires,
             timeout,
             retry,

@@ -45,6 +45,8 @@ pub struct RawStep {
     pub name: Option<Spanned<String>>,
     pub needs: Vec<Spanned<String>>,
     pub when: Option<Spanned<String>>,
+    /// The environment's host the step acts on (`app-1`, `"{{ item }}"`); none: this machine.
+    pub host: Option<Spanned<String>>,
     pub requires: Vec<RawAction>,
     pub timeout: Option<Duration>,
     pub retry: Option<Retry>,

@@ -143,6 +143,9 @@ fn step_markdown(out: &mut String, step: &StepView) {
                 .join(", ")
         ));
     }
+    if let Some(host) = &step.host {
+        facts.push(format!("**On host:** `{}`", cell(host)));
+    }
     if let Some(when) = &step.when {
         facts.push(format!("**Only when:** `{}`", cell(when)));
     }

@@ -76,6 +76,9 @@ fn step_text(out: &mut String, step: &StepView) {
     if !step.needs.is_empty() {
         let _ = writeln!(out, "      needs: {}", step.needs.join(", "));
     }
+    if let Some(host) = &step.host {
+        let _ = writeln!(out, "      on host: {host}");
+    }
     if let Some(when) = &step.when {
         let _ = writeln!(out, "      when: {when}");
     }

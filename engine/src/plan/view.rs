@@ -85,6 +85,10 @@ pub struct StepView {
     pub action: ActionView,
     pub needs: Vec<String>,
     pub when: Option<String>,
+    /// The host it runs on (its `host:`, rendered where inputs and `item` say); none: the
+    /// machine runbook runs on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub requires: Vec<ActionView>,
     pub rollback: Vec<ActionView>,
     pub idempotent: bool,
@@ -255,6 +259,7 @@ fn step_view<A: Action>(
             .map(|s| s.id.clone())
             .collect(),
         when: step.when.clone(),
+        host: step.host.as_ref().map(|h| renderer.text(h, item)),
         requires: step
             .requires
             .iter()

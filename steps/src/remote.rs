@@ -1,0 +1,356 @@
+//! Hosts of the environment file reached with the system's OpenSSH client: the operator's
+//! own `~/.ssh/config`, agent, jump hosts and known_hosts, with strict host-key checking and
+//! one multiplexed master connection per host (`ControlMaster`), so a step costs a round
+//! trip, not a handshake.
+//!
+//! A remote command gets nothing secret on its command line: the fixed wrapper below is the
+//! only argument ssh sends; the environment and the command come on its standard input,
+//! through a FIFO the remote `sh` reads its script from. The wrapper starts the command in a
+//! session of its own and kills that whole process group when its standard input closes,
+//! that is when runbook's ssh goes away (a timeout, a cancellation, runbook killed), so that
+//! nothing is left running on the host.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use runbook_engine::action::{Hosts, RemoteCommand, Transport};
+use runbook_engine::load::HostSpec;
+use tokio::sync::OnceCell;
+
+use crate::prelude::*;
+
+/// The hosts of one environment file.
+pub struct SshHosts {
+    hosts: BTreeMap<String, Arc<SshTransport>>,
+}
+
+impl SshHosts {
+    pub fn new(specs: Vec<HostSpec>) -> Self {
+        let control_dir = control_dir();
+        let hosts = specs
+            .into_iter()
+            .map(|spec| {
+                let transport = SshTransport {
+                    control_path: control_dir.join("%C"),
+                    spec: spec.clone(),
+                    connected: OnceCell::new(),
+                };
+                (spec.name, Arc::new(transport))
+            })
+            .collect();
+        Self { hosts }
+    }
+}
+
+impl Hosts for SshHosts {
+    fn transport(&self, host: &str) -> Result<Arc<dyn Transport>, String> {
+        match self.hosts.get(host) {
+            Some(transport) => Ok(transport.clone()),
+            None => Err(format!(
+                "host `{host}` is not in the environment file's `hosts:` ({})",
+                self.hosts.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+}
+
+/// Where the master connections' sockets live: a directory only this user can enter (a
+/// socket there lets anyone who can reach it run commands as the operator on the host).
+fn control_dir() -> PathBuf {
+    use std::os::unix::fs::DirBuilderExt;
+    let uid = nix::unistd::getuid();
+    let dir = std::env::var_os("RUNBOOK_SSH_CONTROL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("runbook-ssh-{uid}")));
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    dir
+}
+
+pub struct SshTransport {
+    spec: HostSpec,
+    /// `ControlPath`: `%C` is ssh's hash of host, port and user (a short socket path).
+    control_path: PathBuf,
+    /// The master connection, made once; its error is every step's on that host.
+    connected: OnceCell<Result<(), String>>,
+}
+
+/// How long a master connection outlives its last use: the next run within that time
+/// reuses it; after it, the connection closes by itself.
+const CONTROL_PERSIST: &str = "120";
+
+impl SshTransport {
+    /// `ssh` with the host's settings and the multiplexing options, up to the destination.
+    fn ssh(&self, master: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new("ssh");
+        let spec = &self.spec;
+        command.args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=10",
+            // A host that stops answering (its network cut) is noticed within ~15 s.
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=3",
+            "-o",
+            &format!("ControlMaster={master}"),
+            "-o",
+        ]);
+        command.arg(format!("ControlPath={}", self.control_path.display()));
+        command.args(["-o", &format!("ControlPersist={CONTROL_PERSIST}")]);
+        if let Some(port) = spec.port {
+            command.args(["-p", &port.to_string()]);
+        }
+        if let Some(user) = &spec.user {
+            command.args(["-l", user]);
+        }
+        if let Some(identity) = &spec.identity_file {
+            command.args(["-i", &expand_home(identity), "-o", "IdentitiesOnly=yes"]);
+        }
+        if let Some(jump) = &spec.jump {
+            command.args(["-J", jump]);
+        }
+        if let Some(known) = &spec.known_hosts {
+            command.arg("-o");
+            command.arg(format!("UserKnownHostsFile={}", expand_home(known)));
+        }
+        command.kill_on_drop(true);
+        command
+    }
+
+    /// The master connection: reused if one is up, else started in a process group of its
+    /// own (a step's group is killed when the step ends; the master serves the whole run).
+    async fn connect(&self) -> Result<(), String> {
+        let mut check = self.ssh("no");
+        check
+            .args(["-O", "check", &self.spec.ssh])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if check.status().await.is_ok_and(|s| s.success()) {
+            return Ok(());
+        }
+        let mut master = self.ssh("yes");
+        master
+            .args(["-N", "-f", &self.spec.ssh])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let output = master
+            .output()
+            .await
+            .map_err(|e| format!("cannot start `ssh`: {e} (is OpenSSH's client installed?)"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        Err(self
+            .explain_failure(&stderr)
+            .await
+            .unwrap_or_else(|| format!("cannot connect to {}: {}", self.place(), stderr.trim())))
+    }
+
+    /// `deploy@10.0.0.5:2222 (app-1)`, for messages.
+    fn place(&self) -> String {
+        let port = self.spec.port.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{}{port} (host `{}`)", self.spec.ssh, self.spec.name)
+    }
+
+    /// ssh's own failures, said with what to do; an unknown host key with its fingerprint.
+    async fn explain_failure(&self, stderr: &str) -> Option<String> {
+        let place = self.place();
+        if stderr.contains("Host key verification failed")
+            || stderr.contains("host key is known")
+            || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        {
+            let changed = stderr.contains("HAS CHANGED");
+            let fingerprints = self.scan_fingerprints().await;
+            let known = self
+                .spec
+                .known_hosts
+                .as_deref()
+                .unwrap_or("~/.ssh/known_hosts");
+            let address = self.spec.ssh.rsplit('@').next().unwrap_or(&self.spec.ssh);
+            let port = self
+                .spec
+                .port
+                .map(|p| format!("-p {p} "))
+                .unwrap_or_default();
+            return Some(format!(
+                "the host key of {place} is {}: {}. runbook never accepts a host key by itself.\nhint: check the fingerprint with the host's owner (on the host: `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), then add it: `ssh-keyscan {port}{address} >> {known}`",
+                if changed {
+                    "not the one known_hosts has (it CHANGED)"
+                } else {
+                    "unknown"
+                },
+                if fingerprints.is_empty() {
+                    "its fingerprint could not be read".to_string()
+                } else {
+                    fingerprints.join(", ")
+                },
+            ));
+        }
+        if stderr.contains("Permission denied") {
+            return Some(format!(
+                "{place} refused the login: {}\nhint: check the user, `identity_file`, and that the key is in the host's authorized_keys (ssh-agent keys count too)",
+                stderr.trim()
+            ));
+        }
+        if stderr.contains("Connection timed out")
+            || stderr.contains("Connection refused")
+            || stderr.contains("No route to host")
+            || stderr.contains("Could not resolve hostname")
+            || stderr.contains("Timeout, server")
+            || stderr.contains("Broken pipe")
+            || stderr.contains("Connection closed")
+        {
+            return Some(format!("cannot reach {place}: {}", stderr.trim()));
+        }
+        None
+    }
+
+    /// The host's key fingerprints as the network shows them (`ssh-keyscan | ssh-keygen -l`).
+    async fn scan_fingerprints(&self) -> Vec<String> {
+        let address = self.spec.ssh.rsplit('@').next().unwrap_or(&self.spec.ssh);
+        let mut scan = tokio::process::Command::new("ssh-keyscan");
+        scan.args(["-T", "5"]);
+        if let Some(port) = self.spec.port {
+            scan.args(["-p", &port.to_string()]);
+        }
+        scan.arg(address).stderr(Stdio::null()).kill_on_drop(true);
+        let Ok(keys) = scan.output().await else {
+            return Vec::new();
+        };
+        let Ok(mut keygen) = tokio::process::Command::new("ssh-keygen")
+            .args(["-l", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+        else {
+            return Vec::new();
+        };
+        if let Some(mut stdin) = keygen.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            let _ = stdin.write_all(&keys.stdout).await;
+        }
+        let Ok(listed) = keygen.wait_with_output().await else {
+            return Vec::new();
+        };
+        // `256 SHA256:abc... [host]:port (ED25519)` -> `ED25519 SHA256:abc...`
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let kind = fields.last()?.trim_matches(|c| c == '(' || c == ')');
+                Some(format!("{kind} {}", fields.get(1)?))
+            })
+            .collect()
+    }
+}
+
+/// The remote side: a fixed text (the only thing on the remote command line). It reads the
+/// script from its standard input up to the end marker into a FIFO that a new session's `sh`
+/// runs, then waits; if its standard input closes first, it kills that session's group.
+fn wrapper(marker: &str) -> String {
+    format!(
+        concat!(
+            // A background job's stdin is /dev/null: keep the channel's as fd 3 for the watcher.
+            "exec 3<&0; ",
+            "d=$(mktemp -d) && mkfifo \"$d/s\" || exit 125; ",
+            "setsid sh \"$d/s\" </dev/null 3<&- & p=$!; ",
+            "while IFS= read -r l && [ \"$l\" != {m} ]; do printf '%s\\n' \"$l\"; done >\"$d/s\"; ",
+            "rm -rf \"$d\"; ",
+            "{{ cat <&3 >/dev/null; kill -TERM -- -$p; sleep 1; kill -KILL -- -$p; }} >/dev/null 2>&1 & w=$!; ",
+            "wait $p; c=$?; kill $w 2>/dev/null; exit $c"
+        ),
+        m = marker
+    )
+}
+
+/// `'text'` for sh, whatever the text holds.
+pub(crate) fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+fn expand_home(path: &str) -> String {
+    match (path.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => path.to_string(),
+    }
+}
+
+impl Transport for SshTransport {
+    fn host(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn shell<'a>(
+        &'a self,
+        script: &'a str,
+        env: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<RemoteCommand, StepError>> {
+        Box::pin(async move {
+            self.connected
+                .get_or_init(|| self.connect())
+                .await
+                .clone()
+                .map_err(StepError::failed)?;
+            let mut payload = String::new();
+            for (name, value) in env {
+                payload.push_str(&format!("export {name}={}\n", sh_quote(value)));
+            }
+            payload.push_str(script);
+            payload.push('\n');
+            // The end marker is derived from the payload, so the payload cannot hold it.
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(payload.as_bytes());
+            let marker: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+            let marker = format!("__RUNBOOK_END_{marker}__");
+            payload.push_str(&marker);
+            payload.push('\n');
+            let mut command = self.ssh("no");
+            command.args(["-T", &self.spec.ssh, "--", &wrapper(&marker)]);
+            Ok(RemoteCommand {
+                command,
+                program: format!("ssh {}", self.spec.name),
+                stdin: payload.into_bytes(),
+            })
+        })
+    }
+
+    fn explain<'a>(&'a self, exit_code: i32, stderr: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            // 255 is ssh's own failure; anything else is the remote command's exit code.
+            if exit_code != 255 {
+                return None;
+            }
+            self.explain_failure(stderr).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_keeps_every_character() {
+        assert_eq!(sh_quote("it's $HOME"), r"'it'\''s $HOME'");
+    }
+
+    #[test]
+    fn the_wrapper_holds_no_payload() {
+        let text = wrapper("__RUNBOOK_END_1__");
+        assert!(text.contains("__RUNBOOK_END_1__") && !text.contains("export"));
+    }
+}

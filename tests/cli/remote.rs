@@ -1,0 +1,288 @@
+//! Steps on remote hosts over SSH (`host:` on a step, `hosts:` in the environment file), against
+//! real sshd (Debian's openssh-server, imaged as `runbook-test-sshd:1` by
+//! scripts/test-services.sh): each host a container with its own address and host key, whose
+//! key the test writes into a known_hosts file of its own. What is shown: a command and its
+//! rollback run on the host, one login serves every step (multiplexing), nothing secret on the
+//! remote command line or in sshd's log, an unknown host key refused with its fingerprint, a
+//! timed-out command's whole process group gone from the host, an undeclared host refused by
+//! the compiler.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::support::*;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+const SECRET: &str = "remote-secret-token-8841";
+
+/// An sshd host of its own: a container, its keys, its address.
+struct SshHost {
+    name: String,
+    keys: tempfile::TempDir,
+    address: String,
+}
+
+impl SshHost {
+    fn start() -> Self {
+        let name = format!(
+            "rbt-ssh-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let keys = tempfile::tempdir().expect("key directory");
+        for key in ["host_ed25519", "id"] {
+            let made = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", key, "-f"])
+                .arg(keys.path().join(key))
+                .status()
+                .expect("ssh-keygen runs");
+            assert!(made.success());
+        }
+        std::fs::copy(
+            keys.path().join("id.pub"),
+            keys.path().join("authorized_keys"),
+        )
+        .unwrap();
+        let mount = format!("{}:/keys:ro", keys.path().display());
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-v",
+            &mount,
+            "runbook-test-sshd:1",
+        ]);
+        let address = docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &name]);
+        let host = Self {
+            name,
+            keys,
+            address,
+        };
+        host.trust();
+        host
+    }
+
+    /// known_hosts with this host's key, as an operator who checked it would have.
+    fn trust(&self) {
+        let public = std::fs::read_to_string(self.keys.path().join("host_ed25519.pub")).unwrap();
+        let key: Vec<&str> = public.split_whitespace().take(2).collect();
+        std::fs::write(
+            self.known_hosts(),
+            format!("{} {}\n", self.address, key.join(" ")),
+        )
+        .unwrap();
+    }
+
+    fn known_hosts(&self) -> PathBuf {
+        self.keys.path().join("known_hosts")
+    }
+
+    /// The environment file's entry for this host.
+    fn entry(&self, host: &str) -> String {
+        format!(
+            "  {host}: {{ ssh: root@{}, identity_file: {}, known_hosts: {} }}\n",
+            self.address,
+            self.keys.path().join("id").display(),
+            self.known_hosts().display()
+        )
+    }
+
+    fn exec(&self, command: &str) -> String {
+        docker(&["exec", &self.name, "sh", "-c", command])
+    }
+
+    fn log(&self) -> String {
+        let output = std::process::Command::new("docker")
+            .args(["logs", &self.name])
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+}
+
+impl Drop for SshHost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// A sandbox whose environment file declares `hosts` and whose master connections live in it.
+fn sandbox_with(hosts: &[(&str, &SshHost)]) -> Sandbox {
+    let sandbox = Sandbox::new();
+    let mut env = String::from("description: SSH test hosts\nhosts:\n");
+    for (name, host) in hosts {
+        env.push_str(&host.entry(name));
+    }
+    sandbox.write("env.yml", &env);
+    sandbox
+}
+
+fn run(sandbox: &Sandbox, playbook: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["run", playbook, "--env", "env.yml"];
+    all.extend_from_slice(args);
+    sandbox
+        .command(&all)
+        .env("RUNBOOK_SSH_CONTROL_DIR", sandbox.path().join("ssh"))
+        .env("TOKEN", SECRET)
+        .output()
+        .unwrap()
+}
+
+const ON_THE_HOST: &str = r#"
+version: 1
+name: on-the-host
+secrets:
+  token: { env: TOKEN }
+steps:
+  - id: marker
+    host: app-1
+    shell.run:
+      script: |
+        hostname > /tmp/marker
+        # What the host's processes show while a command with a secret runs.
+        ps -o args > /tmp/ps.txt
+        echo "token of ${#TOKEN} characters on $(hostname)"
+      env: { TOKEN: "{{ secrets.token }}" }
+    rollback:
+      shell.run: { argv: [rm, -f, /tmp/marker] }
+  - id: argv
+    needs: [marker]
+    host: "{{ 'app' ~ '-1' }}"
+    shell.run: { argv: [cat, /tmp/marker] }
+  - id: last
+    needs: [argv]
+    host: app-1
+    shell.run: { argv: ["true"] }
+"#;
+
+#[test]
+fn commands_and_their_rollback_run_on_the_host_over_one_connection_with_nothing_secret_shown() {
+    let host = SshHost::start();
+    let sandbox = sandbox_with(&[("app-1", &host)]);
+    sandbox.write("on-host.yml", ON_THE_HOST);
+
+    let output = run(&sandbox, "on-host.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let marker = &outputs_of(&journal, "marker")["stdout"];
+    let hostname = host.exec("hostname");
+    assert_eq!(
+        marker.as_str().unwrap().trim(),
+        format!("token of {} characters on {hostname}", SECRET.len())
+    );
+    assert_eq!(
+        outputs_of(&journal, "argv")["stdout"]
+            .as_str()
+            .unwrap()
+            .trim(),
+        hostname
+    );
+    // One login for the three steps: they went over the master connection.
+    let log = host.log();
+    assert_eq!(log.matches("Accepted publickey").count(), 1, "{log}");
+    // Nothing secret on the host's command lines, in sshd's log, or in what runbook wrote.
+    let ps = host.exec("cat /tmp/ps.txt");
+    assert!(ps.contains("eval \"$RUNBOOK_SCRIPT\""), "{ps}");
+    assert!(!ps.contains(SECRET) && !log.contains(SECRET), "{ps}\n{log}");
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!said.contains(SECRET) && !sandbox.evidence().contains(SECRET));
+
+    // A failure later runs the rollback on the host too.
+    let output = run(&sandbox, "on-host.yml", &["--fail-at", "last"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(
+        host.exec("test -e /tmp/marker && echo kept || echo gone"),
+        "gone",
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_unknown_host_key_is_refused_with_its_fingerprint() {
+    let host = SshHost::start();
+    let sandbox = sandbox_with(&[("app-1", &host)]);
+    std::fs::write(host.known_hosts(), "").unwrap();
+    sandbox.write("on-host.yml", ON_THE_HOST);
+    let output = run(&sandbox, "on-host.yml", &[]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let error = events(&sandbox.last_journal(), "step_failed")[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fingerprint = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-f"])
+        .arg(host.keys.path().join("host_ed25519.pub"))
+        .output()
+        .unwrap();
+    let fingerprint = String::from_utf8_lossy(&fingerprint.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("is unknown")
+            && error.contains(&fingerprint)
+            && error.contains("ssh-keyscan"),
+        "{error}"
+    );
+    assert_eq!(
+        host.exec("test -e /tmp/marker && echo ran || echo not"),
+        "not"
+    );
+}
+
+#[test]
+fn a_timed_out_command_leaves_nothing_running_on_the_host() {
+    let host = SshHost::start();
+    let sandbox = sandbox_with(&[("app-1", &host)]);
+    sandbox.write(
+        "slow.yml",
+        r#"
+version: 1
+name: slow
+steps:
+  - id: slow
+    host: app-1
+    shell.run: { script: "sleep 311 & sleep 312; echo never" }
+    timeout: 2s
+"#,
+    );
+    let output = run(&sandbox, "slow.yml", &[]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let mut left = String::new();
+    for _ in 0..40 {
+        left = host.exec("ps -o args | grep 'sleep 31[12]' || true");
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(left, "", "the command's process group outlived the step");
+}
+
+#[test]
+fn a_host_that_is_not_declared_is_a_compile_error() {
+    let host = SshHost::start();
+    let sandbox = sandbox_with(&[("app-1", &host)]);
+    sandbox.write(
+        "typo.yml",
+        "version: 1\nname: typo\nsteps:\n  - id: a\n    host: app-2\n    shell.run: { argv: [\"true\"] }\n",
+    );
+    let output = sandbox.run(&["validate", "typo.yml", "--env", "env.yml"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        said.contains("host `app-2` is not declared")
+            && said.contains("app-1")
+            && said.contains("typo.yml:5"),
+        "{said}"
+    );
+}
