@@ -286,3 +286,110 @@ fn a_host_that_is_not_declared_is_a_compile_error() {
         "{said}"
     );
 }
+
+/// A rolling restart across hosts, one batch (host) at a time, each gated on its health.
+const ROLLING: &str = r#"
+version: 1
+name: rolling
+inputs:
+  hosts: { type: list, default: [app-1, app-2, app-3] }
+steps:
+  - id: restart
+    name: Restart on {{ item }}, then its health gate
+    for_each: "{{ inputs.hosts }}"
+    serial: 1
+    host: "{{ item }}"
+    shell.run:
+      script: |
+        touch /tmp/restarted
+        # The health gate: a host whose service does not come back (here /tmp/broken) fails
+        # its batch, and the batches after it never start.
+        if [ -e /tmp/broken ]; then echo "unhealthy after the restart" >&2; exit 1; fi
+        [ ! -e /tmp/slow ] || sleep 60
+    timeout: 5s
+    rollback:
+      shell.run: { argv: [rm, -f, /tmp/restarted] }
+"#;
+
+fn restarted(host: &SshHost) -> bool {
+    host.exec("test -e /tmp/restarted && echo yes || echo no") == "yes"
+}
+
+#[test]
+fn a_rolling_restart_stops_at_the_host_that_fails_its_health_gate_and_undoes_the_others() {
+    let hosts: Vec<SshHost> = (0..3).map(|_| SshHost::start()).collect();
+    let sandbox = sandbox_with(&[
+        ("app-1", &hosts[0]),
+        ("app-2", &hosts[1]),
+        ("app-3", &hosts[2]),
+    ]);
+    sandbox.write("rolling.yml", ROLLING);
+
+    let output = run(&sandbox, "rolling.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(hosts.iter().all(restarted));
+    for host in &hosts {
+        host.exec("rm -f /tmp/restarted");
+    }
+
+    hosts[1].exec("touch /tmp/broken");
+    let output = run(&sandbox, "rolling.yml", &[]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    assert_eq!(journal.last().unwrap()["status"], "rolled_back");
+    let failed = &events(&journal, "step_failed")[0];
+    assert_eq!(failed["step"], "restart[app-2]");
+    assert!(
+        failed["error"].as_str().unwrap().contains("unhealthy"),
+        "{failed}"
+    );
+    // app-1 was restarted and undone; app-3's batch never started.
+    assert!(!restarted(&hosts[0]) && !restarted(&hosts[2]));
+    assert!(
+        !events(&journal, "step_started")
+            .iter()
+            .any(|e| e["step"] == "restart[app-3]")
+    );
+}
+
+#[test]
+fn a_host_cut_off_mid_step_fails_it_within_its_timeout_and_the_others_are_rolled_back() {
+    let hosts: Vec<SshHost> = (0..2).map(|_| SshHost::start()).collect();
+    let sandbox = sandbox_with(&[("app-1", &hosts[0]), ("app-2", &hosts[1])]);
+    sandbox.write("rolling.yml", ROLLING);
+    hosts[1].exec("touch /tmp/slow");
+    let mut child = sandbox
+        .command(&[
+            "run",
+            "rolling.yml",
+            "--env",
+            "env.yml",
+            "--input",
+            r#"hosts=["app-1","app-2"]"#,
+        ])
+        .env("RUNBOOK_SSH_CONTROL_DIR", sandbox.path().join("ssh"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // app-2 is in its step (it restarted, then hangs): its network goes.
+    for _ in 0..80 {
+        if restarted(&hosts[1]) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(restarted(&hosts[1]), "app-2's step never started");
+    docker(&["network", "disconnect", "bridge", &hosts[1].name]);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let failed = &events(&journal, "step_failed")[0];
+    assert_eq!(failed["step"], "restart[app-2]");
+    assert!(
+        failed["error"].as_str().unwrap().contains("timed out"),
+        "{failed}"
+    );
+    assert_eq!(journal.last().unwrap()["status"], "rolled_back");
+    assert!(!restarted(&hosts[0]), "app-1's restart was rolled back");
+}
