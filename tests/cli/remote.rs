@@ -358,7 +358,7 @@ fn a_host_cut_off_mid_step_fails_it_within_its_timeout_and_the_others_are_rolled
     let sandbox = sandbox_with(&[("app-1", &hosts[0]), ("app-2", &hosts[1])]);
     sandbox.write("rolling.yml", ROLLING);
     hosts[1].exec("touch /tmp/slow");
-    let mut child = sandbox
+    let child = sandbox
         .command(&[
             "run",
             "rolling.yml",
