@@ -35,6 +35,7 @@ impl SshHosts {
                     control_path: control_dir.join("%C"),
                     spec: spec.clone(),
                     connected: OnceCell::new(),
+                    forwards: Default::default(),
                 };
                 (spec.name, Arc::new(transport))
             })
@@ -76,6 +77,8 @@ pub struct SshTransport {
     control_path: PathBuf,
     /// The master connection, made once; its error is every step's on that host.
     connected: OnceCell<Result<(), String>>,
+    /// Endpoints forwarded over it: remote endpoint -> local one.
+    forwards: tokio::sync::Mutex<BTreeMap<String, String>>,
 }
 
 /// How long a master connection outlives its last use: the next run within that time
@@ -156,6 +159,14 @@ impl SshTransport {
             .explain_failure(&stderr)
             .await
             .unwrap_or_else(|| format!("cannot connect to {}: {}", self.place(), stderr.trim())))
+    }
+
+    async fn ensure_connected(&self) -> Result<(), StepError> {
+        self.connected
+            .get_or_init(|| self.connect())
+            .await
+            .clone()
+            .map_err(StepError::failed)
     }
 
     /// `deploy@10.0.0.5:2222 (app-1)`, for messages.
@@ -300,11 +311,7 @@ impl Transport for SshTransport {
         env: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<RemoteCommand, StepError>> {
         Box::pin(async move {
-            self.connected
-                .get_or_init(|| self.connect())
-                .await
-                .clone()
-                .map_err(StepError::failed)?;
+            self.ensure_connected().await?;
             let mut payload = String::new();
             for (name, value) in env {
                 payload.push_str(&format!("export {name}={}\n", sh_quote(value)));
@@ -325,6 +332,60 @@ impl Transport for SshTransport {
                 program: format!("ssh {}", self.spec.name),
                 stdin: payload.into_bytes(),
             })
+        })
+    }
+
+    fn forward<'a>(&'a self, remote: &'a str) -> BoxFuture<'a, Result<String, StepError>> {
+        Box::pin(async move {
+            self.ensure_connected().await?;
+            let mut forwards = self.forwards.lock().await;
+            if let Some(local) = forwards.get(remote) {
+                return Ok(local.clone());
+            }
+            let local = if remote.starts_with('/') {
+                // A socket beside the master's, in the directory only this user enters.
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(format!("{}{remote}", self.spec.name));
+                let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                let dir = self
+                    .control_path
+                    .parent()
+                    .unwrap_or(std::path::Path::new("/tmp"));
+                let path = dir.join(format!("fwd-{name}.sock"));
+                let _ = std::fs::remove_file(&path);
+                path.display().to_string()
+            } else {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map_err(|e| StepError::failed(format!("no local port to forward: {e}")))?
+                    .port();
+                format!("127.0.0.1:{port}")
+            };
+            let mut forward = self.ssh("no");
+            forward
+                .args([
+                    "-O",
+                    "forward",
+                    "-L",
+                    &format!("{local}:{remote}"),
+                    &self.spec.ssh,
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            let output = forward
+                .output()
+                .await
+                .map_err(|e| StepError::failed(format!("cannot start `ssh`: {e}")))?;
+            if !output.status.success() {
+                return Err(StepError::failed(format!(
+                    "cannot forward {remote} from {}: {}",
+                    self.place(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            forwards.insert(remote.to_string(), local.clone());
+            Ok(local)
         })
     }
 

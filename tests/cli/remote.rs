@@ -24,6 +24,11 @@ struct SshHost {
 
 impl SshHost {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With more `docker run` arguments (a mounted engine socket, a network).
+    fn start_with(extra: &[&str]) -> Self {
         let name = format!(
             "rbt-ssh-{}-{}",
             std::process::id(),
@@ -44,16 +49,16 @@ impl SshHost {
         )
         .unwrap();
         let mount = format!("{}:/keys:ro", keys.path().display());
-        docker(&[
-            "run",
-            "-d",
-            "--name",
+        let mut args = vec!["run", "-d", "--name", &name, "-v", &mount];
+        args.extend_from_slice(extra);
+        args.push("runbook-test-sshd:1");
+        docker(&args);
+        let address = docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
             &name,
-            "-v",
-            &mount,
-            "runbook-test-sshd:1",
         ]);
-        let address = docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &name]);
         let host = Self {
             name,
             keys,
@@ -109,6 +114,27 @@ impl Drop for SshHost {
     fn drop(&mut self) {
         let _ = std::process::Command::new("docker")
             .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// A Docker network of a test's own, removed after the hosts on it (declare it first).
+struct Network(String);
+
+impl Network {
+    fn create(name: &str, options: &[&str]) -> Self {
+        let mut args = vec!["network", "create"];
+        args.extend_from_slice(options);
+        args.push(name);
+        docker(&args);
+        Self(name.to_string())
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["network", "rm", &self.0])
             .output();
     }
 }
@@ -354,7 +380,12 @@ fn a_rolling_restart_stops_at_the_host_that_fails_its_health_gate_and_undoes_the
 
 #[test]
 fn a_host_cut_off_mid_step_fails_it_within_its_timeout_and_the_others_are_rolled_back() {
-    let hosts: Vec<SshHost> = (0..2).map(|_| SshHost::start()).collect();
+    // A network of their own: an address freed by the cut must not go to another test's host.
+    let network = Network::create(&format!("rbt-ssh-cut-{}", std::process::id()), &[]);
+    let network = &network.0;
+    let hosts: Vec<SshHost> = (0..2)
+        .map(|_| SshHost::start_with(&["--network", network]))
+        .collect();
     let sandbox = sandbox_with(&[("app-1", &hosts[0]), ("app-2", &hosts[1])]);
     sandbox.write("rolling.yml", ROLLING);
     hosts[1].exec("touch /tmp/slow");
@@ -380,7 +411,7 @@ fn a_host_cut_off_mid_step_fails_it_within_its_timeout_and_the_others_are_rolled
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(restarted(&hosts[1]), "app-2's step never started");
-    docker(&["network", "disconnect", "bridge", &hosts[1].name]);
+    docker(&["network", "disconnect", network, &hosts[1].name]);
     let output = child.wait_with_output().unwrap();
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     let journal = sandbox.last_journal();
@@ -392,4 +423,79 @@ fn a_host_cut_off_mid_step_fails_it_within_its_timeout_and_the_others_are_rolled
     );
     assert_eq!(journal.last().unwrap()["status"], "rolled_back");
     assert!(!restarted(&hosts[0]), "app-1's restart was rolled back");
+}
+
+#[test]
+fn docker_and_postgres_steps_reach_what_only_the_host_can_reach() {
+    // The host's engine is this machine's (its socket mounted), reached through the host's
+    // SSH connection; its database is on a network only the host is on.
+    let network = Network::create(
+        &format!("rbt-ssh-db-{}", std::process::id()),
+        &["--internal"],
+    );
+    let network = &network.0;
+    let db = format!("{network}-postgres");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &db,
+        "--network",
+        network,
+        "--network-alias",
+        "db",
+        "-e",
+        "POSTGRES_USER=app",
+        "-e",
+        "POSTGRES_PASSWORD=tunnel-pw-5521",
+        "-e",
+        "POSTGRES_DB=app",
+        "runbook-demo-postgres:15",
+    ]);
+    let host = SshHost::start_with(&["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
+    docker(&["network", "connect", network, &host.name]);
+    let sandbox = sandbox_with(&[("app-1", &host)]);
+    sandbox.write(
+        "through.yml",
+        &format!(
+            r#"
+version: 1
+name: through-the-host
+secrets:
+  db_password: {{ env: DB_PASSWORD }}
+steps:
+  - id: engine
+    host: app-1
+    docker.inspect: {{ containers: ["{db}"] }}
+  - id: query
+    host: app-1
+    postgres.query:
+      host: db
+      port: 5432
+      user: app
+      password: "{{{{ secrets.db_password }}}}"
+      database: app
+      sql: SELECT 40 + 2 AS answer
+    retry: {{ attempts: 30, delay: 500ms }}
+"#
+        ),
+    );
+    let output = sandbox
+        .command(&["run", "through.yml", "--env", "env.yml"])
+        .env("RUNBOOK_SSH_CONTROL_DIR", sandbox.path().join("ssh"))
+        .env("DB_PASSWORD", "tunnel-pw-5521")
+        .output()
+        .unwrap();
+    let log = host.log();
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &db])
+        .output();
+    drop(host);
+    assert_eq!(code(&output), 0, "{}\n{log}", stderr(&output));
+    let journal = sandbox.last_journal();
+    assert_eq!(
+        outputs_of(&journal, "engine")["containers"][0]["state"],
+        "running"
+    );
+    assert_eq!(outputs_of(&journal, "query")["rows"][0]["answer"], 42);
 }

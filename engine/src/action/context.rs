@@ -93,6 +93,11 @@ pub trait Transport: Send + Sync {
         script: &'a str,
         env: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<RemoteCommand, StepError>>;
+    /// Forwards a local endpoint to `remote` as the host sees it (`db:5432`, or a socket path
+    /// such as `/var/run/docker.sock`) over the host's connection, and returns the local one
+    /// (`127.0.0.1:PORT`, or a socket path): how a database or an engine only the host can
+    /// reach is reached. Made once per endpoint and run.
+    fn forward<'a>(&'a self, remote: &'a str) -> BoxFuture<'a, Result<String, StepError>>;
     /// The transport's own failure (host unreachable, its key unknown), said for a person,
     /// from how the local program ended; `None` when the remote command itself failed.
     fn explain<'a>(&'a self, exit_code: i32, stderr: &'a str) -> BoxFuture<'a, Option<String>>;

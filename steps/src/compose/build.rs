@@ -87,7 +87,10 @@ impl Build {
 
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let mut open = self.open(ctx).await?;
+        // The build args join the project `open` made (whose engine may be a host's).
+        let engine = open.project.engine.take();
         open.project = self.project_with_args(ctx)?;
+        open.project.engine = engine;
         let targets = self.targets(ctx, &open).await?;
         let mut previous = serde_json::Map::new();
         for target in &targets {

@@ -76,7 +76,11 @@ macro_rules! compose_params {
 
             /// The Compose tool, the project, and a connection to its engine.
             async fn open(&self, ctx: &StepContext) -> Result<state::Open, StepError> {
-                let project = self.project(ctx)?;
+                let mut project = self.project(ctx)?;
+                if project.engine.is_none() && ctx.transport()?.is_some() {
+                    // On a step's `host:`: that host's engine, over the SSH connection.
+                    project.engine = Some(crate::docker::engine::engine_address(ctx, None).await?);
+                }
                 let tool_path = self.tool.as_ref().map(|t| ctx.render(t)).transpose()?;
                 let tool = tool::Tool::find(tool_path.as_deref()).await?;
                 let docker = crate::docker::engine::connect(ctx, self.engine.as_ref()).await?;

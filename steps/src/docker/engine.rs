@@ -17,12 +17,7 @@ const NUMBER_LABEL: &str = "com.docker.compose.container-number";
 /// Connects to `engine` (else `DOCKER_HOST`, else the local socket) and agrees on an API
 /// version the engine speaks, so older engines (API 1.41 here) work.
 pub async fn connect(ctx: &StepContext, engine: Option<&Template>) -> Result<Docker, StepError> {
-    let host = match engine {
-        Some(engine) => ctx.render(engine)?,
-        None => {
-            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
-        }
-    };
+    let host = engine_address(ctx, engine).await?;
     let docker = Docker::connect_with_host(&host)
         .map_err(|e| StepError::failed(format!("Docker engine `{host}`: {e}")))?;
     docker
@@ -30,6 +25,25 @@ pub async fn connect(ctx: &StepContext, engine: Option<&Template>) -> Result<Doc
         .await
         .map_err(|e| StepError::failed(format!("cannot reach the Docker engine at `{host}`: {e}")))
 }
+
+/// The engine a step talks to: `engine:`, else on a step's `host:` that host's engine (its
+/// socket forwarded over the SSH connection), else `DOCKER_HOST`, else the local socket.
+pub async fn engine_address(
+    ctx: &StepContext,
+    engine: Option<&Template>,
+) -> Result<String, StepError> {
+    if let Some(engine) = engine {
+        return ctx.render(engine);
+    }
+    if let Some(transport) = ctx.transport()? {
+        let socket = transport.forward(REMOTE_DOCKER_SOCKET).await?;
+        return Ok(format!("unix://{socket}"));
+    }
+    Ok(std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into()))
+}
+
+/// Where a host's Docker engine listens (the engine's default).
+const REMOTE_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// Which containers a step acts on, with every template rendered.
 #[derive(Debug, Clone, Default)]

@@ -56,7 +56,7 @@ impl TerminateBackends {
         &self,
         ctx: &StepContext,
     ) -> Result<(Target, Client, Vec<Backend>), StepError> {
-        let target = self.target(ctx)?;
+        let target = self.target(ctx).await?;
         let database = self
             .target_database
             .as_ref()

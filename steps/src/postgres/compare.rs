@@ -11,7 +11,7 @@ use crate::prelude::*;
 
 impl Compare {
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
-        let this = self.target(ctx)?;
+        let this = self.target(ctx).await?;
         let other = Target::new(Params {
             url: Some(ctx.render(&self.other_url)?),
             host: None,

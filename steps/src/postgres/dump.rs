@@ -22,7 +22,7 @@ struct DumpPlan {
 
 impl Dump {
     async fn plan(&self, ctx: &StepContext) -> Result<DumpPlan, StepError> {
-        let target = self.target(ctx)?;
+        let target = self.target(ctx).await?;
         let client = target.connect().await?;
         let server = ServerVersion::of(&client).await?;
         let bin_dir = self.bin_dir.as_ref().map(|d| ctx.render(d)).transpose()?;

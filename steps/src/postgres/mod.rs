@@ -54,13 +54,26 @@ macro_rules! postgres_params {
                 }
             }
 
-            /// The server and database this step works on, templates rendered.
-            fn target(&self, ctx: &StepContext) -> Result<connect::Target, StepError> {
+            /// The server and database this step works on, templates rendered. On a step's
+            /// `host:`, `host` and `port` are as that host sees them, reached through a
+            /// tunnel over its SSH connection.
+            async fn target(&self, ctx: &StepContext) -> Result<connect::Target, StepError> {
                 let render = |t: &Option<Template>| t.as_ref().map(|t| ctx.render(t)).transpose();
+                let mut host = render(&self.host)?;
+                let mut port = self.port.as_ref().map(|p| ctx.resolve(p)).transpose()?;
+                if let Some(transport) = ctx.transport()? {
+                    let Some(remote) = &host else {
+                        return Err(StepError::failed("on a `host:`, give the database as `host` and `port` as that host sees them (not `url`)"));
+                    };
+                    let local = transport.forward(&format!("{remote}:{}", port.unwrap_or(5432))).await?;
+                    let (address, local_port) = local.rsplit_once(':').unwrap_or((&local, "5432"));
+                    host = Some(address.to_string());
+                    port = local_port.parse().ok();
+                }
                 connect::Target::new(connect::Params {
                     url: render(&self.url)?,
-                    host: render(&self.host)?,
-                    port: self.port.as_ref().map(|p| ctx.resolve(p)).transpose()?,
+                    host,
+                    port,
                     user: render(&self.user)?,
                     password: render(&self.password)?,
                     database: render(&self.database)?,

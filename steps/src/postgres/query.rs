@@ -14,7 +14,7 @@ const ROWS_KEPT: usize = 1000;
 
 impl Ready {
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
-        let target = self.target(ctx)?;
+        let target = self.target(ctx).await?;
         let client = target.connect().await?;
         let row = client
             .query_one(
@@ -36,7 +36,7 @@ impl Ready {
 
 impl Query {
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
-        let target = self.target(ctx)?;
+        let target = self.target(ctx).await?;
         let sql = ctx.render(&self.sql)?;
         let params: Vec<String> = self
             .params
@@ -155,7 +155,7 @@ impl ToSql for TextParam<'_> {
 
 impl Exec {
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
-        let target = self.target(ctx)?;
+        let target = self.target(ctx).await?;
         let sql = ctx.render(&self.sql)?;
         let mut client = target.connect().await?;
         let messages = if self.transaction {
@@ -197,7 +197,7 @@ impl Exec {
     }
 
     pub(super) async fn forecast(&self, ctx: &StepContext) -> Result<String, StepError> {
-        let target = self.target(ctx)?;
+        let target = self.target(ctx).await?;
         let sql = ctx.render(&self.sql)?;
         // Connecting proves the target is there; the statements themselves cannot be tried.
         target.connect().await?;

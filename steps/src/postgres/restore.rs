@@ -238,7 +238,7 @@ impl Restore {
         &self,
         ctx: &StepContext,
     ) -> Result<(Target, Tool, PathBuf, Format), StepError> {
-        let target = self.target(ctx)?;
+        let target = self.target(ctx).await?;
         let file = PathBuf::from(ctx.render(&self.file)?);
         let format = Format::detect(&file).await?;
         // The maintenance database answers even when the target is missing (recreate).

@@ -79,7 +79,7 @@ impl VerifyBackup {
         &self,
         ctx: &StepContext,
     ) -> Result<(Target, Client, PathBuf, Format, Tool), StepError> {
-        let live = self.target(ctx)?;
+        let live = self.target(ctx).await?;
         let file = PathBuf::from(ctx.render(&self.file)?);
         let format = Format::detect(&file).await?;
         let client = live.connect().await?;
