@@ -4,11 +4,11 @@
 //! trip, not a handshake.
 //!
 //! A remote command gets nothing secret on its command line: the fixed wrapper below is the
-//! only argument ssh sends; the environment and the command come on its standard input,
-//! through a FIFO the remote `sh` reads its script from. The wrapper starts the command in a
-//! session of its own and kills that whole process group when its standard input closes,
-//! that is when runbook's ssh goes away (a timeout, a cancellation, runbook killed), so that
-//! nothing is left running on the host.
+//! only argument ssh sends; the environment and the command come on its standard input, read
+//! into a shell variable of the remote shell. That shell leads the session sshd made for the
+//! channel; the wrapper kills its whole process group when its standard input closes, that is
+//! when runbook's ssh goes away (a timeout, a cancellation, runbook killed), so that nothing is
+//! left running on the host.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -270,19 +270,18 @@ impl SshTransport {
 }
 
 /// The remote side: a fixed text (the only thing on the remote command line). It reads the
-/// script from its standard input up to the end marker into a FIFO that a new session's `sh`
-/// runs, then waits; if its standard input closes first, it kills that session's group.
+/// command up to the end marker into a shell variable (never an argument, never a file) and
+/// runs it in a subshell with no input. sshd made this shell the leader of a session and
+/// process group of its own; a watcher kills that group when the channel's input (kept as fd 3:
+/// an asynchronous list's stdin is /dev/null) closes, that is when runbook's ssh is gone. As few
+/// programs as can be (a watcher `cat`, then the command): each exec costs milliseconds.
 fn wrapper(marker: &str) -> String {
     format!(
         concat!(
-            // A background job's stdin is /dev/null: keep the channel's as fd 3 for the watcher.
-            "exec 3<&0; ",
-            "d=$(mktemp -d) && mkfifo \"$d/s\" || exit 125; ",
-            "setsid sh \"$d/s\" </dev/null 3<&- & p=$!; ",
-            "while IFS= read -r l && [ \"$l\" != {m} ]; do printf '%s\\n' \"$l\"; done >\"$d/s\"; ",
-            "rm -rf \"$d\"; ",
-            "{{ cat <&3 >/dev/null; kill -TERM -- -$p; sleep 1; kill -KILL -- -$p; }} >/dev/null 2>&1 & w=$!; ",
-            "wait $p; c=$?; kill $w 2>/dev/null; exit $c"
+            "exec 3<&0; p=''; ",
+            "while IFS= read -r l && [ \"$l\" != {m} ]; do p=\"$p$l\n\"; done; ",
+            "{{ cat <&3 >/dev/null; kill -TERM 0; sleep 1; kill -KILL 0; }} >/dev/null 2>&1 & w=$!; ",
+            "( eval \"$p\" ) </dev/null 3<&-; c=$?; kill $w 2>/dev/null; exit $c"
         ),
         m = marker
     )

@@ -65,6 +65,13 @@ impl SshHost {
             address,
         };
         host.trust();
+        // sshd listens a moment after the container starts (a safety net, not a measurement).
+        for _ in 0..100 {
+            if host.log().contains("Server listening") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         host
     }
 
