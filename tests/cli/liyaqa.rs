@@ -124,6 +124,18 @@ impl Stack {
         output
     }
 
+    /// A run with a failure injected at `step` fails and leaves the stack as `before`
+    /// (restarts stay done; what can be undone is).
+    fn fail_at_leaves(&self, playbook: &str, step: &str, before: &[String]) {
+        let output = self.run(playbook, &["--fail-at", step]);
+        assert_eq!(code(&output), 1, "{playbook}: {}", stderr(&output));
+        assert_eq!(
+            self.settle(),
+            before,
+            "{playbook} --fail-at {step}: the stack is not as it was"
+        );
+    }
+
     fn digest(&self, port: &str) -> String {
         psql_value(port, "liyaqa", "liyaqa", DB_PASSWORD, DIGEST_SQL)
     }
@@ -258,16 +270,7 @@ fn a_backend_that_hangs_is_diagnosed_restarted_and_healthy_again() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(stack.settle(), before);
 
-    let output = stack.run(
-        "playbooks/liyaqa/service-down.yml",
-        &["--fail-at", "verify"],
-    );
-    assert_eq!(code(&output), 1, "{}", stderr(&output));
-    assert_eq!(
-        stack.settle(),
-        before,
-        "a restart stays done; the stack is as it was"
-    );
+    stack.fail_at_leaves("playbooks/liyaqa/service-down.yml", "verify", &before);
 }
 
 #[test]
@@ -369,16 +372,7 @@ fn an_exhausted_pool_is_freed_and_only_the_long_query_is_terminated() {
     assert_eq!(terminated, serde_json::json!([stuck["pid"]]), "{long}");
     let before = stack.settle();
 
-    let output = stack.run(
-        "playbooks/liyaqa/pool-exhausted.yml",
-        &["--fail-at", "verify"],
-    );
-    assert_eq!(code(&output), 1, "{}", stderr(&output));
-    assert_eq!(
-        stack.settle(),
-        before,
-        "a restart stays done; the stack is as it was"
-    );
+    stack.fail_at_leaves("playbooks/liyaqa/pool-exhausted.yml", "verify", &before);
 }
 
 #[test]
