@@ -82,26 +82,51 @@ pub fn read(path: &Path) -> Result<SourceFile, (SourceFile, Vec<Diagnostic>)> {
 /// What to compile a playbook with: `--env FILE` and `--input` values (and whether every
 /// required input must be given), or `Err` after printing what is wrong with the file.
 pub fn compile_options(values: &InputArgs, require_inputs: bool) -> Result<CompileOptions, ()> {
+    Ok(run_options(values, require_inputs)?.0)
+}
+
+/// What `run` needs of `--env FILE` and `--input`, the file read once: the compile options,
+/// and its hosts reached over the system's OpenSSH (the transport is chosen here, once; the
+/// executor only sees [`Hosts`](runbook_engine::action::Hosts)).
+pub fn run_options(
+    values: &InputArgs,
+    require_inputs: bool,
+) -> Result<
+    (
+        CompileOptions,
+        std::sync::Arc<dyn runbook_engine::action::Hosts>,
+    ),
+    (),
+> {
     let environment = environment(values.env.as_deref())?;
-    Ok(CompileOptions {
+    let options = CompileOptions {
         inputs: values.inputs.clone(),
         hosts: environment
             .as_ref()
             .map(|e| e.hosts.iter().map(|h| h.name.clone()).collect()),
-        environment: environment.map(|e| e.inputs).unwrap_or_default(),
+        environment: environment
+            .as_ref()
+            .map(|e| e.inputs.clone())
+            .unwrap_or_default(),
         require_inputs,
-    })
+    };
+    Ok((options, hosts_of(environment)))
 }
 
-/// The hosts of `--env FILE`, reached over the system's OpenSSH: the transport is chosen
-/// here, once, and the executor only sees [`Hosts`](runbook_engine::action::Hosts).
+/// The hosts of `--env FILE` alone (`resume`: the inputs are the run's own).
 pub fn hosts(env: Option<&Path>) -> Result<std::sync::Arc<dyn runbook_engine::action::Hosts>, ()> {
-    Ok(match environment(env)? {
+    Ok(hosts_of(environment(env)?))
+}
+
+fn hosts_of(
+    environment: Option<runbook_engine::load::Environment>,
+) -> std::sync::Arc<dyn runbook_engine::action::Hosts> {
+    match environment {
         Some(environment) if !environment.hosts.is_empty() => {
             std::sync::Arc::new(runbook_steps::remote::SshHosts::new(environment.hosts))
         }
         _ => std::sync::Arc::new(runbook_engine::action::NoHosts),
-    })
+    }
 }
 
 /// `--env FILE` read, or `Err` after printing what is wrong with the file.

@@ -8,10 +8,7 @@ use crate::Exit;
 use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs, store: SharedStore) -> Exit {
-    let Ok(options) = super::compile_options(&args.values, true) else {
-        return Exit::Invalid;
-    };
-    let Ok(hosts) = super::hosts(args.values.env.as_deref()) else {
+    let Ok((options, hosts)) = super::run_options(&args.values, true) else {
         return Exit::Invalid;
     };
     let (source, playbook) = match super::check(&args.file, &options) {

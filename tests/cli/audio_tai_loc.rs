@@ -6,7 +6,7 @@
 //! NGINX serves the release it served before. The tests take turns.
 
 use std::process::Output;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::MutexGuard;
 
 use crate::support::*;
 
@@ -61,12 +61,10 @@ struct Demo {
     sandbox: Sandbox,
 }
 
-static DEMO: OnceLock<Demo> = OnceLock::new();
-static TURN: Mutex<()> = Mutex::new(());
+static DEMO: Shared<Demo> = Shared::new();
 
 fn demo() -> (MutexGuard<'static, ()>, &'static Demo) {
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    (turn, DEMO.get_or_init(Demo::up))
+    DEMO.turn(Demo::up)
 }
 
 impl Demo {
@@ -90,8 +88,7 @@ impl Demo {
         let _ = std::fs::remove_dir_all(NGINX_PREFIX);
         let sandbox = Sandbox::new();
         sandbox.write("ports.env", PORTS);
-        let dir = sandbox.path().display().to_string();
-        sandbox.write("audio.yml", &ENVIRONMENT.replace("{dir}", &dir));
+        sandbox.write("audio.yml", ENVIRONMENT);
         let demo = Self { sandbox };
         let output = demo.run("playbooks/audio-tai-loc/demo/up.yml", &[]);
         assert_eq!(code(&output), 0, "{}", stderr(&output));

@@ -5,7 +5,7 @@
 //! the data is unchanged and NGINX serves the release it served before. The tests take turns.
 
 use std::process::Output;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::MutexGuard;
 
 use crate::support::*;
 
@@ -49,20 +49,18 @@ struct Stack {
     sandbox: Sandbox,
 }
 
-static STACK: OnceLock<Stack> = OnceLock::new();
-static TURN: Mutex<()> = Mutex::new(());
+static STACK: Shared<Stack> = Shared::new();
 
 fn stack() -> (MutexGuard<'static, ()>, &'static Stack) {
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    (turn, STACK.get_or_init(Stack::up))
+    STACK.turn(Stack::up)
 }
 
 impl Stack {
     fn up() -> Self {
         let sandbox = Sandbox::new();
         sandbox.write("ports.env", PORTS);
+        sandbox.write("car-rental.yml", ENVIRONMENT);
         let dir = sandbox.path().display().to_string();
-        sandbox.write("car-rental.yml", &ENVIRONMENT.replace("{dir}", &dir));
         let stack = Self { sandbox };
         let output = stack.run_playbook(
             "playbooks/car-rental/demo/up.yml",

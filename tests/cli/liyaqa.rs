@@ -6,7 +6,7 @@
 //! turns; each mutating playbook also runs with a failure injected late.
 
 use std::process::Output;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::MutexGuard;
 
 use crate::support::*;
 
@@ -71,22 +71,19 @@ struct Stack {
     sandbox: Sandbox,
 }
 
-static STACK: OnceLock<Stack> = OnceLock::new();
-static TURN: Mutex<()> = Mutex::new(());
+static STACK: Shared<Stack> = Shared::new();
 
 fn stack() -> (MutexGuard<'static, ()>, &'static Stack) {
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    (turn, STACK.get_or_init(Stack::up))
+    STACK.turn(Stack::up)
 }
 
 impl Stack {
     fn up() -> Self {
         let sandbox = Sandbox::new();
         sandbox.write("ports.env", PORTS);
-        let dir = sandbox.path().display().to_string();
-        sandbox.write("liyaqa.yml", &ENVIRONMENT.replace("{dir}", &dir));
+        sandbox.write("liyaqa.yml", ENVIRONMENT);
         sandbox.write("dr-ports.env", DR_PORTS);
-        sandbox.write("dr.yml", &DR_ENVIRONMENT.replace("{dir}", &dir));
+        sandbox.write("dr.yml", DR_ENVIRONMENT);
         let stack = Self { sandbox };
         let output = stack.run("playbooks/liyaqa/demo/up.yml", &[]);
         assert_eq!(code(&output), 0, "{}", stderr(&output));

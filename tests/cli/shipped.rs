@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::MutexGuard;
 
 use crate::database::{CONTENT_SQL, psql_on};
 use crate::support::*;
@@ -56,13 +56,11 @@ struct Demo {
     backup_content: String,
 }
 
-static DEMO: OnceLock<Demo> = OnceLock::new();
-static TURN: Mutex<()> = Mutex::new(());
+static DEMO: Shared<Demo> = Shared::new();
 
 /// The shared demo stack, and this test's turn on it.
 fn demo() -> (MutexGuard<'static, ()>, &'static Demo) {
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    (turn, DEMO.get_or_init(Demo::up))
+    DEMO.turn(Demo::up)
 }
 
 /// What a rollback must give back: each container's `name image state health`, and the data.

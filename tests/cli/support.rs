@@ -290,6 +290,29 @@ pub fn kinds(journal: &[serde_json::Value]) -> Vec<String> {
 }
 
 /// Events of one kind.
+/// A stack shared by one module's tests: brought up by the first test that needs it, then
+/// used in turns, since each test judges the whole stack's state.
+pub struct Shared<T> {
+    value: std::sync::OnceLock<T>,
+    turn: std::sync::Mutex<()>,
+}
+
+impl<T> Shared<T> {
+    pub const fn new() -> Self {
+        Self {
+            value: std::sync::OnceLock::new(),
+            turn: std::sync::Mutex::new(()),
+        }
+    }
+
+    /// This test's turn on the stack (a test that failed during its turn does not end the
+    /// others'), and the stack, brought `up` if no test has yet.
+    pub fn turn(&'static self, up: fn() -> T) -> (std::sync::MutexGuard<'static, ()>, &'static T) {
+        let turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        (turn, self.value.get_or_init(up))
+    }
+}
+
 /// The outputs of the step that succeeded with this id.
 pub fn outputs_of(journal: &[serde_json::Value], step: &str) -> serde_json::Value {
     events(journal, "step_succeeded")

@@ -77,20 +77,21 @@ impl Build {
         Ok(found)
     }
 
-    fn project_with_args(&self, ctx: &StepContext) -> Result<super::tool::Project, StepError> {
-        let mut project = self.project(ctx)?;
+    /// The build args join the project's interpolation environment.
+    fn add_build_args(
+        &self,
+        ctx: &StepContext,
+        project: &mut super::tool::Project,
+    ) -> Result<(), StepError> {
         for (name, value) in &self.build_args {
             project.env.insert(name.clone(), ctx.render(value)?);
         }
-        Ok(project)
+        Ok(())
     }
 
     pub(super) async fn execute(&self, ctx: &StepContext) -> Result<Outputs, StepError> {
         let mut open = self.open(ctx).await?;
-        // The build args join the project `open` made (whose engine may be a host's).
-        let engine = open.project.engine.take();
-        open.project = self.project_with_args(ctx)?;
-        open.project.engine = engine;
+        self.add_build_args(ctx, &mut open.project)?;
         let targets = self.targets(ctx, &open).await?;
         let mut previous = serde_json::Map::new();
         for target in &targets {
