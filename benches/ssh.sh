@@ -4,7 +4,7 @@
 # `command: /bin/true` tasks on the same host (pipelining on, its own ControlPersist), side by
 # side in one run. Prints ms per step and the ratios. Not a test: figures vary with the machine.
 #   benches/ssh.sh            (N=100; ansible-core from PyPI into target/tools/ansible)
-# The host is a container of runbook-test-sshd:1 (scripts/test-services.sh) plus this machine's
+# The host is a container of runbook-test-sshd:2 (scripts/test-services.sh) plus this machine's
 # python3 (Ansible's modules need one on the target), on the default bridge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,13 +13,13 @@ n=${N:-100}
 runbook=target/release/runbook
 [ -x "$runbook" ] || runbook=target/debug/runbook
 [ -x "$runbook" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-docker image inspect runbook-test-sshd:1 >/dev/null 2>&1 || scripts/test-services.sh
+docker image inspect runbook-test-sshd:2 >/dev/null 2>&1 || scripts/test-services.sh
 [ -x target/tools/ansible/bin/ansible-playbook ] || {
     python3 -m venv target/tools/ansible
     target/tools/ansible/bin/pip install -q ansible-core
 }
 
-if ! docker image inspect runbook-bench-sshd:1 >/dev/null 2>&1; then
+if ! docker image inspect runbook-bench-sshd:2 >/dev/null 2>&1; then
     root=$(mktemp -d)
     cp --parents -L /usr/bin/python3.11 "$root"
     cp -r --parents /usr/lib/python3.11 "$root"
@@ -29,8 +29,8 @@ if ! docker image inspect runbook-bench-sshd:1 >/dev/null 2>&1; then
             while read -r lib; do [ -e "$root$lib" ] || cp --parents -L "$lib" "$root"; done
     done
     ln -s python3.11 "$root/usr/bin/python3"
-    printf 'FROM runbook-test-sshd:1\nCOPY . /\n' >"$root/Dockerfile"
-    docker build -q -t runbook-bench-sshd:1 "$root" >/dev/null
+    printf 'FROM runbook-test-sshd:2\nCOPY . /\n' >"$root/Dockerfile"
+    docker build -q -t runbook-bench-sshd:2 "$root" >/dev/null
     rm -rf "$root"
 fi
 
@@ -40,7 +40,7 @@ trap 'docker rm -f "$name" >/dev/null 2>&1; rm -rf "$work"' EXIT
 ssh-keygen -q -t ed25519 -N '' -f "$work/host_ed25519"
 ssh-keygen -q -t ed25519 -N '' -f "$work/id"
 cp "$work/id.pub" "$work/authorized_keys"
-docker run -d --name "$name" -v "$work:/keys:ro" runbook-bench-sshd:1 >/dev/null
+docker run -d --name "$name" -v "$work:/keys:ro" runbook-bench-sshd:2 >/dev/null
 address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")
 echo "$address $(cut -d' ' -f1,2 "$work/host_ed25519.pub")" >"$work/known_hosts"
 sleep 1

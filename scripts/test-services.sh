@@ -2,7 +2,7 @@
 # The real programs the step families' tests talk to, from Debian's packages and crates.io:
 # the Compose tool, nginx, Redis, openssl (test certificates), and an S3 server (s3s-fs, a
 # file-system-backed implementation of the S3 API), and OpenSSH: the client runbook uses, and
-# Debian's sshd imaged as `runbook-test-sshd:1`, the remote hosts of the SSH tests (each a
+# Debian's sshd imaged as `runbook-test-sshd:2`, the remote hosts of the SSH tests (each a
 # container with its own address). Idempotent; the tests start their own
 # instances on loopback ports, so nothing here is left running.
 set -euo pipefail
@@ -36,19 +36,23 @@ echo "== $(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose 
 # The SSH tests' hosts: Debian's sshd with the libraries it loads and busybox (the login
 # shell and the tools a remote command uses). Host key and authorized_keys come from the test,
 # mounted at /keys, so the test knows the key it must trust.
-if [ "${REBUILD:-0}" = 1 ] || ! docker image inspect runbook-test-sshd:1 >/dev/null 2>&1; then
+if [ "${REBUILD:-0}" = 1 ] || ! docker image inspect runbook-test-sshd:2 >/dev/null 2>&1; then
     command -v busybox >/dev/null || scripts/debian-install.sh busybox-static
     root=$(mktemp -d)
     mkdir -p "$root/bin" "$root/tmp" "$root/etc/ssh" "$root/run/sshd" "$root/root" "$root/var/empty"
     chmod 1777 "$root/tmp"
     cp "$(command -v busybox)" "$root/bin/busybox"
     for tool in sh cat echo ls rm touch sleep mkdir grep wc true false env id kill ps mkfifo \
-        mktemp setsid printf hostname head tail sed; do
+        mktemp setsid printf hostname head tail sed stat find sha256sum md5sum mv cp chmod \
+        sort df cut tr dirname basename; do
         ln -s busybox "$root/bin/$tool"
     done
-    cp --parents -L /usr/sbin/sshd "$root"
-    ldd /usr/sbin/sshd | awk '/=>/ { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' |
-        while read -r lib; do [ -e "$root$lib" ] || cp --parents -L "$lib" "$root"; done
+    # sftp-server: what OpenSSH's scp speaks (`file.copy` to and from a host).
+    for program in /usr/sbin/sshd /usr/lib/openssh/sftp-server; do
+        cp --parents -L "$program" "$root"
+        ldd "$program" | awk '/=>/ { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' |
+            while read -r lib; do [ -e "$root$lib" ] || cp --parents -L "$lib" "$root"; done
+    done
     printf 'root:x:0:0:root:/root:/bin/sh\nsshd:x:100:65534::/run/sshd:/bin/false\n' >"$root/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
     cat >"$root/etc/ssh/sshd_config" <<'CONFIG'
@@ -61,10 +65,11 @@ UsePAM no
 # Up to 20 sessions over one multiplexed connection (sshd's default is 10).
 MaxSessions 20
 LogLevel VERBOSE
+Subsystem sftp /usr/lib/openssh/sftp-server
 CONFIG
     tar -C "$root" -c . | docker import --change 'ENV PATH=/bin:/usr/sbin' \
         --change 'CMD ["/usr/sbin/sshd", "-D", "-e"]' --change 'LABEL runbook.test-image=true' \
-        - runbook-test-sshd:1 >/dev/null
+        - runbook-test-sshd:2 >/dev/null
     rm -rf "$root"
-    echo "   runbook-test-sshd:1"
+    echo "   runbook-test-sshd:2"
 fi

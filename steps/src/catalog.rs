@@ -36,6 +36,10 @@ macro_rules! actions {
                 match self { $( Self::$variant(p) => Verb::irreversible(p), )* }
             }
 
+            fn on_hosts(&self) -> bool {
+                match self { $( Self::$variant(p) => Verb::on_hosts(p), )* }
+            }
+
             fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
                 match self { $( Self::$variant(p) => Verb::run(p, ctx), )* }
             }
@@ -54,6 +58,7 @@ macro_rules! actions {
                         printed: <$params as Verb>::PRINTED,
                         sensitive: <$params as Verb>::SENSITIVE,
                         shorthand: <$params as Verb>::SHORTHAND,
+                        on_hosts: <$params as Verb>::ON_HOSTS,
                     },
                 )* ];
                 CATALOG
@@ -95,6 +100,7 @@ actions! {
     "docker.volume_restore" => DockerVolumeRestore(docker::VolumeRestore),
     "docker.wait" => DockerWait(docker::Wait),
     "file.checksum" => FileChecksum(file::Checksum),
+    "file.copy" => FileCopy(file::Copy),
     "file.exists" => FileExists(file::Exists),
     "file.latest" => FileLatest(file::Latest),
     "file.link" => FileLink(file::Link),

@@ -5,6 +5,9 @@ use std::time::Duration as StdDuration;
 
 use crate::prelude::*;
 
+/// On a step's `host:`: this machine's disk, memory and ports, read from its own kernel.
+const FAMILY_ON_HOSTS: bool = false;
+
 /// A size: `1048576`, `512MiB`, `5GB`, `1.5GiB`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "SizeText", into = "SizeText")]

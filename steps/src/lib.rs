@@ -17,7 +17,8 @@ macro_rules! execute_and_forecast {
 }
 
 /// `impl Verb` for a verb whose params validate themselves with `$check` (none: serde's
-/// checks are all) and whose inherent `execute` does the work. Read-only verbs run in check
+/// checks are all) and whose inherent `execute` does the work. Whether it runs on a step's
+/// `host:` is its family's `FAMILY_ON_HOSTS`. Read-only verbs run in check
 /// mode too; mutating ones also `forecast`, from live state, what they would do.
 macro_rules! family_verb {
     ($name:ident, $effect:ident, $summary:literal, [$($out:literal),*]) => {
@@ -31,6 +32,7 @@ macro_rules! family_verb {
     ($name:ident, ReadOnly, $check:ident, $summary:literal, [$($out:literal),*]) => {
         impl Verb for $name {
             const EFFECT: Effect = Effect::ReadOnly;
+            const ON_HOSTS: bool = FAMILY_ON_HOSTS;
             const SUMMARY: &'static str = $summary;
             const OUTPUTS: &'static [&'static str] = &[$($out),*];
             fn validate(&self) -> Result<(), String> {
@@ -44,6 +46,7 @@ macro_rules! family_verb {
     ($name:ident, Mutating, $check:ident, $summary:literal, [$($out:literal),*]) => {
         impl Verb for $name {
             const EFFECT: Effect = Effect::Mutating;
+            const ON_HOSTS: bool = FAMILY_ON_HOSTS;
             const SUMMARY: &'static str = $summary;
             const OUTPUTS: &'static [&'static str] = &[$($out),*];
             fn validate(&self) -> Result<(), String> {

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
-use runbook_engine::action::{Hosts, RemoteCommand, Transport};
+use runbook_engine::action::{CopyDirection, Hosts, RemoteCommand, Transport};
 use runbook_engine::load::HostSpec;
 use tokio::sync::OnceCell;
 
@@ -89,43 +89,45 @@ impl SshTransport {
     /// `ssh` with the host's settings and the multiplexing options, up to the destination.
     fn ssh(&self, master: &str) -> tokio::process::Command {
         let mut command = tokio::process::Command::new("ssh");
+        command.args(self.options(master)).kill_on_drop(true);
+        command
+    }
+
+    /// The host's settings and the multiplexing options as `-o` options, which `ssh` and
+    /// `scp` both take (scp's `-P` is ssh's `-p`; `-o Port=` is the same for both).
+    fn options(&self, master: &str) -> Vec<String> {
         let spec = &self.spec;
-        command.args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "ConnectTimeout=10",
+        let mut options = vec![
+            "BatchMode=yes".to_string(),
+            "StrictHostKeyChecking=yes".into(),
+            "ConnectTimeout=10".into(),
             // A host that stops answering (its network cut) is noticed within ~15 s.
-            "-o",
-            "ServerAliveInterval=5",
-            "-o",
-            "ServerAliveCountMax=3",
-            "-o",
-            &format!("ControlMaster={master}"),
-            "-o",
-        ]);
-        command.arg(format!("ControlPath={}", self.control_path.display()));
-        command.args(["-o", &format!("ControlPersist={CONTROL_PERSIST}")]);
+            "ServerAliveInterval=5".into(),
+            "ServerAliveCountMax=3".into(),
+            format!("ControlMaster={master}"),
+            format!("ControlPath={}", self.control_path.display()),
+            format!("ControlPersist={CONTROL_PERSIST}"),
+        ];
         if let Some(port) = spec.port {
-            command.args(["-p", &port.to_string()]);
+            options.push(format!("Port={port}"));
         }
         if let Some(user) = &spec.user {
-            command.args(["-l", user]);
+            options.push(format!("User={user}"));
         }
         if let Some(identity) = &spec.identity_file {
-            command.args(["-i", &expand_home(identity), "-o", "IdentitiesOnly=yes"]);
+            options.push(format!("IdentityFile={}", expand_home(identity)));
+            options.push("IdentitiesOnly=yes".into());
         }
         if let Some(jump) = &spec.jump {
-            command.args(["-J", jump]);
+            options.push(format!("ProxyJump={jump}"));
         }
         if let Some(known) = &spec.known_hosts {
-            command.arg("-o");
-            command.arg(format!("UserKnownHostsFile={}", expand_home(known)));
+            options.push(format!("UserKnownHostsFile={}", expand_home(known)));
         }
-        command.kill_on_drop(true);
-        command
+        options
+            .into_iter()
+            .flat_map(|option| ["-o".to_string(), option])
+            .collect()
     }
 
     /// The master connection: reused if one is up, else started in a process group of its
@@ -287,6 +289,29 @@ fn wrapper(marker: &str) -> String {
     )
 }
 
+/// Runs a short script on a host and returns its standard output; a non-zero exit is an
+/// error carrying its standard error (the file verbs' stat, checksum, rename on a host).
+pub(crate) async fn output(
+    ctx: &StepContext,
+    transport: &dyn Transport,
+    script: &str,
+    env: &[(String, String)],
+) -> Result<String, StepError> {
+    let remote = transport.shell(script, env).await?;
+    let ended = crate::process::run_remote(ctx, remote).await?;
+    if let Some(why) = transport.explain(ended.exit_code, &ended.stderr).await {
+        return Err(StepError::failed(why));
+    }
+    if ended.exit_code != 0 {
+        return Err(StepError::failed(format!(
+            "on host `{}`: {}",
+            transport.host(),
+            ctx.redact(ended.stderr.trim())
+        )));
+    }
+    Ok(ended.stdout)
+}
+
 /// `'text'` for sh, whatever the text holds.
 pub(crate) fn sh_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
@@ -385,6 +410,31 @@ impl Transport for SshTransport {
             }
             forwards.insert(remote.to_string(), local.clone());
             Ok(local)
+        })
+    }
+
+    fn copy<'a>(
+        &'a self,
+        direction: CopyDirection,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<RemoteCommand, StepError>> {
+        Box::pin(async move {
+            self.ensure_connected().await?;
+            // scp over the master connection (OpenSSH's scp speaks SFTP: the remote path is
+            // not read by a shell). `-r` for trees, `-p` keeps times (file.latest) and modes.
+            let mut command = tokio::process::Command::new("scp");
+            command.args(["-q", "-r", "-p"]).args(self.options("no"));
+            let remote = |path: &str| format!("{}:{path}", self.spec.ssh);
+            match direction {
+                CopyDirection::Upload => command.arg("--").arg(from).arg(remote(to)),
+                CopyDirection::Download => command.arg("--").arg(remote(from)).arg(to),
+            };
+            Ok(RemoteCommand {
+                command,
+                program: format!("scp {}", self.spec.name),
+                stdin: Vec::new(),
+            })
         })
     }
 

@@ -221,6 +221,7 @@ impl Finished<'_> {
 
 impl Verb for Run {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = true;
     const SUMMARY: &'static str = "Run a command or script";
     const OUTPUTS: &'static [&'static str] = &["exit_code", "stdout", "stderr"];
     const PRINTED: &'static [&'static str] = &["argv", "script"];

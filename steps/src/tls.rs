@@ -16,6 +16,9 @@ use std::time::Duration as StdDuration;
 
 use crate::prelude::*;
 
+/// On a step's `host:`: certificates the runner reaches.
+const FAMILY_ON_HOSTS: bool = false;
+
 /// What the step requires of the certificate (the params of both verbs; repeated in each
 /// struct because serde's `flatten` cannot be combined with refusing unknown keys).
 struct CertExpect<'a> {

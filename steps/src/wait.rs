@@ -41,6 +41,9 @@ impl Verb for Until {
     const EFFECT: Effect = Effect::ReadOnly;
     const SUMMARY: &'static str = "Poll a read-only action until it passes";
     const OUTPUTS: &'static [&'static str] = &["polls"];
+    fn on_hosts(&self) -> bool {
+        self.check.on_hosts()
+    }
     fn validate(&self) -> Result<(), String> {
         if self.check.effect() == Effect::Mutating {
             return Err(format!(

@@ -1,5 +1,5 @@
 //! Steps on remote hosts over SSH (`host:` on a step, `hosts:` in the environment file), against
-//! real sshd (Debian's openssh-server, imaged as `runbook-test-sshd:1` by
+//! real sshd (Debian's openssh-server, imaged as `runbook-test-sshd:2` by
 //! scripts/test-services.sh): each host a container with its own address and host key, whose
 //! key the test writes into a known_hosts file of its own. What is shown: a command and its
 //! rollback run on the host, one login serves every step (multiplexing), nothing secret on the
@@ -51,7 +51,7 @@ impl SshHost {
         let mount = format!("{}:/keys:ro", keys.path().display());
         let mut args = vec!["run", "-d", "--name", &name, "-v", &mount];
         args.extend_from_slice(extra);
-        args.push("runbook-test-sshd:1");
+        args.push("runbook-test-sshd:2");
         docker(&args);
         let address = docker(&[
             "inspect",
@@ -320,6 +320,111 @@ fn a_host_that_is_not_declared_is_a_compile_error() {
     );
 }
 
+/// A backup pushed to a host, found and checksummed there, carried to a second host and
+/// brought back; a directory tree pushed too.
+const COPIES: &str = r#"
+version: 1
+name: copies
+inputs:
+  backup: {}
+  stack: {}
+  back: {}
+steps:
+  - id: push
+    host: app-1
+    file.copy: { src: "{{ inputs.backup }}", dest: /backups/app_20261204.sql.gz, mode: "0600" }
+  - id: found
+    needs: [push]
+    host: app-1
+    file.latest: { glob: "/backups/app_*.sql.gz", min_size: 1024 }
+  - id: summed
+    needs: [found]
+    host: app-1
+    file.checksum: { path: "{{ steps.found.path }}", expect: "{{ steps.push.checksum }}" }
+  - id: tree
+    host: app-1
+    file.copy: { src: "{{ inputs.stack }}", dest: /srv/stack }
+  - id: across
+    needs: [push]
+    file.copy: { from: app-1, to: app-2, src: /backups/app_20261204.sql.gz, dest: /restore/app.sql.gz }
+  - id: back
+    needs: [across]
+    file.copy: { from: app-2, src: /restore/app.sql.gz, dest: "{{ inputs.back }}" }
+"#;
+
+#[test]
+fn files_copied_to_from_and_between_hosts_arrive_whole_and_are_not_copied_twice() {
+    let hosts: Vec<SshHost> = (0..2).map(|_| SshHost::start()).collect();
+    let sandbox = sandbox_with(&[("app-1", &hosts[0]), ("app-2", &hosts[1])]);
+    sandbox.write("copies.yml", COPIES);
+    // 200 kB that no compression or truncation keeps whole by accident.
+    let backup: Vec<u8> = (0u32..200_000)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(sandbox.path().join("backup.sql.gz"), &backup).unwrap();
+    sandbox.write("stack/docker-compose.yml", "services: {}\n");
+    sandbox.write("stack/nginx/site.conf", "server { listen 80; }\n");
+    let inputs = [
+        "--input",
+        "backup=backup.sql.gz",
+        "--input",
+        "stack=stack",
+        "--input",
+        "back=returned/app.sql.gz",
+    ];
+
+    let output = run(&sandbox, "copies.yml", &inputs);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let sha = sha256_hex(&backup);
+    let push = outputs_of(&journal, "push");
+    assert_eq!(push["checksum"], sha.as_str(), "{push}");
+    assert_eq!((push["size"].as_u64(), push["to"].as_str()), (Some(200_000), Some("app-1")));
+    assert_eq!(
+        hosts[0].exec("sha256sum < /backups/app_20261204.sql.gz; stat -c %a /backups/app_20261204.sql.gz"),
+        format!("{sha}  -\n600")
+    );
+    assert_eq!(outputs_of(&journal, "found")["size"], 200_000);
+    assert_eq!(outputs_of(&journal, "tree")["files"], 2);
+    assert_eq!(
+        hosts[0].exec("cat /srv/stack/nginx/site.conf"),
+        "server { listen 80; }"
+    );
+    assert_eq!(
+        hosts[1].exec("sha256sum < /restore/app.sql.gz"),
+        format!("{sha}  -")
+    );
+    let returned = std::fs::read(sandbox.path().join("returned/app.sql.gz")).unwrap();
+    assert_eq!(returned, backup, "the round trip kept every byte");
+    assert!(
+        !hosts[0]
+            .exec("ls -a /backups /srv")
+            .contains("runbook-partial")
+    );
+
+    // Run again: every destination already holds the source, so nothing is copied.
+    let output = run(&sandbox, "copies.yml", &inputs);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    for step in ["push", "tree", "across", "back"] {
+        assert_eq!(outputs_of(&journal, step)["changed"], false, "{step}");
+    }
+
+    // A destination that holds something else is not overwritten unless asked.
+    hosts[0].exec("echo changed >> /srv/stack/docker-compose.yml");
+    let output = run(&sandbox, "copies.yml", &inputs);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let journal = sandbox.last_journal();
+    let failed = &events(&journal, "step_failed")[0];
+    assert_eq!(failed["step"], "tree");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("./docker-compose.yml has 21 bytes instead of 13")
+            && error.contains("replace: true"),
+        "{error}"
+    );
+}
+
 /// A rolling restart across hosts, one batch (host) at a time, each gated on its health.
 const ROLLING: &str = r#"
 version: 1
@@ -505,4 +610,21 @@ steps:
         "running"
     );
     assert_eq!(outputs_of(&journal, "query")["rows"][0]["answer"], 42);
+}
+
+/// The SHA-256 of `bytes` as coreutils' `sha256sum` prints it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }

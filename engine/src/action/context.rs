@@ -98,9 +98,25 @@ pub trait Transport: Send + Sync {
     /// (`127.0.0.1:PORT`, or a socket path): how a database or an engine only the host can
     /// reach is reached. Made once per endpoint and run.
     fn forward<'a>(&'a self, remote: &'a str) -> BoxFuture<'a, Result<String, StepError>>;
+    /// The program that copies `from` (a file or a directory tree) to `to`, times and modes
+    /// kept, over the host's connection: `Upload` from this machine to the host, `Download`
+    /// from the host to this machine. Nothing is checked here; `file.copy` checks the copy.
+    fn copy<'a>(
+        &'a self,
+        direction: CopyDirection,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<RemoteCommand, StepError>>;
     /// The transport's own failure (host unreachable, its key unknown), said for a person,
     /// from how the local program ended; `None` when the remote command itself failed.
     fn explain<'a>(&'a self, exit_code: i32, stderr: &'a str) -> BoxFuture<'a, Option<String>>;
+}
+
+/// Which way [`Transport::copy`] copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyDirection {
+    Upload,
+    Download,
 }
 
 /// A command that runs on a host: started here, fed `stdin`.
@@ -210,14 +226,24 @@ impl StepContext {
     }
 
     /// How to reach the host the step names, or `None` when it acts on this machine.
+    /// A `host:` that renders to nothing (an input left empty) is this machine, so one
+    /// playbook runs on the host itself or from a bastion.
     pub fn transport(&self) -> Result<Option<Arc<dyn Transport>>, StepError> {
-        let Some(host) = &self.host else {
+        match &self.host {
+            Some(host) => self.transport_to(&self.render_str(host)?),
+            None => Ok(None),
+        }
+    }
+
+    /// How to reach a host a param names (`file.copy`'s `from:`, `to:`); empty: this machine.
+    pub fn transport_to(&self, host: &str) -> Result<Option<Arc<dyn Transport>>, StepError> {
+        let name = host.trim();
+        if name.is_empty() {
             return Ok(None);
-        };
-        let name = self.render_str(host)?;
+        }
         self.shared
             .hosts
-            .transport(name.trim())
+            .transport(name)
             .map(Some)
             .map_err(StepError::failed)
     }

@@ -17,7 +17,8 @@ mod context;
 
 pub(crate) use context::RunShared;
 pub use context::{
-    ApprovalDecision, Approver, BoxFuture, Hosts, NoHosts, Outputs, ProcessLog, RemoteCommand,
+    ApprovalDecision, Approver, BoxFuture, CopyDirection, Hosts, NoHosts, Outputs, ProcessLog,
+    RemoteCommand,
     Simulation, StepContext, StepError, Transport,
 };
 
@@ -69,6 +70,9 @@ pub struct VerbInfo {
     /// What params a bare value stands for, as users of Ansible and GitHub Actions write
     /// them: `shell.run: "script"` (a string) and `shell.run: [argv...]` (a list).
     pub shorthand: Shorthand,
+    /// Acts on the step's `host:` (over SSH) when it has one. A verb without it refuses a
+    /// `host:` at compile time rather than act on the runner while the playbook says otherwise.
+    pub on_hosts: bool,
 }
 
 /// The param a bare string, and the param a bare list, stand for (`None`: not accepted).
@@ -89,6 +93,13 @@ pub trait Verb: Sync {
         string: None,
         list: None,
     };
+    /// See [`VerbInfo::on_hosts`].
+    const ON_HOSTS: bool = false;
+
+    /// A verb that nests another (`wait.until`) runs on a host if the nested one does.
+    fn on_hosts(&self) -> bool {
+        Self::ON_HOSTS
+    }
 
     /// Some verbs are read-only or mutating depending on their params (`shell.run`).
     fn effect(&self) -> Effect {
@@ -133,6 +144,8 @@ pub trait Action:
     fn verb(&self) -> &'static str;
     fn effect(&self) -> Effect;
     fn validate(&self) -> Result<(), String>;
+    /// See [`Verb::on_hosts`].
+    fn on_hosts(&self) -> bool;
     /// See [`Verb::irreversible`].
     fn irreversible(&self) -> Option<&'static str> {
         None

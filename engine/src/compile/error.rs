@@ -83,6 +83,13 @@ pub enum CompileError {
         hint: String,
         span: Span,
     },
+    #[error("`{verb}` does not run on a host, and this step names `host: {host}`")]
+    NotOnHost {
+        verb: String,
+        host: String,
+        hint: String,
+        span: Span,
+    },
     #[error("{message}")]
     ForEach {
         message: String,
@@ -160,6 +167,11 @@ impl CompileError {
             Self::UnknownHost { hint, span, .. } => {
                 Diagnostic::error("unknown-host", message, *span)
                     .label("not in `hosts:`")
+                    .hint(hint.clone())
+            }
+            Self::NotOnHost { hint, span, .. } => {
+                Diagnostic::error("not-on-host", message, *span)
+                    .label("runs on this machine only")
                     .hint(hint.clone())
             }
             Self::ForEach { hint, span, .. } => {

@@ -79,13 +79,16 @@ impl<'a, A: Action> Compiler<'a, A> {
 
         let action = step.action.as_ref().and_then(|raw| {
             self.action_templates(raw, &own(None));
-            self.parse_action(raw)
+            let action = self.parse_action(raw)?;
+            self.check_on_hosts(&action, raw, step.host.as_ref());
+            Some(action)
         });
         self.check_shown_outputs(index, step);
         let mut requires = Vec::new();
         for raw in &step.requires {
             self.action_templates(raw, &own(None));
             if let Some(spec) = self.action_spec(raw) {
+                self.check_on_hosts(&spec.action, raw, step.host.as_ref());
                 if spec.action.effect() == Effect::Mutating {
                     self.errors.push(CompileError::MutatingPrecondition {
                         verb: raw.verb.value.clone(),
@@ -106,7 +109,10 @@ impl<'a, A: Action> Compiler<'a, A> {
                 printed_in: None,
             };
             self.action_templates(raw, &scope);
-            rollback.extend(self.action_spec(raw));
+            if let Some(spec) = self.action_spec(raw) {
+                self.check_on_hosts(&spec.action, raw, step.host.as_ref());
+                rollback.push(spec);
+            }
         }
         Some(CompiledGroup {
             items: if step.for_each.is_some() {
@@ -120,4 +126,43 @@ impl<'a, A: Action> Compiler<'a, A> {
             rollback,
         })
     }
+
+    /// A verb that cannot act on a host must not be given one: it would act on the runner
+    /// while the playbook says otherwise (an `http.check` of `localhost` checking the bastion).
+    fn check_on_hosts(&mut self, action: &A, raw: &RawAction, host: Option<&Spanned<String>>) {
+        let Some(host) = host else { return };
+        if action.on_hosts() {
+            return;
+        }
+        self.errors.push(CompileError::NotOnHost {
+            verb: raw.verb.value.clone(),
+            host: host.value.clone(),
+            hint: format!(
+                "verbs that run on a step's host: {}; give this action a step without `host:` (it runs on this machine, and can reach the host's address)",
+                on_hosts_summary(A::catalog())
+            ),
+            span: raw.verb.span,
+        });
+    }
+}
+
+/// `shell.run, file.checksum, docker.*, …`: whole families as `family.*`.
+fn on_hosts_summary(catalog: &[crate::action::VerbInfo]) -> String {
+    let mut families: Vec<(&str, Vec<&crate::action::VerbInfo>)> = Vec::new();
+    for info in catalog {
+        let family = info.name.split('.').next().unwrap_or(info.name);
+        match families.iter_mut().find(|(f, _)| *f == family) {
+            Some((_, verbs)) => verbs.push(info),
+            None => families.push((family, vec![info])),
+        }
+    }
+    let mut named = Vec::new();
+    for (family, verbs) in families {
+        if verbs.iter().all(|v| v.on_hosts) {
+            named.push(format!("{family}.*"));
+        } else {
+            named.extend(verbs.iter().filter(|v| v.on_hosts).map(|v| v.name.to_string()));
+        }
+    }
+    named.join(", ")
 }

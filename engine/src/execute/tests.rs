@@ -75,6 +75,9 @@ impl ActionTrait for Fake {
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
+    fn on_hosts(&self) -> bool {
+        false
+    }
     fn catalog() -> &'static [VerbInfo] {
         &[VerbInfo {
             name: "fake.work",
@@ -87,6 +90,7 @@ impl ActionTrait for Fake {
                 string: None,
                 list: None,
             },
+            on_hosts: false,
         }]
     }
     fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {

@@ -10,6 +10,9 @@
 
 use crate::prelude::*;
 
+/// On a step's `host:`: a host's engine, over its SSH connection; the Compose tool and its files stay on the runner.
+const FAMILY_ON_HOSTS: bool = true;
+
 mod build;
 mod down;
 mod previous;
@@ -189,6 +192,7 @@ compose_params! {
 }
 impl Verb for Down {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = FAMILY_ON_HOSTS;
     const SUMMARY: &'static str =
         "Stop and remove a compose project's containers and networks (`down`)";
     const OUTPUTS: &'static [&'static str] = &["removed", "volumes_removed"];

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::HashMap;
 
-use super::engine;
+use super::{FAMILY_ON_HOSTS, engine};
 use crate::prelude::*;
 
 /// Build an image from a local context directory.
@@ -92,6 +92,7 @@ pub struct PruneImages {
 
 impl Verb for PruneImages {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = FAMILY_ON_HOSTS;
     const SUMMARY: &'static str = "Remove unused images (`docker image prune`)";
     const OUTPUTS: &'static [&'static str] = &["deleted", "space_reclaimed"];
     fn irreversible(&self) -> Option<&'static str> {

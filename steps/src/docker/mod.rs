@@ -7,6 +7,9 @@
 
 use crate::prelude::*;
 
+/// On a step's `host:`: a host's engine, its socket forwarded over the SSH connection.
+const FAMILY_ON_HOSTS: bool = true;
+
 mod copy;
 pub(crate) mod engine;
 mod exec;
@@ -215,6 +218,7 @@ docker_params! {
 
 impl Verb for Exec {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = FAMILY_ON_HOSTS;
     const SUMMARY: &'static str = "Run a command inside containers (`docker exec`)";
     const OUTPUTS: &'static [&'static str] = &["exit_code", "stdout", "stderr"];
     const PRINTED: &'static [&'static str] = &["command"];
@@ -382,6 +386,7 @@ docker_params! {
 }
 impl Verb for Recreate {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = FAMILY_ON_HOSTS;
     const SUMMARY: &'static str =
         "Recreate containers with a new image or env; restore the old one if unhealthy";
     const OUTPUTS: &'static [&'static str] =
@@ -439,6 +444,7 @@ pub struct VolumeBackup {
 
 impl Verb for VolumeBackup {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = FAMILY_ON_HOSTS;
     const SUMMARY: &'static str = "Archive a named volume to a tar file";
     const OUTPUTS: &'static [&'static str] = &["path", "size"];
     execute_and_forecast!();
@@ -461,6 +467,7 @@ pub struct VolumeRestore {
 
 impl Verb for VolumeRestore {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = FAMILY_ON_HOSTS;
     const SUMMARY: &'static str = "Restore a named volume from a tar file";
     const OUTPUTS: &'static [&'static str] = &["size"];
     execute_and_forecast!();

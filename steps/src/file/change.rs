@@ -241,7 +241,7 @@ fn check_previous(path: &Path, previous: &str) -> Result<(), StepError> {
     )))
 }
 
-fn check_mode(mode: Option<&str>) -> Result<(), String> {
+pub(in crate::file) fn check_mode(mode: Option<&str>) -> Result<(), String> {
     match mode {
         Some(m) if u32::from_str_radix(m.trim_start_matches("0o"), 8).is_err() => Err(format!(
             "`mode` {m} is not octal permissions such as \"0644\""

@@ -1,6 +1,7 @@
-//! `file.*`: backups and artefacts on the runner's filesystem (this file), and the changes
-//! a rollback can undo: writing a file, switching a link, putting the previous back
-//! (`change.rs`).
+//! `file.*`: backups and artefacts, on this machine or on the step's `host:` (this file,
+//! through `place.rs`), copies between them checked by size and checksum (`copy.rs`), and the
+//! changes a rollback can undo, on this machine: writing a file, switching a link, putting
+//! the previous back (`change.rs`).
 
 use crate::prelude::*;
 use std::io::Read;
@@ -8,9 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 mod change;
+mod copy;
+mod place;
 mod prune;
 
 pub use change::{Link, Restore, Write, WriteTemplate};
+pub use copy::Copy;
+use place::Place;
 
 /// Delete the files matching a glob older than `older_than`, the newest always kept.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -48,12 +53,13 @@ pub struct Exists {
 
 impl Verb for Exists {
     const EFFECT: Effect = Effect::ReadOnly;
+    const ON_HOSTS: bool = true;
     const SUMMARY: &'static str = "Check that a file exists";
     const OUTPUTS: &'static [&'static str] = &["path", "size", "modified"];
     fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
-            let path = PathBuf::from(ctx.render(&self.path)?);
-            let found = Found::stat(&path)?;
+            let path = ctx.render(&self.path)?;
+            let found = Place::of_step(ctx)?.stat(ctx, &path).await?;
             found.check_size(self.min_size.as_ref().map(|s| ctx.resolve(s)).transpose()?)?;
             Ok(found.outputs())
         })
@@ -75,18 +81,24 @@ pub struct Latest {
 
 impl Verb for Latest {
     const EFFECT: Effect = Effect::ReadOnly;
+    const ON_HOSTS: bool = true;
     const SUMMARY: &'static str = "Find the newest file matching a glob";
     const OUTPUTS: &'static [&'static str] = &["path", "size", "modified", "age"];
     fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
             let pattern = ctx.render(&self.glob)?;
-            let paths = glob::glob(&pattern)
-                .map_err(|e| StepError::failed(format!("`{pattern}` is not a glob: {e}")))?;
-            let newest = paths
-                .filter_map(Result::ok)
-                .filter_map(|path| Found::stat(&path).ok())
+            let place = Place::of_step(ctx)?;
+            let newest = place
+                .matches(ctx, &pattern)
+                .await?
+                .into_iter()
                 .max_by_key(|found| found.modified)
-                .ok_or_else(|| StepError::failed(format!("no file matches `{pattern}`")))?;
+                .ok_or_else(|| {
+                    StepError::failed(format!(
+                        "no file matches `{pattern}` on {}",
+                        place.describe()
+                    ))
+                })?;
             let age = newest.age();
             if let Some(max_age) = self.max_age.as_ref().map(|a| ctx.resolve(a)).transpose()?
                 && age > max_age.0
@@ -127,29 +139,26 @@ pub struct Checksum {
 
 impl Verb for Checksum {
     const EFFECT: Effect = Effect::ReadOnly;
+    const ON_HOSTS: bool = true;
     const SUMMARY: &'static str = "Compute a file's checksum";
     const OUTPUTS: &'static [&'static str] = &["path", "checksum"];
     fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
-            let path = PathBuf::from(ctx.render(&self.path)?);
-            let algorithm = self.algorithm;
-            let hashed = path.clone();
-            let checksum = tokio::task::spawn_blocking(move || digest(&hashed, algorithm))
-                .await
-                .map_err(|e| StepError::failed(format!("checksum task: {e}")))?
-                .map_err(|e| StepError::failed(format!("reading {}: {e}", path.display())))?;
+            let path = ctx.render(&self.path)?;
+            let checksum = Place::of_step(ctx)?
+                .digest(ctx, &path, self.algorithm)
+                .await?;
             if let Some(expected) = &self.expect {
                 let expected = ctx.render(expected)?;
                 if !expected.trim().eq_ignore_ascii_case(&checksum) {
                     return Err(StepError::failed(format!(
-                        "{} has checksum {checksum}, expected {}",
-                        path.display(),
+                        "{path} has checksum {checksum}, expected {}",
                         expected.trim()
                     )));
                 }
             }
             Ok(outputs(serde_json::json!({
-                "path": path.display().to_string(),
+                "path": path,
                 "checksum": checksum,
             })))
         })

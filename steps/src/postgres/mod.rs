@@ -7,6 +7,9 @@
 
 use crate::prelude::*;
 
+/// On a step's `host:`: a database the host reaches, through an SSH tunnel; files (dumps, restores) stay on the runner.
+const FAMILY_ON_HOSTS: bool = true;
+
 mod backends;
 mod compare;
 mod connect;

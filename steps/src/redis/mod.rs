@@ -4,6 +4,9 @@
 
 use crate::prelude::*;
 
+/// On a step's `host:`: a server the runner reaches.
+const FAMILY_ON_HOSTS: bool = false;
+
 mod connect;
 mod info;
 mod ops;

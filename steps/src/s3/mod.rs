@@ -5,6 +5,9 @@
 
 use crate::prelude::*;
 
+/// On a step's `host:`: a bucket the runner reaches.
+const FAMILY_ON_HOSTS: bool = false;
+
 mod mirror;
 mod objects;
 mod store;
