@@ -16,8 +16,8 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 const SECRET: &str = "remote-secret-token-8841";
 
 /// An sshd host of its own: a container, its keys, its address.
-struct SshHost {
-    name: String,
+pub(crate) struct SshHost {
+    pub(crate) name: String,
     keys: tempfile::TempDir,
     address: String,
 }
@@ -28,7 +28,7 @@ impl SshHost {
     }
 
     /// With more `docker run` arguments (a mounted engine socket, a network).
-    fn start_with(extra: &[&str]) -> Self {
+    pub(crate) fn start_with(extra: &[&str]) -> Self {
         let name = format!(
             "rbt-ssh-{}-{}",
             std::process::id(),
@@ -91,7 +91,7 @@ impl SshHost {
     }
 
     /// The environment file's entry for this host.
-    fn entry(&self, host: &str) -> String {
+    pub(crate) fn entry(&self, host: &str) -> String {
         format!(
             "  {host}: {{ ssh: root@{}, identity_file: {}, known_hosts: {} }}\n",
             self.address,
@@ -100,11 +100,11 @@ impl SshHost {
         )
     }
 
-    fn exec(&self, command: &str) -> String {
+    pub(crate) fn exec(&self, command: &str) -> String {
         docker(&["exec", &self.name, "sh", "-c", command])
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let output = std::process::Command::new("docker")
             .args(["logs", &self.name])
             .output()
@@ -613,7 +613,7 @@ steps:
 }
 
 /// The SHA-256 of `bytes` as coreutils' `sha256sum` prints it.
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use std::io::Write;
     let mut child = std::process::Command::new("sha256sum")
         .stdin(std::process::Stdio::piped())

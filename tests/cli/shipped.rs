@@ -105,6 +105,17 @@ impl Demo {
     }
 
     fn run_with(&self, playbook: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.run_in("env.yml", playbook, args, env)
+    }
+
+    /// With another environment file of the sandbox.
+    fn run_in(
+        &self,
+        env_file: &str,
+        playbook: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
         // Nothing is posted anywhere unless a test says where.
         command.env_remove("SLACK_WEBHOOK_URL");
@@ -112,7 +123,7 @@ impl Demo {
         let output = command
             .current_dir(root())
             .args(["run", playbook, "--env"])
-            .arg(self.sandbox.path().join("env.yml"))
+            .arg(self.sandbox.path().join(env_file))
             .args(args)
             .env("RUNBOOK_STATE_DIR", self.sandbox.path().join("state"))
             .env("RUNBOOK_LOCK_DIR", self.sandbox.path().join("locks"))
@@ -358,6 +369,74 @@ fn full_host_recovery_brings_back_a_stack_whose_containers_all_stopped() {
         &[],
         &before,
     );
+}
+
+#[test]
+fn full_host_recovery_runs_from_a_bastion_against_the_new_host() {
+    let (_turn, demo) = demo();
+    for service in ["api", "web", "pgbouncer", "redis", "postgres"] {
+        docker(&["stop", &format!("{PROJECT}-{service}-1")]);
+    }
+    // The new host: sshd whose engine is this machine's (the stack's containers are there, as
+    // `compose create` left them), on the stack's network (its database is `postgres:5432`
+    // there). This test is the bastion: the backup, the stack's directory, the journal.
+    let host =
+        crate::remote::SshHost::start_with(&["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
+    docker(&["network", "connect", &format!("{PROJECT}_default"), &host.name]);
+    let root = root().display().to_string();
+    demo.sandbox.write(
+        "bastion.yml",
+        &format!(
+            "{}hosts:\n{}",
+            ENVIRONMENT.replace("{root}", &root),
+            host.entry("new-1")
+        ),
+    );
+    demo.sandbox.write("stack/docker-compose.yml", "services: {}\n");
+    let stack = format!("stack_dir={}", demo.sandbox.path().join("stack").display());
+    let control = demo.sandbox.path().join("ssh");
+    let output = demo.run_in(
+        "bastion.yml",
+        "playbooks/full-host-recovery.yml",
+        &[
+            "--input",
+            "new_host=new-1",
+            "--input",
+            "db_host=postgres",
+            "--input",
+            "db_port=5432",
+            "--input",
+            &stack,
+        ],
+        &[("RUNBOOK_SSH_CONTROL_DIR", control.to_str().unwrap())],
+    );
+    let log = host.log();
+    assert_eq!(code(&output), 0, "{}\n{log}", stderr(&output));
+    let recovered = demo.state();
+    assert!(
+        recovered
+            .containers
+            .iter()
+            .all(|c| c.ends_with("running healthy")),
+        "{recovered:?}"
+    );
+    assert_eq!(recovered.content, demo.backup_content);
+
+    let journal = demo.journal();
+    let found = outputs_of(&journal, "backup");
+    let backup = std::fs::read(found["path"].as_str().unwrap()).unwrap();
+    let copied = outputs_of(&journal, "copy-backup");
+    assert_eq!(copied["to"], "new-1", "{copied}");
+    assert_eq!(
+        host.exec(&format!("sha256sum < {}", copied["path"].as_str().unwrap())),
+        format!("{}  -", crate::remote::sha256_hex(&backup)),
+        "the backup on the new host is the bastion's"
+    );
+    assert_eq!(host.exec("cat /opt/goodgo/docker-compose.yml"), "services: {}");
+    // One login served the copies, the engine's socket and the database's tunnel.
+    assert_eq!(log.matches("Accepted publickey").count(), 1, "{log}");
+    let measured = event(&journal, "objectives_measured").clone();
+    assert_eq!(measured["rto"]["met"], true, "{measured}");
 }
 
 #[test]

@@ -259,7 +259,12 @@ fn step_view<A: Action>(
             .map(|s| s.id.clone())
             .collect(),
         when: step.when.clone(),
-        host: step.host.as_ref().map(|h| renderer.text(h, item)),
+        // A host that renders to nothing is this machine (as the executor takes it).
+        host: step
+            .host
+            .as_ref()
+            .map(|h| renderer.text(h, item))
+            .filter(|h| !h.trim().is_empty()),
         requires: step
             .requires
             .iter()
