@@ -19,6 +19,8 @@ fn plan_args(file: &str) -> Vec<&str> {
         args.extend(["--env", "environments/audio-tai-loc.yml"]);
     } else if file.starts_with("playbooks/car-rental/") {
         args.extend(["--env", "environments/car-rental.yml"]);
+    } else if file.ends_with("fleet-rolling-restart.yml") {
+        args.extend(["--env", "environments/goodgo-fleet.yml"]);
     } else if !file.starts_with("playbooks/demo/") {
         args.extend(["--env", "environments/goodgo.yml"]);
     }

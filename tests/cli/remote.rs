@@ -379,9 +379,14 @@ fn files_copied_to_from_and_between_hosts_arrive_whole_and_are_not_copied_twice(
     let sha = sha256_hex(&backup);
     let push = outputs_of(&journal, "push");
     assert_eq!(push["checksum"], sha.as_str(), "{push}");
-    assert_eq!((push["size"].as_u64(), push["to"].as_str()), (Some(200_000), Some("app-1")));
     assert_eq!(
-        hosts[0].exec("sha256sum < /backups/app_20261204.sql.gz; stat -c %a /backups/app_20261204.sql.gz"),
+        (push["size"].as_u64(), push["to"].as_str()),
+        (Some(200_000), Some("app-1"))
+    );
+    assert_eq!(
+        hosts[0].exec(
+            "sha256sum < /backups/app_20261204.sql.gz; stat -c %a /backups/app_20261204.sql.gz"
+        ),
         format!("{sha}  -\n600")
     );
     assert_eq!(outputs_of(&journal, "found")["size"], 200_000);

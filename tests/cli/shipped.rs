@@ -382,7 +382,12 @@ fn full_host_recovery_runs_from_a_bastion_against_the_new_host() {
     // there). This test is the bastion: the backup, the stack's directory, the journal.
     let host =
         crate::remote::SshHost::start_with(&["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
-    docker(&["network", "connect", &format!("{PROJECT}_default"), &host.name]);
+    docker(&[
+        "network",
+        "connect",
+        &format!("{PROJECT}_default"),
+        &host.name,
+    ]);
     let root = root().display().to_string();
     demo.sandbox.write(
         "bastion.yml",
@@ -392,7 +397,8 @@ fn full_host_recovery_runs_from_a_bastion_against_the_new_host() {
             host.entry("new-1")
         ),
     );
-    demo.sandbox.write("stack/docker-compose.yml", "services: {}\n");
+    demo.sandbox
+        .write("stack/docker-compose.yml", "services: {}\n");
     let stack = format!("stack_dir={}", demo.sandbox.path().join("stack").display());
     let control = demo.sandbox.path().join("ssh");
     let output = demo.run_in(
@@ -432,7 +438,10 @@ fn full_host_recovery_runs_from_a_bastion_against_the_new_host() {
         format!("{}  -", crate::remote::sha256_hex(&backup)),
         "the backup on the new host is the bastion's"
     );
-    assert_eq!(host.exec("cat /opt/goodgo/docker-compose.yml"), "services: {}");
+    assert_eq!(
+        host.exec("cat /opt/goodgo/docker-compose.yml"),
+        "services: {}"
+    );
     // One login served the copies, the engine's socket and the database's tunnel.
     assert_eq!(log.matches("Accepted publickey").count(), 1, "{log}");
     let measured = event(&journal, "objectives_measured").clone();

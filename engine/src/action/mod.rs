@@ -18,8 +18,7 @@ mod context;
 pub(crate) use context::RunShared;
 pub use context::{
     ApprovalDecision, Approver, BoxFuture, CopyDirection, Hosts, NoHosts, Outputs, ProcessLog,
-    RemoteCommand,
-    Simulation, StepContext, StepError, Transport,
+    RemoteCommand, Simulation, StepContext, StepError, Transport,
 };
 
 /// Whether an action changes the systems it touches.

@@ -161,7 +161,12 @@ fn on_hosts_summary(catalog: &[crate::action::VerbInfo]) -> String {
         if verbs.iter().all(|v| v.on_hosts) {
             named.push(format!("{family}.*"));
         } else {
-            named.extend(verbs.iter().filter(|v| v.on_hosts).map(|v| v.name.to_string()));
+            named.extend(
+                verbs
+                    .iter()
+                    .filter(|v| v.on_hosts)
+                    .map(|v| v.name.to_string()),
+            );
         }
     }
     named.join(", ")

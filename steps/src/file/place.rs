@@ -92,12 +92,12 @@ impl Place {
         };
         // `IFS=`: the pattern is expanded as a glob but never split at its spaces.
         let out = sh(
-                ctx,
-                transport.as_ref(),
-                r#"IFS=; for f in $G; do [ -f "$f" ] && stat -c '%s %Y %n' "$f"; done; true"#,
-                &[("G", pattern)],
-            )
-            .await?;
+            ctx,
+            transport.as_ref(),
+            r#"IFS=; for f in $G; do [ -f "$f" ] && stat -c '%s %Y %n' "$f"; done; true"#,
+            &[("G", pattern)],
+        )
+        .await?;
         Ok(out
             .lines()
             .filter_map(|line| {
@@ -127,14 +127,18 @@ impl Place {
             Algorithm::Md5 => "md5sum",
         };
         let out = sh(
-                ctx,
-                transport.as_ref(),
-                &format!(r#"{tool} < "$P""#),
-                &[("P", path)],
-            )
-            .await?;
+            ctx,
+            transport.as_ref(),
+            &format!(r#"{tool} < "$P""#),
+            &[("P", path)],
+        )
+        .await?;
         first_hex(&out).ok_or_else(|| {
-            StepError::failed(format!("`{tool}` on {} said `{}`", self.describe(), out.trim()))
+            StepError::failed(format!(
+                "`{tool}` on {} said `{}`",
+                self.describe(),
+                out.trim()
+            ))
         })
     }
 
@@ -417,6 +421,10 @@ mod tests {
             manifest.checksum(),
             "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
         );
-        assert!(Manifest::of_local(&dir.path().join("none")).unwrap().is_none());
+        assert!(
+            Manifest::of_local(&dir.path().join("none"))
+                .unwrap()
+                .is_none()
+        );
     }
 }
