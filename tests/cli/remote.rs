@@ -430,6 +430,77 @@ fn files_copied_to_from_and_between_hosts_arrive_whole_and_are_not_copied_twice(
     );
 }
 
+/// A configuration file changed on a host, with a secret in it, and put back by the rollback.
+const CONFIG_CHANGE: &str = r#"
+version: 1
+name: config-change
+secrets:
+  token: { env: TOKEN }
+steps:
+  - id: config
+    host: app-1
+    file.write: { path: /etc/app/app.conf, content: "token={{ secrets.token }}\nworkers=8\n", mode: "0640" }
+    rollback:
+      file.restore: { path: /etc/app/app.conf, previous: "{{ steps.config.previous }}" }
+  - id: fresh
+    host: app-1
+    file.write: { path: /etc/app/new.conf, content: "new\n" }
+    rollback:
+      file.restore: { path: /etc/app/new.conf, previous: "{{ steps.fresh.previous }}" }
+  - id: reload
+    needs: [config, fresh]
+    host: app-1
+    shell.run: { argv: [grep, -q, "workers=8", /etc/app/app.conf] }
+"#;
+
+#[test]
+fn a_file_written_on_a_host_is_put_back_by_its_rollback_and_its_secret_shown_nowhere() {
+    let host = SshHost::start();
+    let sandbox = sandbox_with(&[("app-1", &host)]);
+    sandbox.write("config.yml", CONFIG_CHANGE);
+    host.exec("mkdir -p /etc/app && printf 'workers=2\n' > /etc/app/app.conf");
+
+    let output = run(&sandbox, "config.yml", &["--fail-at", "reload"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(host.exec("cat /etc/app/app.conf"), "workers=2");
+    assert_eq!(
+        host.exec("ls -a /etc/app"),
+        ".\n..\napp.conf",
+        "new.conf removed, nothing kept"
+    );
+
+    let output = run(&sandbox, "config.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(
+        host.exec("cat /etc/app/app.conf"),
+        format!("token={SECRET}\nworkers=8")
+    );
+    assert_eq!(host.exec("stat -c %a /etc/app/app.conf"), "640");
+    let journal = sandbox.last_journal();
+    assert_eq!(outputs_of(&journal, "config")["changed"], true);
+    assert_eq!(
+        outputs_of(&journal, "config")["previous"],
+        "/etc/app/.app.conf.runbook-previous"
+    );
+    assert_eq!(
+        host.exec("cat /etc/app/.app.conf.runbook-previous"),
+        "workers=2"
+    );
+    // Again: the same content is no change.
+    let output = run(&sandbox, "config.yml", &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(
+        outputs_of(&sandbox.last_journal(), "config")["changed"],
+        false
+    );
+
+    let log = host.log();
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        !log.contains(SECRET) && !said.contains(SECRET) && !sandbox.evidence().contains(SECRET)
+    );
+}
+
 /// A rolling restart across hosts, one batch (host) at a time, each gated on its health.
 const ROLLING: &str = r#"
 version: 1

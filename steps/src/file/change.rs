@@ -9,10 +9,15 @@
 //! a reader sees the old file or the new one, never half of one. One generation is kept.
 //! `previous` is the hidden sibling, or `""` when nothing was there (the rollback removes
 //! what the step made).
+//!
+//! `file.write`, `file.template` (rendered here, from a template file here) and `file.restore`
+//! do the same on the step's `host:`, as one `sh` script there with the path and the content
+//! in its environment (the content may hold secrets: never on a command line).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::Place;
 use crate::prelude::*;
 
 /// Write a file from `content`, keeping what was there for `file.restore`.
@@ -62,6 +67,7 @@ const OUTPUTS: &[&str] = &["path", "changed", "previous"];
 
 impl Verb for Write {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = true;
     const SUMMARY: &'static str = "Write a file, keeping the previous one for `file.restore`";
     const OUTPUTS: &'static [&'static str] = OUTPUTS;
     fn validate(&self) -> Result<(), String> {
@@ -70,17 +76,14 @@ impl Verb for Write {
     fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
             let path = PathBuf::from(ctx.render(&self.path)?);
-            write(
-                &path,
-                ctx.render(&self.content)?.as_bytes(),
-                self.mode.as_deref(),
-            )
+            let content = ctx.render(&self.content)?;
+            write_at(ctx, &path, &content, self.mode.as_deref()).await
         })
     }
     fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
         Box::pin(async move {
             let path = PathBuf::from(ctx.render(&self.path)?);
-            Ok(forecast_write(&path, &ctx.render(&self.content)?))
+            forecast_at(ctx, &path, &ctx.render(&self.content)?)
         })
     }
 }
@@ -98,6 +101,7 @@ impl WriteTemplate {
 
 impl Verb for WriteTemplate {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = true;
     const SUMMARY: &'static str =
         "Write a file rendered from a template file, keeping the previous one for `file.restore`";
     const OUTPUTS: &'static [&'static str] = OUTPUTS;
@@ -108,13 +112,13 @@ impl Verb for WriteTemplate {
         Box::pin(async move {
             let path = PathBuf::from(ctx.render(&self.path)?);
             let content = self.content(ctx).await?;
-            write(&path, content.as_bytes(), self.mode.as_deref())
+            write_at(ctx, &path, &content, self.mode.as_deref()).await
         })
     }
     fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
         Box::pin(async move {
             let path = PathBuf::from(ctx.render(&self.path)?);
-            Ok(forecast_write(&path, &self.content(ctx).await?))
+            forecast_at(ctx, &path, &self.content(ctx).await?)
         })
     }
 }
@@ -182,6 +186,7 @@ impl Verb for Link {
 
 impl Verb for Restore {
     const EFFECT: Effect = Effect::Mutating;
+    const ON_HOSTS: bool = true;
     const SUMMARY: &'static str =
         "Put back what file.write, file.template or file.link replaced (the rollback of those)";
     const OUTPUTS: &'static [&'static str] = &["path", "restored"];
@@ -190,7 +195,18 @@ impl Verb for Restore {
             let path = PathBuf::from(ctx.render(&self.path)?);
             let previous = ctx.render(&self.previous)?;
             check_previous(&path, &previous)?;
-            if previous.is_empty() {
+            if let Place::Host(host) = Place::of_step(ctx)? {
+                crate::remote::output(
+                    ctx,
+                    host.as_ref(),
+                    r#"if [ -z "$V" ]; then rm -f "$P"; else mv "$V" "$P"; fi"#,
+                    &[
+                        ("P".into(), path.display().to_string()),
+                        ("V".into(), previous.clone()),
+                    ],
+                )
+                .await?;
+            } else if previous.is_empty() {
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -250,6 +266,11 @@ pub(in crate::file) fn check_mode(mode: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// `0640`, `0o640` or `640` as permission bits.
+fn octal(mode: &str) -> Option<u32> {
+    u32::from_str_radix(mode.trim_start_matches("0o"), 8).ok()
+}
+
 /// `.<name>.<suffix>` beside `path`.
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let name = path
@@ -304,7 +325,13 @@ fn write(path: &Path, content: &[u8], mode: Option<&str>) -> Result<Outputs, Ste
         StepError::failed(format!("{what} {}: {e}", path.display()))
     };
     let current = std::fs::read(path).ok();
-    if current.as_deref() == Some(content) && mode.is_none() {
+    let same_mode = match mode.map(octal) {
+        None => true,
+        Some(wanted) => {
+            std::fs::metadata(path).is_ok_and(|m| Some(m.permissions().mode() & 0o7777) == wanted)
+        }
+    };
+    if current.as_deref() == Some(content) && same_mode {
         let mut out = outcome(path, false, "", None);
         out.remove("previous_target");
         return Ok(out);
@@ -333,6 +360,65 @@ fn write(path: &Path, content: &[u8], mode: Option<&str>) -> Result<Outputs, Ste
     let mut out = outcome(path, true, &previous, None);
     out.remove("previous_target");
     Ok(out)
+}
+
+/// `file.write` and `file.template` here or on the step's host, with the same outputs.
+async fn write_at(
+    ctx: &StepContext,
+    path: &Path,
+    content: &str,
+    mode: Option<&str>,
+) -> Result<Outputs, StepError> {
+    let Place::Host(host) = Place::of_step(ctx)? else {
+        return write(path, content.as_bytes(), mode);
+    };
+    // As `write` does here: same content and no mode is no change; else what is there is
+    // copied aside (a link as a link), the content staged, its mode set, renamed into place.
+    let said = crate::remote::output(
+        ctx,
+        host.as_ref(),
+        concat!(
+            r#"d=$(dirname "$P"); n=$(basename "$P"); V="$d/.$n.runbook-previous"; N="$d/.$n.runbook-new"; "#,
+            r#"if [ -f "$P" ] && { [ -z "$M" ] || [ "$(stat -c %a "$P")" = "$M" ]; } && [ "$(cat "$P"; echo x)" = "${C}x" ]; then echo unchanged; exit 0; fi; "#,
+            r#"mkdir -p "$d" || exit 1; K=''; "#,
+            r#"if [ -e "$P" ] || [ -L "$P" ]; then rm -f "$V"; cp -P -p "$P" "$V" || exit 1; K=$V; fi; "#,
+            r#"[ -n "$M" ] || M=$(stat -c %a "$P" 2>/dev/null) || M=644; "#,
+            r#"if printf '%s' "$C" > "$N" && chmod "$M" "$N" && mv "$N" "$P"; then echo "changed $K"; "#,
+            r#"else rm -f "$N"; [ -z "$K" ] || rm -f "$K"; exit 1; fi"#
+        ),
+        &[
+            ("P".into(), path.display().to_string()),
+            ("C".into(), content.to_string()),
+            // As `stat -c %a` prints it: `0640` is `640`.
+            (
+                "M".into(),
+                mode.and_then(octal).map_or(String::new(), |m| format!("{m:o}")),
+            ),
+        ],
+    )
+    .await?;
+    let said = said.trim();
+    let (changed, previous) = match said.strip_prefix("changed") {
+        Some(kept) => (true, kept.trim()),
+        None => (false, ""),
+    };
+    let mut out = outcome(path, changed, previous, None);
+    out.remove("previous_target");
+    Ok(out)
+}
+
+/// The preview of a write: in lines here; on a host, where and how much (its current file
+/// is not fetched for a preview).
+fn forecast_at(ctx: &StepContext, path: &Path, content: &str) -> Result<String, StepError> {
+    Ok(match Place::of_step(ctx)? {
+        Place::Runner => forecast_write(path, content),
+        Place::Host(host) => format!(
+            "would write {} ({} lines) on host `{}`, the previous file kept for file.restore",
+            path.display(),
+            content.lines().count(),
+            host.host()
+        ),
+    })
 }
 
 /// What a write would change, in lines (never the content: it may hold secrets).
