@@ -99,6 +99,26 @@ impl Demo {
         demo
     }
 
+    /// Every container of the stack stopped, as a host that went down leaves them.
+    fn stop_all(&self) {
+        for service in ["api", "web", "pgbouncer", "redis", "postgres"] {
+            docker(&["stop", &format!("{PROJECT}-{service}-1")]);
+        }
+    }
+
+    /// Every container running and healthy again, and the backup's data back.
+    fn assert_recovered(&self) {
+        let recovered = self.state();
+        assert!(
+            recovered
+                .containers
+                .iter()
+                .all(|c| c.ends_with("running healthy")),
+            "{recovered:?}"
+        );
+        assert_eq!(recovered.content, self.backup_content);
+    }
+
     /// `runbook run PLAYBOOK --env env.yml ARGS`, from the repository root like a user.
     fn run(&self, playbook: &str, args: &[&str]) -> Output {
         self.run_with(playbook, args, &[])
@@ -339,20 +359,10 @@ fn restore_rolls_back_to_the_data_it_found_then_restores_the_backup() {
 #[test]
 fn full_host_recovery_brings_back_a_stack_whose_containers_all_stopped() {
     let (_turn, demo) = demo();
-    for service in ["api", "web", "pgbouncer", "redis", "postgres"] {
-        docker(&["stop", &format!("{PROJECT}-{service}-1")]);
-    }
+    demo.stop_all();
     let output = demo.run("playbooks/full-host-recovery.yml", &[]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let recovered = demo.state();
-    assert!(
-        recovered
-            .containers
-            .iter()
-            .all(|c| c.ends_with("running healthy")),
-        "{recovered:?}"
-    );
-    assert_eq!(recovered.content, demo.backup_content);
+    demo.assert_recovered();
     let measured = event(&demo.journal(), "objectives_measured").clone();
     assert_eq!(
         measured["rto"]["between"],
@@ -374,9 +384,7 @@ fn full_host_recovery_brings_back_a_stack_whose_containers_all_stopped() {
 #[test]
 fn full_host_recovery_runs_from_a_bastion_against_the_new_host() {
     let (_turn, demo) = demo();
-    for service in ["api", "web", "pgbouncer", "redis", "postgres"] {
-        docker(&["stop", &format!("{PROJECT}-{service}-1")]);
-    }
+    demo.stop_all();
     // The new host: sshd whose engine is this machine's (the stack's containers are there, as
     // `compose create` left them), on the stack's network (its database is `postgres:5432`
     // there). This test is the bastion: the backup, the stack's directory, the journal.
@@ -418,15 +426,7 @@ fn full_host_recovery_runs_from_a_bastion_against_the_new_host() {
     );
     let log = host.log();
     assert_eq!(code(&output), 0, "{}\n{log}", stderr(&output));
-    let recovered = demo.state();
-    assert!(
-        recovered
-            .containers
-            .iter()
-            .all(|c| c.ends_with("running healthy")),
-        "{recovered:?}"
-    );
-    assert_eq!(recovered.content, demo.backup_content);
+    demo.assert_recovered();
 
     let journal = demo.journal();
     let found = outputs_of(&journal, "backup");
