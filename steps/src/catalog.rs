@@ -156,7 +156,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(names, sorted);
-        assert_eq!(names.len(), 73);
+        assert_eq!(names.len(), 74);
     }
 
     #[test]
@@ -192,6 +192,7 @@ mod literal_tests {
             "docker.kill.signal",
             "docker.logs.match",
             "docker.logs.absent",
+            "file.copy.mode",
             "file.template.mode",
             "file.write.mode",
             "http.check.expect.body",
