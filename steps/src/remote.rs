@@ -438,6 +438,13 @@ impl Transport for SshTransport {
         })
     }
 
+    fn docker_socket(&self) -> &str {
+        self.spec
+            .docker_socket
+            .as_deref()
+            .unwrap_or("/var/run/docker.sock")
+    }
+
     fn explain<'a>(&'a self, exit_code: i32, stderr: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
             // 255 is ssh's own failure; anything else is the remote command's exit code.

@@ -92,8 +92,13 @@ impl SshHost {
 
     /// The environment file's entry for this host.
     pub(crate) fn entry(&self, host: &str) -> String {
+        self.entry_with(host, "")
+    }
+
+    /// With more keys (`, docker_socket: ...`).
+    fn entry_with(&self, host: &str, more: &str) -> String {
         format!(
-            "  {host}: {{ ssh: root@{}, identity_file: {}, known_hosts: {} }}\n",
+            "  {host}: {{ ssh: root@{}, identity_file: {}, known_hosts: {}{more} }}\n",
             self.address,
             self.keys.path().join("id").display(),
             self.known_hosts().display()
@@ -640,9 +645,17 @@ fn docker_and_postgres_steps_reach_what_only_the_host_can_reach() {
         "POSTGRES_DB=app",
         "runbook-demo-postgres:15",
     ]);
-    let host = SshHost::start_with(&["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
+    // Where a rootless engine listens, declared in the host's entry.
+    let host = SshHost::start_with(&["-v", "/var/run/docker.sock:/run/user/1000/docker.sock"]);
     docker(&["network", "connect", network, &host.name]);
-    let sandbox = sandbox_with(&[("app-1", &host)]);
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "env.yml",
+        &format!(
+            "hosts:\n{}",
+            host.entry_with("app-1", ", docker_socket: /run/user/1000/docker.sock")
+        ),
+    );
     sandbox.write(
         "through.yml",
         &format!(

@@ -107,6 +107,8 @@ pub trait Transport: Send + Sync {
         from: &'a str,
         to: &'a str,
     ) -> BoxFuture<'a, Result<RemoteCommand, StepError>>;
+    /// Where the host's Docker engine listens (a socket path as the host sees it).
+    fn docker_socket(&self) -> &str;
     /// The transport's own failure (host unreachable, its key unknown), said for a person,
     /// from how the local program ended; `None` when the remote command itself failed.
     fn explain<'a>(&'a self, exit_code: i32, stderr: &'a str) -> BoxFuture<'a, Option<String>>;

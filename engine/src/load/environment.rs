@@ -35,6 +35,7 @@ pub const HOST_KEYS: &[&str] = &[
     "identity_file",
     "jump",
     "known_hosts",
+    "docker_socket",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,6 +61,9 @@ pub struct HostSpec {
     pub jump: Option<String>,
     /// The known_hosts file to check the host's key against (default: ssh's own).
     pub known_hosts: Option<String>,
+    /// Where the host's Docker engine listens, for `docker.*` and `compose.*` there (default:
+    /// `/var/run/docker.sock`; a rootless engine's is `/run/user/UID/docker.sock`).
+    pub docker_socket: Option<String>,
 }
 
 /// Reads an environment file; every problem with its place in the file.
@@ -165,6 +169,7 @@ fn host(name: &str, value: &Node) -> Result<HostSpec, LoadError> {
             "identity_file" => spec.identity_file = Some(text()?),
             "jump" => spec.jump = Some(text()?),
             "known_hosts" => spec.known_hosts = Some(text()?),
+            "docker_socket" => spec.docker_socket = Some(text()?),
             other => {
                 return Err(LoadError::UnknownKey {
                     key: other.to_string(),
@@ -234,12 +239,16 @@ mod tests {
 
     #[test]
     fn hosts_are_read_with_their_ssh_settings() {
-        let env = load("hosts:\n  app-1: { ssh: deploy@10.0.0.5, port: 2222, jump: bastion }\n  db-1: root@10.0.0.6\n").unwrap();
+        let env = load("hosts:\n  app-1: { ssh: deploy@10.0.0.5, port: 2222, jump: bastion, docker_socket: /run/user/1000/docker.sock }\n  db-1: root@10.0.0.6\n").unwrap();
         assert_eq!(env.hosts.len(), 2);
         assert_eq!(env.hosts[0].name, "app-1");
         assert_eq!(env.hosts[0].ssh, "deploy@10.0.0.5");
         assert_eq!(env.hosts[0].port, Some(2222));
         assert_eq!(env.hosts[0].jump.as_deref(), Some("bastion"));
+        assert_eq!(
+            env.hosts[0].docker_socket.as_deref(),
+            Some("/run/user/1000/docker.sock")
+        );
         assert_eq!(env.hosts[1].ssh, "root@10.0.0.6");
         let errors = load("hosts:\n  app-1: { prot: 22 }\n").unwrap_err();
         assert!(

@@ -36,14 +36,11 @@ pub async fn engine_address(
         return ctx.render(engine);
     }
     if let Some(transport) = ctx.transport()? {
-        let socket = transport.forward(REMOTE_DOCKER_SOCKET).await?;
+        let socket = transport.forward(transport.docker_socket()).await?;
         return Ok(format!("unix://{socket}"));
     }
     Ok(std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into()))
 }
-
-/// Where a host's Docker engine listens (the engine's default).
-const REMOTE_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// Which containers a step acts on, with every template rendered.
 #[derive(Debug, Clone, Default)]
