@@ -23,6 +23,14 @@ pub type Playbook = runbook_engine::compile::Playbook<runbook_steps::Action>;
 
 pub fn run() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    // Before the first thread (logs, store, runtime): the guard is forked from this one.
+    if matches!(cli.command, cli::Command::Run(_) | cli::Command::Resume(_))
+        && let Err(e) = runbook_steps::guard::start()
+    {
+        eprintln!(
+            "warning: no guard process ({e}); started programs get the kernel's death signal instead"
+        );
+    }
     logs::init(cli.log_format == cli::LogFormat::Json);
     // Commands that keep no runs never touch a store (a plan in CI needs no database).
     let exit = match &cli.command {
@@ -49,6 +57,7 @@ pub fn run() -> std::process::ExitCode {
             with_store(&cli, |store| commands::daemon::run(args, &cli, store))
         }
     };
+    runbook_steps::guard::stop();
     exit.into()
 }
 

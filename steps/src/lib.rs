@@ -64,6 +64,7 @@ mod catalog;
 pub mod compose;
 pub mod docker;
 pub mod file;
+pub mod guard;
 pub mod host;
 pub mod http;
 pub mod nginx;

@@ -72,6 +72,9 @@ async fn run_fed(
         .map_err(|e| StepError::failed(format!("cannot start `{program}`: {e}")))?;
     let group = ProcessGroup(child.id());
     if let Some(pid) = child.id() {
+        crate::guard::register(pid);
+    }
+    if let Some(pid) = child.id() {
         ctx.process_started(program, pid);
     }
     let stdout = tokio::spawn(capture(child.stdout.take()));
@@ -139,11 +142,15 @@ async fn capture(stream: Option<impl AsyncRead + Unpin>) -> String {
 
 /// Makes the started command die when runbook dies, even by `kill -9`, when no `Drop` runs.
 /// A command left running unobserved would finish work the journal says never finished, and
-/// a resume would then do it a second time (a compensation run twice, for one). Its own
-/// children may outlive it, but what the command does after them (the rest of its script)
-/// does not happen.
+/// a resume would then do it a second time (a compensation run twice, for one). Under the
+/// CLI the guard (`guard.rs`) kills its whole group then, and the spawn stays a cheap
+/// `posix_spawn`; without a guard the kernel's death signal is set in the child (which makes
+/// the spawn a fork), and the command's own children may outlive it.
 #[allow(unsafe_code)]
 fn die_with_runbook(command: &mut tokio::process::Command) {
+    if crate::guard::active() {
+        return;
+    }
     let runbook = std::process::id();
     // SAFETY: the closure runs in the forked child before exec and only makes two
     // async-signal-safe system calls (prctl, getppid).
@@ -170,6 +177,7 @@ impl Drop for ProcessGroup {
         if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) {
             // ESRCH (the group is already gone) is the usual, fine outcome.
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            crate::guard::forget(pid as u32);
         }
     }
 }

@@ -144,36 +144,78 @@ fn resume_after_kill_9_skips_what_succeeded_and_asks_before_rerunning_a_mutating
     assert!(stderr(&again).contains("already finished: succeeded; nothing to resume"));
 }
 
-/// `b`'s script starts a background job and waits for it. `kill -9` of runbook kills the
-/// script (it dies with runbook), not the job, which would write `late-writes` once `go`
-/// exists. The resume kills that group first, even though it then refuses to go on.
-#[test]
-fn resume_kills_what_a_dead_run_left_running_before_deciding() {
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "late.sh",
-        "while [ ! -e {dir}/go ]; do sleep 0.05; done\necho late >> {dir}/late-writes\n",
-    );
-    sandbox.write(
-        "leftover.yml",
-        r#"
+const LEFTOVER: &str = r#"
 version: 1
 name: leftover
 steps:
   - id: b
     shell.run: { script: "sh {dir}/late.sh & touch {dir}/b-started; wait" }
-"#,
+"#;
+
+/// `b`'s script starts a background job and waits for it; the job would write `late-writes`
+/// once `go` exists. A run whose `b` is under way, killed once its process group is journaled.
+fn killed_while_the_job_runs() -> (Sandbox, std::process::Child) {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "late.sh",
+        "while [ ! -e {dir}/go ]; do sleep 0.05; done\necho late >> {dir}/late-writes\n",
     );
-    let mut child = sandbox.spawn(&["run", "leftover.yml"]);
+    sandbox.write("leftover.yml", LEFTOVER);
+    let child = sandbox.spawn(&["run", "leftover.yml"]);
     sandbox.wait_for("b-started");
     // The script can get this far before runbook has journaled its process group: the crash
     // shown here comes after (a loaded machine showed the other order).
     sandbox.wait_for_event("process_started");
+    (sandbox, child)
+}
+
+/// The children of `pid` that are copies of it (same command line): its guard.
+fn guards_of(pid: u32) -> Vec<i32> {
+    let cmdline = |pid: &str| std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let own = cmdline(&pid.to_string());
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid = stat.rsplit(") ").next()?.split_whitespace().nth(1)?;
+            (ppid == pid.to_string() && cmdline(&name) == own).then(|| name.parse().ok())?
+        })
+        .collect()
+}
+
+/// `kill -9` of runbook: its guard kills the whole process group, the background job too,
+/// so nothing of the run goes on unobserved.
+#[test]
+fn a_run_killed_by_kill_9_leaves_nothing_running() {
+    let (sandbox, mut child) = killed_while_the_job_runs();
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    // The guard acts when it sees runbook gone (a safety net, not a measurement).
+    for _ in 0..100 {
+        if sandbox.leftover_processes().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(sandbox.leftover_processes(), Vec::<String>::new());
+}
+
+/// When the guard is gone too (runbook and its guard both killed, as an OOM kill of the
+/// session would), the job outlives them. The resume kills that group first, even though it
+/// then refuses to go on.
+#[test]
+fn resume_kills_what_a_dead_run_left_running_before_deciding() {
+    let (sandbox, mut child) = killed_while_the_job_runs();
+    let guards = guards_of(child.id());
+    assert_eq!(guards.len(), 1, "runbook runs one guard");
+    kill_9(guards[0]);
     child.kill().expect("kill -9");
     let _ = child.wait();
     assert!(
         !sandbox.leftover_processes().is_empty(),
-        "the background job outlives runbook"
+        "the background job outlives runbook and its guard"
     );
     let started = events(&sandbox.last_journal(), "process_started")[0].clone();
     assert_eq!(started["step"], "b");
@@ -194,6 +236,15 @@ steps:
     assert_eq!(code(&resumed), 0, "{}", stderr(&resumed));
     // The only `late` is the resumed attempt's own.
     assert_eq!(sandbox.read("late-writes"), "late\n");
+}
+
+/// `kill -9 PID`.
+fn kill_9(pid: i32) {
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
 }
 
 #[test]
