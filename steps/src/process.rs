@@ -70,10 +70,7 @@ async fn run_fed(
     let mut child = command
         .spawn()
         .map_err(|e| StepError::failed(format!("cannot start `{program}`: {e}")))?;
-    let group = ProcessGroup(child.id());
-    if let Some(pid) = child.id() {
-        crate::guard::register(pid);
-    }
+    let group = ProcessGroup::started(child.id());
     if let Some(pid) = child.id() {
         ctx.process_started(program, pid);
     }
@@ -171,6 +168,16 @@ fn die_with_runbook(command: &mut tokio::process::Command) {
 /// The process group of a started command, killed when this is dropped: after the command
 /// exits (stragglers), or when the step is cancelled or times out (everything).
 struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    /// The group of a program just started, registered with the guard (if one runs).
+    fn started(pid: Option<u32>) -> Self {
+        if let Some(pid) = pid {
+            crate::guard::register(pid);
+        }
+        Self(pid)
+    }
+}
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {

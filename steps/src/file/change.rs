@@ -17,7 +17,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::Place;
+use super::place::{self, Place};
 use crate::prelude::*;
 
 /// Write a file from `content`, keeping what was there for `file.restore`.
@@ -196,14 +196,11 @@ impl Verb for Restore {
             let previous = ctx.render(&self.previous)?;
             check_previous(&path, &previous)?;
             if let Place::Host(host) = Place::of_step(ctx)? {
-                crate::remote::output(
+                place::sh(
                     ctx,
                     host.as_ref(),
                     r#"if [ -z "$V" ]; then rm -f "$P"; else mv "$V" "$P"; fi"#,
-                    &[
-                        ("P".into(), path.display().to_string()),
-                        ("V".into(), previous.clone()),
-                    ],
+                    &[("P", &path.display().to_string()), ("V", &previous)],
                 )
                 .await?;
             } else if previous.is_empty() {
@@ -259,15 +256,15 @@ fn check_previous(path: &Path, previous: &str) -> Result<(), StepError> {
 
 pub(in crate::file) fn check_mode(mode: Option<&str>) -> Result<(), String> {
     match mode {
-        Some(m) if u32::from_str_radix(m.trim_start_matches("0o"), 8).is_err() => Err(format!(
+        Some(m) if octal(m).is_none() => Err(format!(
             "`mode` {m} is not octal permissions such as \"0644\""
         )),
         _ => Ok(()),
     }
 }
 
-/// `0640`, `0o640` or `640` as permission bits.
-fn octal(mode: &str) -> Option<u32> {
+/// `0640`, `0o640` or `640` as permission bits (checked at compile time by `check_mode`).
+pub(in crate::file) fn octal(mode: &str) -> Option<u32> {
     u32::from_str_radix(mode.trim_start_matches("0o"), 8).ok()
 }
 
@@ -337,7 +334,7 @@ fn write(path: &Path, content: &[u8], mode: Option<&str>) -> Result<Outputs, Ste
         return Ok(out);
     }
     let permissions = match mode {
-        Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8).unwrap_or(0o644),
+        Some(m) => octal(m).unwrap_or(0o644),
         None => std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777),
     };
     // A new file's directory is made as `install -D` does (the rollback leaves it, empty).
@@ -374,7 +371,7 @@ async fn write_at(
     };
     // As `write` does here: same content and no mode is no change; else what is there is
     // copied aside (a link as a link), the content staged, its mode set, renamed into place.
-    let said = crate::remote::output(
+    let said = place::sh(
         ctx,
         host.as_ref(),
         concat!(
@@ -387,13 +384,10 @@ async fn write_at(
             r#"else rm -f "$N"; [ -z "$K" ] || rm -f "$K"; exit 1; fi"#
         ),
         &[
-            ("P".into(), path.display().to_string()),
-            ("C".into(), content.to_string()),
+            ("P", &path.display().to_string()),
+            ("C", content),
             // As `stat -c %a` prints it: `0640` is `640`.
-            (
-                "M".into(),
-                mode.and_then(octal).map_or(String::new(), |m| format!("{m:o}")),
-            ),
+            ("M", &mode.and_then(octal).map_or(String::new(), |m| format!("{m:o}"))),
         ],
     )
     .await?;

@@ -136,7 +136,12 @@ impl Copy {
         }
         route
             .to
-            .rename(ctx, &partial, &route.dest, self.mode.as_deref())
+            .rename(
+                ctx,
+                &partial,
+                &route.dest,
+                self.mode.as_deref().and_then(super::change::octal),
+            )
             .await?;
         Ok(route.outputs(&source, true))
     }

@@ -221,39 +221,38 @@ impl Place {
         .map(drop)
     }
 
-    /// Renames `from` to `to`, then sets `mode` on it (octal, `0640`) if given.
+    /// Renames `from` to `to`, then sets `mode` (permission bits) on it if given.
     pub async fn rename(
         &self,
         ctx: &StepContext,
         from: &str,
         to: &str,
-        mode: Option<&str>,
+        mode: Option<u32>,
     ) -> Result<(), StepError> {
         let Self::Host(transport) = self else {
             std::fs::rename(from, to)
                 .map_err(|e| StepError::failed(format!("renaming {from} to {to}: {e}")))?;
-            if let Some(mode) = mode {
+            if let Some(bits) = mode {
                 use std::os::unix::fs::PermissionsExt;
-                let bits = u32::from_str_radix(mode, 8)
-                    .map_err(|_| StepError::failed(format!("`{mode}` is not an octal mode")))?;
                 std::fs::set_permissions(to, std::fs::Permissions::from_mode(bits))
-                    .map_err(|e| StepError::failed(format!("chmod {mode} {to}: {e}")))?;
+                    .map_err(|e| StepError::failed(format!("chmod {bits:o} {to}: {e}")))?;
             }
             return Ok(());
         };
+        let mode = mode.map_or(String::new(), |bits| format!("{bits:o}"));
         sh(
             ctx,
             transport.as_ref(),
             r#"mv "$A" "$B" && { [ -z "$M" ] || chmod "$M" "$B"; }"#,
-            &[("A", from), ("B", to), ("M", mode.unwrap_or(""))],
+            &[("A", from), ("B", to), ("M", &mode)],
         )
         .await
         .map(drop)
     }
 }
 
-/// A script on a host, `vars` in its environment.
-async fn sh(
+/// A script on a host, `vars` in its environment (never on its command line).
+pub(super) async fn sh(
     ctx: &StepContext,
     transport: &dyn Transport,
     script: &str,
