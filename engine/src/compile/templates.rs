@@ -5,6 +5,8 @@
 //! members are read by a small scanner over the template's code regions.
 
 use minijinja::Environment;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// The variables templates can see.
@@ -66,6 +68,10 @@ pub enum TemplateError {
 
 pub struct TemplateReader {
     env: Environment<'static>,
+    /// What each template text was found to read. Playbooks repeat their templates
+    /// (`{{ inputs.project }}` on every step, the steps of a `for_each`), and a template's
+    /// references depend on its text alone, so each text is parsed once per compile.
+    read: RefCell<HashMap<String, Result<Vec<Reference>, TemplateError>>>,
 }
 
 impl Default for TemplateReader {
@@ -78,11 +84,23 @@ impl TemplateReader {
     pub fn new() -> Self {
         Self {
             env: crate::template::environment(),
+            read: RefCell::default(),
         }
     }
 
     /// References of a string that may hold `{{ }}` / `{% %}` blocks.
     pub fn template(&self, text: &str) -> Result<Vec<Reference>, TemplateError> {
+        if let Some(known) = self.read.borrow().get(text) {
+            return known.clone();
+        }
+        let read = self.parse(text);
+        self.read
+            .borrow_mut()
+            .insert(text.to_string(), read.clone());
+        read
+    }
+
+    fn parse(&self, text: &str) -> Result<Vec<Reference>, TemplateError> {
         crate::template::check(text).map_err(TemplateError::Limit)?;
         let template = self.env.template_from_str(text).map_err(syntax)?;
         check_roots(text, template.undeclared_variables(false))?;

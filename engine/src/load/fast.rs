@@ -25,7 +25,7 @@ pub fn parse_plain(text: &str) -> Option<Node> {
     for event in Parser::new_from_str(text) {
         let (event, marks) = event.ok()?;
         let node = match event {
-            Event::StreamStart | Event::DocumentEnd | Event::StreamEnd | Event::Comment(..) => {
+            Event::StreamStart | Event::DocumentEnd | Event::StreamEnd => {
                 continue;
             }
             Event::DocumentStart(..) => {

@@ -3,7 +3,8 @@
 use minijinja::value::{Object, Value as JinjaValue};
 use minijinja::{Environment, context};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -41,6 +42,9 @@ impl Object for Secret {
 
 pub struct PlanRenderer {
     env: Environment<'static>,
+    /// Each block rendered once per item: playbooks repeat their templates (`{{ inputs.x }}`
+    /// on every step), and what is known before the run does not change during a plan.
+    rendered: RefCell<HashMap<String, String>>,
     inputs: JinjaValue,
     vars: JinjaValue,
     secrets: JinjaValue,
@@ -74,6 +78,7 @@ impl PlanRenderer {
         let secrets = JinjaValue::from(secrets);
         let mut renderer = Self {
             env,
+            rendered: RefCell::default(),
             inputs,
             vars: JinjaValue::from(()),
             secrets,
@@ -124,7 +129,8 @@ impl PlanRenderer {
         if expression.contains("{{") || mentions_runtime(text) {
             return None;
         }
-        let rendered = self.render(&format!("{{{{ ({}) | tojson }}}}", expression.trim()), item);
+        let rendered =
+            self.render_once(&format!("{{{{ ({}) | tojson }}}}", expression.trim()), item);
         match serde_json::from_str::<Value>(&rendered).ok()? {
             list @ Value::Array(_) => Some(list),
             _ => None,
@@ -159,13 +165,30 @@ impl PlanRenderer {
             let inner = text[code].trim();
             if mentions_runtime(inner) && !is_plain_reference(inner) {
                 out.push_str(&format!("⟨{inner}⟩"));
+            } else if let Some(symbol) = runtime_symbol(inner) {
+                out.push_str(&symbol);
             } else {
-                out.push_str(&self.render(&text[open..close], item));
+                out.push_str(&self.render_once(&text[open..close], item));
             }
             done = close;
         }
         out.push_str(&text[done..]);
         redact_url_password(&out)
+    }
+
+    /// [`Self::render`], remembered by the block's text and the item.
+    fn render_once(&self, block: &str, item: Option<&Value>) -> String {
+        let mut key = block.to_string();
+        if let Some(item) = item {
+            key.push('\0');
+            key.push_str(&item.to_string());
+        }
+        if let Some(known) = self.rendered.borrow().get(&key) {
+            return known.clone();
+        }
+        let shown = self.render(block, item);
+        self.rendered.borrow_mut().insert(key, shown.clone());
+        shown
     }
 
     fn render(&self, text: &str, item: Option<&Value>) -> String {
@@ -192,6 +215,54 @@ fn mentions_runtime(expression: &str) -> bool {
                 && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
         })
     })
+}
+
+/// `steps['latest-backup'].path` as the plan shows it, `⟨steps.latest-backup.path⟩`, read
+/// without the template engine: each member of a runtime root is a [`Symbol`] that adds
+/// `.key`, so the path's segments joined by dots is what rendering it would print. `None`
+/// for anything but a root followed by `.name`, `['name']` or `[0]` segments (the engine
+/// renders those).
+fn runtime_symbol(expression: &str) -> Option<String> {
+    let root = ["steps", "run"]
+        .into_iter()
+        .find(|root| expression.starts_with(root))?;
+    let mut shown = format!("⟨{root}");
+    let mut rest = &expression[root.len()..];
+    while !rest.is_empty() {
+        let (segment, after) = if let Some(attribute) = rest.strip_prefix('.') {
+            let end = attribute
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(attribute.len());
+            let name = &attribute[..end];
+            if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                return None;
+            }
+            (name, &attribute[end..])
+        } else {
+            let inside = rest.strip_prefix('[')?;
+            let end = inside.find(']')?;
+            let key = &inside[..end];
+            let key = match key.as_bytes().first()? {
+                quote @ (b'\'' | b'"') => {
+                    let unquoted = key
+                        .strip_prefix(*quote as char)?
+                        .strip_suffix(*quote as char)?;
+                    if unquoted.contains(['\'', '"', '\\']) {
+                        return None;
+                    }
+                    unquoted
+                }
+                _ if key.bytes().all(|b| b.is_ascii_digit()) => key,
+                _ => return None,
+            };
+            (key, &inside[end + 1..])
+        };
+        shown.push('.');
+        shown.push_str(segment);
+        rest = after;
+    }
+    shown.push('⟩');
+    Some(shown)
 }
 
 /// `steps['latest-backup'].path`: a lookup that the plan can show by name.
@@ -241,6 +312,32 @@ mod tests {
             ),
             "⟨steps.count.rows[0].n > 0⟩ for /backups/*.gz"
         );
+    }
+
+    /// The shortcut for plain runtime references prints what the template engine prints.
+    #[test]
+    fn runtime_references_read_without_the_engine_as_the_engine_renders_them() {
+        let r = renderer();
+        for reference in [
+            "steps['latest-backup'].path",
+            "steps[\"a-b\"].rows[0].n",
+            "steps.count.rows[12]",
+            "run.id",
+            "steps",
+        ] {
+            let symbol = runtime_symbol(reference).expect(reference);
+            assert_eq!(symbol, r.render(&format!("{{{{ {reference} }}}}"), None));
+        }
+        for engine in [
+            "steps.x-y",
+            "stepsx",
+            "steps[x]",
+            "steps['a\\'b']",
+            "steps.0",
+            "runs.x",
+        ] {
+            assert_eq!(runtime_symbol(engine), None, "{engine}");
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! (`verify_backup`: the restored copy against the live one; `compare`): tables, row counts,
 //! checksums, indexes, enum types, extensions.
 
+use futures_util::future::try_join_all;
 use md5::{Digest, Md5};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use tokio_postgres::Client;
 
@@ -168,6 +169,57 @@ impl<'a> Side<'a> {
             .await
             .map_err(|e| self.fail("listing extensions", &e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}
+
+/// What one side holds, read once: a verification reads the live side while the backup is
+/// still restoring, then judges both without another query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Snapshot {
+    pub tables: BTreeSet<TableName>,
+    /// Rows of the counted tables this side has.
+    pub rows: BTreeMap<TableName, i64>,
+    /// Checksums of the checksummed tables this side has.
+    pub checksums: BTreeMap<TableName, String>,
+    pub extensions: BTreeSet<String>,
+    pub indexes: i64,
+    pub enums: i64,
+}
+
+impl Side<'_> {
+    /// Tables, then every count and checksum asked for (of the tables this side has; all of
+    /// its tables counted when `counted` is `None`), extensions, index and enum counts. The
+    /// queries are sent together on the one connection (tokio-postgres pipelines them), so
+    /// the side costs its queries' work, not a round trip each.
+    pub async fn snapshot(
+        &self,
+        counted: Option<&BTreeSet<TableName>>,
+        checksummed: &[TableName],
+    ) -> Result<Snapshot, String> {
+        let tables = self.tables().await?;
+        let counted: Vec<&TableName> = match counted {
+            Some(wanted) => wanted.intersection(&tables).collect(),
+            None => tables.iter().collect(),
+        };
+        let summed: BTreeSet<&TableName> =
+            checksummed.iter().filter(|t| tables.contains(t)).collect();
+        let rows = try_join_all(counted.iter().map(|t| self.row_count(t)));
+        let sums = try_join_all(summed.iter().map(|t| self.checksum(t)));
+        let (rows, sums, extensions, indexes, enums) = tokio::try_join!(
+            rows,
+            sums,
+            self.extensions(),
+            self.index_count(),
+            self.enum_count()
+        )?;
+        Ok(Snapshot {
+            rows: counted.into_iter().cloned().zip(rows).collect(),
+            checksums: summed.into_iter().cloned().zip(sums).collect(),
+            tables,
+            extensions,
+            indexes,
+            enums,
+        })
     }
 }
 

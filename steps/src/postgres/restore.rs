@@ -76,6 +76,12 @@ impl Format {
         }
     }
 
+    /// Whether pg_restore can restore this dump section by section and in parallel jobs: it
+    /// must seek in the archive, which a gzip stream on its standard input does not allow.
+    pub fn seekable(self) -> bool {
+        matches!(self, Self::Custom | Self::Directory)
+    }
+
     fn gzipped(self) -> bool {
         matches!(self, Self::GzipCustom | Self::GzipPlain)
     }
@@ -99,6 +105,27 @@ async fn read_head(reader: &mut (impl AsyncReadExt + Unpin), head: &mut [u8]) ->
     filled
 }
 
+/// A part of a pg_restore archive (`--section`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Section {
+    /// Tables, types, functions: the schema the data goes into.
+    PreData,
+    /// Table data, sequence values.
+    Data,
+    /// Indexes, constraints, triggers: built on the data.
+    PostData,
+}
+
+impl Section {
+    fn flag(self) -> &'static str {
+        match self {
+            Self::PreData => "--section=pre-data",
+            Self::Data => "--section=data",
+            Self::PostData => "--section=post-data",
+        }
+    }
+}
+
 /// One restore of one file into one database.
 pub(super) struct Job<'a> {
     pub target: &'a Target,
@@ -118,7 +145,7 @@ impl Job<'_> {
         self.jobs.is_none()
     }
 
-    fn args(&self) -> Result<Vec<String>, StepError> {
+    fn args(&self, sections: &[Section]) -> Result<Vec<String>, StepError> {
         let mut args = Vec::new();
         if self.format.tool() == "psql" {
             if self.clean {
@@ -149,6 +176,7 @@ impl Job<'_> {
         if self.no_owner {
             args.extend(["--no-owner", "--no-privileges"].map(String::from));
         }
+        args.extend(sections.iter().map(|s| s.flag().to_string()));
         match self.jobs {
             Some(_) if self.format.gzipped() => {
                 return Err(StepError::failed(
@@ -166,7 +194,16 @@ impl Job<'_> {
 
     /// Runs the restore; the error is the tool's own words.
     pub async fn run(&self, ctx: &StepContext) -> Result<(), StepError> {
-        let args = self.args()?;
+        self.run_sections(ctx, &[]).await
+    }
+
+    /// Runs these sections of the archive only (all of it when empty).
+    pub async fn run_sections(
+        &self,
+        ctx: &StepContext,
+        sections: &[Section],
+    ) -> Result<(), StepError> {
+        let args = self.args(sections)?;
         let feed: Option<Feed> = if self.format.gzipped() {
             Some(Box::pin(GzipDecoder::new(BufReader::new(
                 open(self.file).await?,
@@ -266,7 +303,7 @@ impl Restore {
             no_owner: false,
         };
         // Refuse impossible options (`clean` on plain SQL) before dropping anything.
-        job.args()?;
+        job.args(&[])?;
         if self.recreate {
             Recreate::look(&target)
                 .await?
