@@ -50,30 +50,17 @@ pub(crate) async fn run_remote(
 
 async fn run_fed(
     ctx: &StepContext,
-    mut command: tokio::process::Command,
+    command: tokio::process::Command,
     program: &str,
     feed: Option<Feed>,
     hold_input: bool,
 ) -> Result<Ended, StepError> {
-    command
-        .stdin(if feed.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group: a timeout or Ctrl-C kills everything it started.
-        .process_group(0)
-        .kill_on_drop(true);
-    die_with_runbook(&mut command);
-    let mut child = command
-        .spawn()
-        .map_err(|e| StepError::failed(format!("cannot start `{program}`: {e}")))?;
-    let group = ProcessGroup::started(child.id());
-    if let Some(pid) = child.id() {
-        ctx.process_started(program, pid);
-    }
+    let input = if feed.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    let (mut child, group) = start(ctx, command, program, input)?;
     let stdout = tokio::spawn(capture(child.stdout.take()));
     let stderr = tokio::spawn(capture(child.stderr.take()));
     let feeding = feed.zip(child.stdin.take()).map(|(mut feed, mut stdin)| {
@@ -104,16 +91,88 @@ async fn run_fed(
         Some(task) => task.await.ok().flatten().map(|e| e.to_string()),
         None => None,
     };
-    Ok(Ended {
+    Ok(ended(
+        status,
+        stdout.await.unwrap_or_default(),
+        stderr.await.unwrap_or_default(),
+        feed_error,
+    ))
+}
+
+/// Runs `command` with its standard output handed to `consume` as it is written (a restore's
+/// data streamed into database connections), the rest as [`run`] does. When `consume` returns
+/// before the end, the program's next write fails and it ends. The `Ended` has no stdout.
+pub(crate) async fn run_streaming<T, F>(
+    ctx: &StepContext,
+    command: tokio::process::Command,
+    program: &str,
+    consume: impl FnOnce(tokio::process::ChildStdout) -> F,
+) -> Result<(Ended, T), StepError>
+where
+    F: Future<Output = T>,
+{
+    let (mut child, group) = start(ctx, command, program, Stdio::null())?;
+    let stderr = tokio::spawn(capture(child.stderr.take()));
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| StepError::failed(format!("`{program}` has no standard output")))?;
+    let consumed = consume(stdout).await;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| StepError::failed(format!("waiting for `{program}`: {e}")))?;
+    drop(group);
+    let ended = ended(
+        status,
+        String::new(),
+        stderr.await.unwrap_or_default(),
+        None,
+    );
+    Ok((ended, consumed))
+}
+
+/// Starts `command` in a process group of its own (a timeout or Ctrl-C kills everything it
+/// started), registered with the guard and journaled for the step.
+fn start(
+    ctx: &StepContext,
+    mut command: tokio::process::Command,
+    program: &str,
+    input: Stdio,
+) -> Result<(tokio::process::Child, ProcessGroup), StepError> {
+    command
+        .stdin(input)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    die_with_runbook(&mut command);
+    let child = command
+        .spawn()
+        .map_err(|e| StepError::failed(format!("cannot start `{program}`: {e}")))?;
+    let group = ProcessGroup::started(child.id());
+    if let Some(pid) = child.id() {
+        ctx.process_started(program, pid);
+    }
+    Ok((child, group))
+}
+
+fn ended(
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+    feed_error: Option<String>,
+) -> Ended {
+    Ended {
         exit_code: status
             .code()
             .or_else(|| status.signal().map(|s| 128 + s))
             .unwrap_or(-1),
         signal: status.signal(),
-        stdout: stdout.await.unwrap_or_default(),
-        stderr: stderr.await.unwrap_or_default(),
+        stdout,
+        stderr,
         feed_error,
-    })
+    }
 }
 
 /// Reads a stream to its end, keeping the last `CAPTURE_LIMIT` bytes.

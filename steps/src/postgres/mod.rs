@@ -17,6 +17,7 @@ mod dump;
 mod inventory;
 mod query;
 mod restore;
+mod scratch;
 mod tools;
 mod verify;
 

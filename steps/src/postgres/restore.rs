@@ -145,7 +145,7 @@ impl Job<'_> {
         self.jobs.is_none()
     }
 
-    fn args(&self, sections: &[Section]) -> Result<Vec<String>, StepError> {
+    fn args(&self, sections: &[Section], list: Option<&Path>) -> Result<Vec<String>, StepError> {
         let mut args = Vec::new();
         if self.format.tool() == "psql" {
             if self.clean {
@@ -177,6 +177,9 @@ impl Job<'_> {
             args.extend(["--no-owner", "--no-privileges"].map(String::from));
         }
         args.extend(sections.iter().map(|s| s.flag().to_string()));
+        if let Some(list) = list {
+            args.push(format!("--use-list={}", list.display()));
+        }
         match self.jobs {
             Some(_) if self.format.gzipped() => {
                 return Err(StepError::failed(
@@ -194,16 +197,18 @@ impl Job<'_> {
 
     /// Runs the restore; the error is the tool's own words.
     pub async fn run(&self, ctx: &StepContext) -> Result<(), StepError> {
-        self.run_sections(ctx, &[]).await
+        self.run_sections(ctx, &[], None).await
     }
 
-    /// Runs these sections of the archive only (all of it when empty).
+    /// Runs these sections of the archive only (all of it when empty), and of those only the
+    /// entries of `list` (`pg_restore -l` output) when given.
     pub async fn run_sections(
         &self,
         ctx: &StepContext,
         sections: &[Section],
+        list: Option<&Path>,
     ) -> Result<(), StepError> {
-        let args = self.args(sections)?;
+        let args = self.args(sections, list)?;
         let feed: Option<Feed> = if self.format.gzipped() {
             Some(Box::pin(GzipDecoder::new(BufReader::new(
                 open(self.file).await?,
@@ -303,7 +308,7 @@ impl Restore {
             no_owner: false,
         };
         // Refuse impossible options (`clean` on plain SQL) before dropping anything.
-        job.args(&[])?;
+        job.args(&[], None)?;
         if self.recreate {
             Recreate::look(&target)
                 .await?

@@ -119,6 +119,25 @@ impl Tool {
         process::run(ctx, command, self.name, feed).await
     }
 
+    /// Runs the tool with its standard output read by `consume` as it comes.
+    pub async fn run_streaming<T, F>(
+        &self,
+        ctx: &StepContext,
+        target: &Target,
+        args: &[String],
+        consume: impl FnOnce(tokio::process::ChildStdout) -> F,
+    ) -> Result<(Ended, T), StepError>
+    where
+        F: Future<Output = T>,
+    {
+        let mut command = tokio::process::Command::new(&self.path);
+        command.args(args);
+        for (name, value) in target.tool_env() {
+            command.env(name, value);
+        }
+        process::run_streaming(ctx, command, self.name, consume).await
+    }
+
     /// The error of a tool that did not succeed: its own words, last lines first.
     pub fn failure(&self, ended: &Ended) -> String {
         let said = crate::tail_lines(&ended.stderr, 6);

@@ -12,7 +12,8 @@ use tokio_postgres::Client;
 use super::VerifyBackup;
 use super::connect::{Target, reason};
 use super::inventory::{Side, Snapshot, TableName, list, quote};
-use super::restore::{Format, Job, Section, human_size};
+use super::restore::{Format, Job, human_size};
+use super::scratch;
 use super::tools::{ServerVersion, Tool};
 use crate::prelude::*;
 
@@ -139,7 +140,8 @@ impl VerifyBackup {
                     file: &file,
                     format,
                     clean: false,
-                    jobs: jobs.or((!self.keep && format.seekable()).then_some(SCRATCH_JOBS)),
+                    jobs: jobs
+                        .or((!self.keep && format.seekable()).then_some(scratch::SCRATCH_JOBS)),
                     no_owner: true,
                 };
                 // The live side is read while the backup restores: it does not depend on it,
@@ -151,7 +153,7 @@ impl VerifyBackup {
                 };
                 let restore = async {
                     let clock = Instant::now();
-                    let restored = restore_scratch(&job, ctx, self.keep).await;
+                    let restored = scratch::restore(&job, ctx, self.keep).await;
                     (restored, clock.elapsed())
                 };
                 let ((restored, took), live) = tokio::join!(restore, live_side);
@@ -286,60 +288,6 @@ fn write_report(path: &Path, report: &Report) -> Result<(), StepError> {
     std::fs::write(&aside, text)
         .and_then(|()| std::fs::rename(&aside, path))
         .map_err(|e| StepError::failed(format!("writing the report {}: {e}", path.display())))
-}
-
-/// Parallel pg_restore jobs for a scratch copy when the step gives none: its data and its
-/// indexes load side by side. More is the operator's call (`jobs`): the server is the live one.
-const SCRATCH_JOBS: u8 = 2;
-
-/// Restores into the verification database. That copy is dropped afterwards and serves no
-/// one, so when pg_restore can take the archive in sections its tables are made UNLOGGED
-/// between the schema and the data: the data and its indexes write no WAL (a verification
-/// should not double the server's WAL traffic). A copy kept for inspection, and a dump
-/// pg_restore cannot seek in (gzip, plain SQL), restore in one pass as `postgres.restore`
-/// does. Says how, for the report.
-async fn restore_scratch(
-    job: &Job<'_>,
-    ctx: &StepContext,
-    keep: bool,
-) -> Result<String, StepError> {
-    let parallel = match job.jobs {
-        Some(jobs) => format!(", {jobs} parallel jobs"),
-        None => String::new(),
-    };
-    if keep || !job.format.seekable() {
-        job.run(ctx).await?;
-        return Ok(parallel);
-    }
-    job.run_sections(ctx, &[Section::PreData]).await?;
-    unlog_tables(job.target).await?;
-    job.run_sections(ctx, &[Section::Data, Section::PostData])
-        .await?;
-    Ok(format!("{parallel}, unlogged scratch tables"))
-}
-
-/// Every table of the freshly made schema becomes UNLOGGED. A table that refuses (one an
-/// extension owns, say) stays as it is: this only saves time, and a logged table restores the
-/// same data.
-async fn unlog_tables(test: &Target) -> Result<(), StepError> {
-    const UNLOG: &str = "DO $$ DECLARE t regclass; BEGIN
-        FOR t IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE c.relkind = 'r' AND c.relpersistence = 'p'
-                   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                   AND n.nspname NOT LIKE 'pg\\_toast%' LOOP
-            BEGIN
-                EXECUTE format('ALTER TABLE %s SET UNLOGGED', t);
-            EXCEPTION WHEN others THEN NULL;
-            END;
-        END LOOP; END $$";
-    let client = test.connect().await?;
-    client.batch_execute(UNLOG).await.map_err(|e| {
-        StepError::failed(format!(
-            "making the tables of {} unlogged: {}",
-            test.label(),
-            reason(&e)
-        ))
-    })
 }
 
 impl Wanted {
