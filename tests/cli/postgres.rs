@@ -209,6 +209,55 @@ fn verify_backup_passes_on_a_good_dump_and_leaves_no_database_behind() {
     assert_eq!(outputs(&sandbox, "verify")["result"], "pass");
 }
 
+/// The scratch copy's rows are dealt over two connections in chunks cut at line ends: text
+/// with COPY's escapes (tabs, newlines, backslashes, a `\.` inside a value) arrives whole.
+#[test]
+fn verify_backup_loads_a_table_over_two_connections_row_for_row() {
+    let live = Database::fixture("split");
+    // About 3 MB of names: many chunks, so both connections take some.
+    live.psql(
+        "INSERT INTO \"User\" (email, name, role) SELECT 'split' || i || '@example.com', \
+         E'tab\\there\\nnew line \\\\ back \\\\. dot \u{fc}ber ' || repeat('x', 40) || i, 'USER' \
+         FROM generate_series(1, 30000) i",
+    );
+    let sandbox = Sandbox::new();
+    dump_with(&live, &sandbox, &[]);
+    let output = run_playbook(&sandbox, &[&live], VERIFY, &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report = report(&sandbox);
+    assert_eq!(report["result"], "pass", "{report:#}");
+    assert_eq!(check(&report, "Checksum: User")["status"], "pass");
+    let restore = check(&report, "Restore")["detail"].as_str().unwrap();
+    let rows: u64 = restore
+        .split(" rows over 2 connections")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rows over 2 connections in {restore}"));
+    assert!(rows > 30_000, "{restore}");
+    assert!(restore.contains("unlogged scratch tables"), "{restore}");
+    assert_eq!(live.copies(), Vec::<String>::new());
+}
+
+/// A dump whose data is INSERT statements (`pg_dump --inserts`) is restored by pg_restore
+/// alone, and verified the same.
+#[test]
+fn verify_backup_of_an_inserts_dump_restores_through_pg_restore() {
+    let live = Database::fixture("inserts");
+    let sandbox = Sandbox::new();
+    dump_with(&live, &sandbox, &["--inserts"]);
+    let output = run_playbook(&sandbox, &[&live], VERIFY, &[]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report = report(&sandbox);
+    assert_eq!(report["result"], "pass", "{report:#}");
+    let restore = check(&report, "Restore")["detail"].as_str().unwrap();
+    assert!(
+        restore.contains("data through pg_restore (its data is not COPY: `INSERT INTO"),
+        "{restore}"
+    );
+    assert_eq!(live.copies(), Vec::<String>::new());
+}
+
 #[test]
 fn verify_backup_fails_on_the_check_a_changed_table_breaks() {
     let live = Database::fixture("altered");
