@@ -38,7 +38,7 @@ pub fn session(
 pub fn execute<F, Fut>(start: F) -> Exit
 where
     F: FnOnce(Interrupt) -> Fut,
-    Fut: Future<Output = Result<Finished, SessionError>>,
+    Fut: Future<Output = Result<Finished, SessionError>> + Send + 'static,
 {
     let runtime = match super::runtime() {
         Ok(runtime) => runtime,
@@ -47,7 +47,14 @@ where
     runtime.block_on(async {
         let interrupt = Interrupt::default();
         let watcher = tokio::spawn(watch_signals(interrupt.clone()));
-        let outcome = start(interrupt).await;
+        // On a worker, not on this thread: the executor and the steps it spawns then share the
+        // runtime's workers (a spawned step often runs on the same one), instead of every
+        // step's start and end crossing between this thread and a worker (a wake-up and a
+        // context switch each way).
+        let outcome = match tokio::spawn(start(interrupt)).await {
+            Ok(outcome) => outcome,
+            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+        };
         watcher.abort();
         match outcome {
             Ok(finished) if finished.status == RunStatus::Abandoned => {

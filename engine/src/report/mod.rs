@@ -9,6 +9,7 @@ mod markdown;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 use crate::journal::{Entry, Event, Measurement, Mode, StoredRun};
 
@@ -37,6 +38,10 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     pub rollback: Vec<CompensationReport>,
     pub objectives: Option<ObjectivesReport>,
+    /// Where each step is in `steps`: a report of 10,000 steps is built in one pass over the
+    /// journal, not a scan of the steps per event.
+    #[serde(skip)]
+    positions: HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,6 +109,7 @@ impl Report {
             steps: Vec::new(),
             rollback: Vec::new(),
             objectives: None,
+            positions: HashMap::new(),
         };
         for entry in entries {
             report.apply(entry);
@@ -115,9 +121,10 @@ impl Report {
     }
 
     fn step(&mut self, id: &str) -> &mut StepReport {
-        let position = match self.steps.iter().position(|s| s.id == id) {
-            Some(position) => position,
+        let position = match self.positions.get(id) {
+            Some(&position) => position,
             None => {
+                self.positions.insert(id.to_string(), self.steps.len());
                 self.steps.push(StepReport {
                     id: id.to_string(),
                     result: "running".into(),
