@@ -233,12 +233,7 @@ async fn load(
     let mut rows = 0;
     let mut line = Vec::new();
     loop {
-        line.clear();
-        let read = script
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(|e| format!("reading pg_restore's output: {e}"))?;
-        if read == 0 {
+        if !next_line(&mut script, &mut line).await? {
             return Ok(Copied::Rows(rows));
         }
         let text = String::from_utf8_lossy(&line);
@@ -270,6 +265,19 @@ async fn load(
             }
         }
     }
+}
+
+/// The script's next line into `line` (with its newline); `false` at the end.
+async fn next_line(
+    script: &mut (impl AsyncBufReadExt + Unpin),
+    line: &mut Vec<u8>,
+) -> Result<bool, String> {
+    line.clear();
+    let read = script
+        .read_until(b'\n', line)
+        .await
+        .map_err(|e| format!("reading pg_restore's output: {e}"))?;
+    Ok(read > 0)
 }
 
 async fn connect(target: &Target, count: usize, session: &str) -> Result<Vec<Client>, String> {
@@ -319,12 +327,7 @@ async fn copy(
         let mut line = Vec::new();
         let mut next = 0;
         loop {
-            line.clear();
-            let read = script
-                .read_until(b'\n', &mut line)
-                .await
-                .map_err(|e| format!("reading pg_restore's output: {e}"))?;
-            if read == 0 {
+            if !next_line(script, &mut line).await? {
                 return Err(format!(
                     "the data of `{statement}` ended without its end marker"
                 ));
