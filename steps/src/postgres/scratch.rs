@@ -29,7 +29,7 @@ use crate::prelude::*;
 
 /// Connections (and pg_restore jobs) of a scratch restore when the step gives no `jobs`: the
 /// server is the live one, so more is the operator's call.
-pub(super) const SCRATCH_JOBS: u8 = 2;
+const SCRATCH_JOBS: u8 = 2;
 
 /// Rows are sent to a connection in chunks of about this many bytes.
 const CHUNK: usize = 256 << 10;
@@ -42,18 +42,24 @@ pub(super) async fn restore(
     ctx: &StepContext,
     keep: bool,
 ) -> Result<String, StepError> {
-    let parallel = match job.jobs {
+    let parallel = |jobs: Option<u8>| match jobs {
         Some(jobs) => format!(", {jobs} parallel jobs"),
         None => String::new(),
     };
     if keep || !job.format.seekable() {
         job.run(ctx).await?;
-        return Ok(parallel);
+        return Ok(parallel(job.jobs));
     }
+    // The copy is dropped afterwards, so it need not be one transaction: parallel by default.
+    let jobs = job.jobs.unwrap_or(SCRATCH_JOBS).max(1);
+    let job = &Job {
+        jobs: Some(jobs),
+        ..*job
+    };
     job.run_sections(ctx, &[Section::PreData], None).await?;
     unlog_tables(job.target).await?;
     let lists = Lists::of(job, ctx).await?;
-    let connections = usize::from(job.jobs.unwrap_or(SCRATCH_JOBS).max(1));
+    let connections = usize::from(jobs);
     let how = match copy_tables(job, ctx, &lists.tables, connections).await? {
         Copied::Rows(rows) => {
             job.run_sections(ctx, &[Section::Data], Some(&lists.rest))
@@ -66,7 +72,10 @@ pub(super) async fn restore(
         }
     };
     job.run_sections(ctx, &[Section::PostData], None).await?;
-    Ok(format!("{how}{parallel}, unlogged scratch tables"))
+    Ok(format!(
+        "{how}{}, unlogged scratch tables",
+        parallel(job.jobs)
+    ))
 }
 
 /// Every table of the freshly made schema becomes UNLOGGED. A table that refuses (one an

@@ -140,8 +140,7 @@ impl VerifyBackup {
                     file: &file,
                     format,
                     clean: false,
-                    jobs: jobs
-                        .or((!self.keep && format.seekable()).then_some(scratch::SCRATCH_JOBS)),
+                    jobs,
                     no_owner: true,
                 };
                 // The live side is read while the backup restores: it does not depend on it,
@@ -178,7 +177,7 @@ impl VerifyBackup {
                                 format.describe()
                             ),
                         );
-                        match compare(live, &test, &wanted).await {
+                        match read_backup(live, &test, &wanted).await {
                             Ok((live, backup)) => judge(&live, &backup, &wanted, &mut checks),
                             Err(e) => checks.add("Comparison", Status::Fail, e),
                         }
@@ -303,7 +302,7 @@ impl Wanted {
 }
 
 /// Reads the restored copy, counting what was counted live.
-async fn compare(
+async fn read_backup(
     live: Result<Snapshot, String>,
     test: &Target,
     wanted: &Wanted,
