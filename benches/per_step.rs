@@ -14,6 +14,8 @@
 //!   10,000 steps, and fan-outs at `--max-parallel 64`. A one-step run is measured too and
 //!   subtracted (process start, load, compile, reports), so "per step" is what a step adds.
 //!
+//! `RUNBOOK_BENCH_ONLY=http` runs only the named workloads (see [`wanted`]).
+//!
 //! Not a test: nothing here asserts on time.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,6 +30,14 @@ fn rounds() -> usize {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(3)
+}
+
+/// `RUNBOOK_BENCH_ONLY=http,fanout`: only these workloads (`shell`, `http`, `assert`,
+/// `fanout`); all of them by default.
+fn wanted(workload: &str) -> bool {
+    std::env::var("RUNBOOK_BENCH_ONLY")
+        .map(|only| only.split(',').any(|w| w.trim() == workload))
+        .unwrap_or(true)
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -234,7 +244,7 @@ fn main() {
     );
 
     let shell = "shell.run: { argv: [\"true\"] }";
-    for count in [100, 1_000, 10_000] {
+    for count in [100, 1_000, 10_000].into_iter().filter(|_| wanted("shell")) {
         let yaml = playbook(shell, count, &Shape::Chain);
         let (ours, floor) = bench.side_by_side(&yaml, 1, || floor_command(&bench.dir, count));
         let (ours, floor) = (bench.per_step(ours, count), ms_each(floor, count));
@@ -246,7 +256,7 @@ fn main() {
     }
 
     let check = format!("http.check: {{ url: \"http://127.0.0.1:{port}/\" }}");
-    for count in [100, 1_000, 10_000] {
+    for count in [100, 1_000, 10_000].into_iter().filter(|_| wanted("http")) {
         let yaml = playbook(&check, count, &Shape::Chain);
         let (ours, floor) =
             bench.side_by_side(&yaml, 1, || floor_http(&bench.dir, port, count, true));
@@ -261,7 +271,10 @@ fn main() {
     }
 
     let assert = "assert.that: { that: \"{{ 1 + 1 == 2 }}\" }";
-    for count in [100, 1_000, 10_000] {
+    for count in [100, 1_000, 10_000]
+        .into_iter()
+        .filter(|_| wanted("assert"))
+    {
         let yaml = playbook(assert, count, &Shape::Chain);
         let (ours, _) = bench.side_by_side(&yaml, 1, || Duration::ZERO);
         println!(
@@ -275,7 +288,7 @@ fn main() {
         ("http.check", check.as_str(), &[100, 1_000, 10_000][..]),
         ("shell.run true", shell, &[100, 1_000][..]),
     ] {
-        for &count in counts {
+        for &count in counts.iter().filter(|_| wanted("fanout")) {
             let yaml = playbook(step, count, &Shape::FanOut);
             let (ours, _) = bench.side_by_side(&yaml, 64, || Duration::ZERO);
             println!(

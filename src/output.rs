@@ -48,5 +48,9 @@ pub fn stderr(text: fmt::Arguments<'_>) {
         crate::logs::line(&text.to_string());
         return;
     }
-    let _ = std::io::stderr().lock().write_fmt(text);
+    // Standard error is unbuffered: `write_fmt` would make a system call per piece (a line
+    // and its newline apart, a console line per journal event). Formatted first, it is one.
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(text.to_string().as_bytes());
 }

@@ -155,13 +155,22 @@ fn environment(path: Option<&Path>) -> Result<Option<runbook_engine::load::Envir
 
 /// The tokio runtime a command runs on, or the exit code after saying why there is none.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            sayln!("error: cannot start the async runtime: {e}");
-            Exit::Refused
-        })
+    build_runtime(tokio::runtime::Builder::new_multi_thread())
+}
+
+/// The runtime of a run (`run`, `resume`): one thread for the executor, its steps and their
+/// connections, so a step's request, its answer and the executor's next move never wait for
+/// another thread to wake (see docs/decisions.md, "Per-step cost"). Steps hand long
+/// synchronous work (hashing, archives) to tokio's blocking threads.
+pub fn session_runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    build_runtime(tokio::runtime::Builder::new_current_thread())
+}
+
+fn build_runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, Exit> {
+    builder.enable_all().build().map_err(|e| {
+        sayln!("error: cannot start the async runtime: {e}");
+        Exit::Refused
+    })
 }
 
 /// A recorded run and its journal, or the exit code after saying why not.

@@ -38,23 +38,16 @@ pub fn session(
 pub fn execute<F, Fut>(start: F) -> Exit
 where
     F: FnOnce(Interrupt) -> Fut,
-    Fut: Future<Output = Result<Finished, SessionError>> + Send + 'static,
+    Fut: Future<Output = Result<Finished, SessionError>>,
 {
-    let runtime = match super::runtime() {
+    let runtime = match super::session_runtime() {
         Ok(runtime) => runtime,
         Err(exit) => return exit,
     };
     runtime.block_on(async {
         let interrupt = Interrupt::default();
         let watcher = tokio::spawn(watch_signals(interrupt.clone()));
-        // On a worker, not on this thread: the executor and the steps it spawns then share the
-        // runtime's workers (a spawned step often runs on the same one), instead of every
-        // step's start and end crossing between this thread and a worker (a wake-up and a
-        // context switch each way).
-        let outcome = match tokio::spawn(start(interrupt)).await {
-            Ok(outcome) => outcome,
-            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
-        };
+        let outcome = start(interrupt).await;
         watcher.abort();
         match outcome {
             Ok(finished) if finished.status == RunStatus::Abandoned => {

@@ -214,14 +214,15 @@ pub(crate) async fn call_json_api(
     .send()
     .await?;
     response.check(None)?;
-    response.json.ok_or_else(|| {
-        StepError::failed(format!(
+    match response.json {
+        Some(json) => Ok(json),
+        None => Err(StepError::failed(format!(
             "{} answered {} without JSON: {}",
-            response.url,
+            response.shown_url(),
             response.status,
             tail_lines(tail_bytes(&response.body, 512), 3)
-        ))
-    })
+        ))),
+    }
 }
 
 /// `base` + `path` with its query string encoded: `http://prom:9090` + `/api/v1/query`.
@@ -259,7 +260,8 @@ fn resolve_timeout(
 
 /// What came back.
 pub(crate) struct Response {
-    pub url: String,
+    /// As requested, credentials and all: for messages, [`Self::shown_url`].
+    url: String,
     pub status: u16,
     pub headers: BTreeMap<String, String>,
     pub body: String,
@@ -301,7 +303,6 @@ impl Outgoing {
     }
 
     pub async fn send(self) -> Result<Response, StepError> {
-        let shown_url = shown_url(&self.url);
         let client = client()?;
         let method =
             reqwest::Method::from_bytes(self.method.as_str().as_bytes()).expect("standard method");
@@ -318,8 +319,9 @@ impl Outgoing {
         // credentials included; the message says `shown_url` instead.
         let response = request.send().await.map_err(|e| {
             StepError::failed(format!(
-                "{} {shown_url}: {}",
+                "{} {}: {}",
                 self.method.as_str(),
+                shown_url(&self.url),
                 error_chain(&e.without_url())
             ))
         })?;
@@ -331,13 +333,14 @@ impl Outgoing {
             .collect();
         let body = response.text().await.map_err(|e| {
             StepError::failed(format!(
-                "reading {shown_url}: {}",
+                "reading {}: {}",
+                shown_url(&self.url),
                 error_chain(&e.without_url())
             ))
         })?;
         let json = serde_json::from_str(&body).ok();
         Ok(Response {
-            url: shown_url,
+            url: self.url,
             status,
             headers,
             body,
@@ -395,6 +398,11 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 impl Response {
+    /// The URL as messages may show it (see [`shown_url`]); made only when one is needed.
+    pub fn shown_url(&self) -> String {
+        shown_url(&self.url)
+    }
+
     /// The body and headers with the run's secrets hidden, before any of it is cut short for
     /// an output or an error (a cut through a secret would leave a piece in clear).
     /// Expectations then see what the journal shows.
@@ -411,7 +419,8 @@ impl Response {
             let body = tail_lines(tail_bytes(&self.body, 2048), 5);
             StepError::failed(format!(
                 "{} answered {}: {what}; body: {body}",
-                self.url, self.status
+                self.shown_url(),
+                self.status
             ))
         };
         let default = Expect::default();
