@@ -78,6 +78,16 @@ impl Recorder {
         self.journal(event, false);
     }
 
+    /// Journals a step's start that must be on disk before the step acts, sharing the
+    /// fdatasync with the other steps that start at the same moment (group commit): the line
+    /// is written, the other tasks ready now get to write theirs, and the first to sync
+    /// covers them all (the others find nothing left to sync).
+    pub async fn record_before_acting(&self, event: Event) {
+        self.record_written(event);
+        tokio::task::yield_now().await;
+        self.flush();
+    }
+
     /// Makes every event journaled so far durable: one fdatasync for all of them (group
     /// commit), none when there is nothing new.
     pub fn flush(&self) {

@@ -78,7 +78,7 @@ impl<A: Action> StepRun<A> {
         // On disk before the step acts when it changes something: after a power loss, resume
         // must know it may have begun. A read-only step (or a preview) may simply run again.
         if step.action.effect() == Effect::Mutating && !ctx.is_check_mode() {
-            self.recorder.record(start);
+            self.recorder.record_before_acting(start).await;
         } else {
             self.recorder.record_written(start);
         }
