@@ -20,17 +20,15 @@ pub fn run(args: &ResumeArgs, store: SharedStore) -> Exit {
         rollback: !args.execution.no_rollback,
         fail_at: None,
     };
-    let (query, rerun, force) = (args.run.clone(), args.rerun.clone(), args.force);
-    let max_parallel = args.execution.max_parallel.map(usize::from);
+    let request = Resume {
+        query: &args.run,
+        force: args.force,
+        rerun: &args.rerun,
+        max_parallel: args.execution.max_parallel.map(usize::from),
+    };
     execute(|interrupt| {
         let session = session(store, options, &args.execution, interrupt, hosts);
         async move {
-            let request = Resume {
-                query: &query,
-                force,
-                rerun: &rerun,
-                max_parallel,
-            };
             session
                 .resume(request, |source, options| {
                     runbook_engine::check::<runbook_steps::Action>(source, options)

@@ -42,13 +42,12 @@ pub(super) async fn restore(
     ctx: &StepContext,
     keep: bool,
 ) -> Result<String, StepError> {
-    let parallel = |jobs: Option<u8>| match jobs {
-        Some(jobs) => format!(", {jobs} parallel jobs"),
-        None => String::new(),
-    };
     if keep || !job.format.seekable() {
         job.run(ctx).await?;
-        return Ok(parallel(job.jobs));
+        return Ok(match job.jobs {
+            Some(jobs) => format!(", {jobs} parallel jobs"),
+            None => String::new(),
+        });
     }
     // The copy is dropped afterwards, so it need not be one transaction: parallel by default.
     let jobs = job.jobs.unwrap_or(SCRATCH_JOBS).max(1);
@@ -73,8 +72,7 @@ pub(super) async fn restore(
     };
     job.run_sections(ctx, &[Section::PostData], None).await?;
     Ok(format!(
-        "{how}{}, unlogged scratch tables",
-        parallel(job.jobs)
+        "{how}, {jobs} parallel jobs, unlogged scratch tables"
     ))
 }
 
