@@ -3,6 +3,8 @@
 use crate::prelude::*;
 use crate::{tail_bytes, tail_lines};
 
+mod plain;
+
 /// What a response must look like.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -268,6 +270,8 @@ pub(crate) struct Response {
     pub json: Option<serde_json::Value>,
 }
 
+const USER_AGENT: &str = concat!("runbook/", env!("CARGO_PKG_VERSION"));
+
 /// One client for the whole run, so its connection pool and TLS set-up are shared: a check
 /// of a service costs a request on a kept-alive connection, not a new client (root
 /// certificates loaded, a handshake) per step. Timeouts are per request. Kept per runtime:
@@ -283,7 +287,7 @@ fn client() -> Result<reqwest::Client, StepError> {
         return Ok(client.clone());
     }
     let client = reqwest::Client::builder()
-        .user_agent(concat!("runbook/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .build()
         .map_err(|e| StepError::failed(format!("HTTP client: {}", error_chain(&e))))?;
     *cached = Some((runtime, client.clone()));
@@ -303,6 +307,26 @@ impl Outgoing {
     }
 
     pub async fn send(self) -> Result<Response, StepError> {
+        match plain::send(&self).await {
+            plain::Plain::Answered(answer) => {
+                let json = serde_json::from_str(&answer.body).ok();
+                return Ok(Response {
+                    url: self.url,
+                    status: answer.status,
+                    headers: answer.headers,
+                    body: answer.body,
+                    json,
+                });
+            }
+            plain::Plain::Failed(error) => {
+                return Err(StepError::failed(format!(
+                    "{} {}: {error}",
+                    self.method.as_str(),
+                    shown_url(&self.url)
+                )));
+            }
+            plain::Plain::Elsewhere => {}
+        }
         let client = client()?;
         let method =
             reqwest::Method::from_bytes(self.method.as_str().as_bytes()).expect("standard method");
