@@ -275,8 +275,9 @@ pub fn live(command_prefix: &str) -> Observer {
             crate::logs::event(&run, entry, &describe(&entry.event));
             return;
         }
-        let time = entry.at.with_timezone(&chrono::Local).format("%H:%M:%S");
-        let mut line = format!("{time}  {}", describe(&entry.event));
+        let mut line = clock(&entry.at);
+        line.push_str("  ");
+        line.push_str(&describe(&entry.event));
         if let Event::ApprovalRequested { step, .. } = &entry.event {
             line.push_str(&format!(
                 "\n          decide from any shell: {approve} {run} '{step}' [--reject]"
@@ -295,6 +296,19 @@ pub fn live(command_prefix: &str) -> Observer {
             None => sayln!("{line}"),
         }
     })
+}
+
+/// `14:03:07`, local time: the console's first column. Written out by hand because chrono's
+/// `format` parses its pattern and names the offset on every call, a line per event.
+fn clock(at: &chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    let local = at.with_timezone(&chrono::Local);
+    format!(
+        "{:02}:{:02}:{:02}",
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
 }
 
 /// The live view's key and label of what an event starts (a step, an undo).

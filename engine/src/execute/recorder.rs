@@ -25,8 +25,9 @@ pub struct Recorder {
     /// lease it could not renew): the executor stops at once and writes nothing more.
     lost: CancellationToken,
     /// The run so far, as a reader of the journal would rebuild it (for the objectives, which
-    /// are measured from the journal's times, across resumes).
-    history: Mutex<RunRecord>,
+    /// are measured from the journal's times, across resumes). `None` when the playbook has
+    /// no objectives: then nobody reads it, and keeping every step's outputs twice is waste.
+    history: Option<Mutex<RunRecord>>,
 }
 
 impl Recorder {
@@ -36,13 +37,21 @@ impl Recorder {
             observer,
             broken: AtomicBool::new(false),
             lost,
-            history: Mutex::new(RunRecord::default()),
+            history: Some(Mutex::new(RunRecord::default())),
         }
+    }
+
+    /// For a run nothing measures: [`Self::history`] stays empty.
+    pub fn without_history(mut self) -> Self {
+        self.history = None;
+        self
     }
 
     /// A resumed run: what its journal held before this process took over.
     pub fn continue_from(&self, record: RunRecord) {
-        *self.history.lock().unwrap_or_else(|e| e.into_inner()) = record;
+        if let Some(history) = &self.history {
+            *history.lock().unwrap_or_else(|e| e.into_inner()) = record;
+        }
     }
 
     /// The run's secrets, as the journal hides them: for a step that must cut its output
@@ -57,9 +66,9 @@ impl Recorder {
 
     pub fn history(&self) -> RunRecord {
         self.history
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .as_ref()
+            .map(|history| history.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
     }
 
     /// Journals an event and waits until it is durable (fsynced, or committed) before the
@@ -113,10 +122,12 @@ impl Recorder {
         } else {
             writer.write(event)
         };
-        self.history
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .apply(&entry);
+        if let Some(history) = &self.history {
+            history
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .apply(&entry);
+        }
         match written {
             Ok(()) => (self.observer)(&entry),
             Err(error) => {

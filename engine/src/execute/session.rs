@@ -150,7 +150,7 @@ impl Session {
             .map_err(io("recording the run"))?;
         let ownership = run.hold(&operator).map_err(io("taking the run"))?;
 
-        let recorder = self.recorder(ownership.as_ref(), &secrets)?;
+        let recorder = self.recorder(ownership.as_ref(), &secrets, &playbook)?;
         recorder.record(Event::RunStarted {
             run: id,
             playbook: playbook.name.clone(),
@@ -324,7 +324,7 @@ impl Session {
         let scope =
             Scope::new(&playbook, &templates, &secrets, &facts).map_err(SessionError::Refused)?;
         let lock = self.lock(&playbook, &templates, &scope, run.id(), &operator)?;
-        let recorder = self.recorder(ownership.as_ref(), &secrets)?;
+        let recorder = self.recorder(ownership.as_ref(), &secrets, &playbook)?;
         recorder.continue_from(record.clone());
         recorder.record(Event::RunResumed {
             run: run.id().to_string(),
@@ -546,18 +546,21 @@ impl Session {
         }
     }
 
-    fn recorder(
+    fn recorder<A: Action>(
         &self,
         ownership: &dyn Ownership,
         secrets: &Secrets,
+        playbook: &Playbook<A>,
     ) -> Result<Arc<Recorder>, SessionError> {
         let sink = ownership.journal().map_err(io("opening the journal"))?;
         let writer = JournalWriter::new(sink, secrets.redactor());
-        Ok(Arc::new(Recorder::new(
-            writer,
-            self.observer.clone(),
-            ownership.lost(),
-        )))
+        let recorder = Recorder::new(writer, self.observer.clone(), ownership.lost());
+        // The history is for measuring the objectives; without them nothing reads it.
+        Ok(Arc::new(if playbook.objectives.is_some() {
+            recorder
+        } else {
+            recorder.without_history()
+        }))
     }
 
     fn executor<A: Action>(

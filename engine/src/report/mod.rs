@@ -316,11 +316,20 @@ pub fn of(run: &dyn StoredRun) -> std::io::Result<Report> {
 /// Writes a run's report in every format with its journal, and returns it.
 pub fn write_all(run: &dyn StoredRun) -> std::io::Result<Report> {
     let report = of(run)?;
+    // The HTML page on a second thread, the rest on this one: after a long run the four
+    // renderings are a large part of the time between its last step and its exit.
+    let (html, others) = std::thread::scope(|scope| {
+        let html = scope.spawn(|| html(&report));
+        let others = (report.json(), markdown(&report), junit(&report));
+        (html.join(), others)
+    });
+    let html = html.map_err(|_| std::io::Error::other("rendering the HTML report failed"))?;
+    let (json, md, junit) = others;
     let all = [
-        ("json", report.json()),
-        ("md", markdown(&report)),
-        ("html", html(&report)),
-        ("junit.xml", junit(&report)),
+        ("json", json),
+        ("md", md),
+        ("html", html),
+        ("junit.xml", junit),
     ];
     run.write_reports(&all)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
