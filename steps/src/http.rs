@@ -260,7 +260,14 @@ fn resolve_timeout(
     })
 }
 
-/// What came back.
+/// What came back, as read off the wire (by either client).
+struct Answer {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// What came back, for the verbs: the answer, its body parsed when it is JSON.
 pub(crate) struct Response {
     /// As requested, credentials and all: for messages, [`Self::shown_url`].
     url: String,
@@ -306,18 +313,11 @@ impl Outgoing {
         }
     }
 
+    /// Sends the request and reads its whole answer: a plain one on the run's own
+    /// connections (see [`plain`]), any other through reqwest.
     pub async fn send(self) -> Result<Response, StepError> {
-        match plain::send(&self).await {
-            plain::Plain::Answered(answer) => {
-                let json = serde_json::from_str(&answer.body).ok();
-                return Ok(Response {
-                    url: self.url,
-                    status: answer.status,
-                    headers: answer.headers,
-                    body: answer.body,
-                    json,
-                });
-            }
+        let answer = match plain::send(&self).await {
+            plain::Plain::Answered(answer) => answer,
             plain::Plain::Failed(error) => {
                 return Err(StepError::failed(format!(
                     "{} {}: {error}",
@@ -325,8 +325,19 @@ impl Outgoing {
                     shown_url(&self.url)
                 )));
             }
-            plain::Plain::Elsewhere => {}
-        }
+            plain::Plain::Elsewhere => self.through_reqwest().await?,
+        };
+        let json = serde_json::from_str(&answer.body).ok();
+        Ok(Response {
+            url: self.url,
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
+            json,
+        })
+    }
+
+    async fn through_reqwest(&self) -> Result<Answer, StepError> {
         let client = client()?;
         let method =
             reqwest::Method::from_bytes(self.method.as_str().as_bytes()).expect("standard method");
@@ -334,10 +345,10 @@ impl Outgoing {
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
-        request = match self.body {
+        request = match &self.body {
             Body::None => request,
-            Body::Text(text) => request.body(text),
-            Body::Json(value) => request.json(&value),
+            Body::Text(text) => request.body(text.clone()),
+            Body::Json(value) => request.json(value),
         };
         // `without_url`: reqwest quotes the URL it could not reach, percent-encoded, query and
         // credentials included; the message says `shown_url` instead.
@@ -362,13 +373,10 @@ impl Outgoing {
                 error_chain(&e.without_url())
             ))
         })?;
-        let json = serde_json::from_str(&body).ok();
-        Ok(Response {
-            url: self.url,
+        Ok(Answer {
             status,
             headers,
             body,
-            json,
         })
     }
 }

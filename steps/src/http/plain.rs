@@ -18,14 +18,14 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::Poll;
 use tokio::net::TcpStream;
 
-use super::{Body, Method, Outgoing};
+use super::{Answer, Body, Method, Outgoing};
 
 type Io = TokioIo<TcpStream>;
 
@@ -44,13 +44,6 @@ static IDLE: Mutex<Option<Idle>> = Mutex::new(None);
 /// Idle connections kept per origin: as many as a wide fan-out opens (`--max-parallel 64`);
 /// more are closed when they come back.
 const KEPT_PER_ORIGIN: usize = 64;
-
-/// What came back over a plain connection.
-pub(super) struct Answer {
-    pub status: u16,
-    pub headers: BTreeMap<String, String>,
-    pub body: String,
-}
 
 pub(super) enum Plain {
     Answered(Answer),
