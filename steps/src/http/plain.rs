@@ -66,8 +66,8 @@ pub(super) async fn send(request: &Outgoing) -> Plain {
         Ok(Ok(answer)) => Plain::Answered(answer),
         Ok(Err(error)) => Plain::Failed(error),
         Err(_) => Plain::Failed(format!(
-            "no answer within {}s (`request_timeout`)",
-            request.timeout.as_secs_f64()
+            "no answer within {} (`request_timeout`)",
+            runbook_engine::params::Duration(request.timeout)
         )),
     }
 }
@@ -414,5 +414,28 @@ mod tests {
             error.message
         );
         assert!(error.message.contains("refused"), "{}", error.message);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_fails_at_the_request_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/slow", listener.local_addr().unwrap());
+        // Accepts and holds the connection, never answers.
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(1).collect();
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            drop(held);
+        });
+        let request = Outgoing {
+            timeout: std::time::Duration::from_millis(200),
+            ..Outgoing::api(Method::Get, url.clone())
+        };
+        let Err(error) = request.send().await else {
+            panic!("nothing answers");
+        };
+        assert_eq!(
+            error.message,
+            format!("GET {url}: no answer within 200ms (`request_timeout`)")
+        );
     }
 }
