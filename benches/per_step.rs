@@ -1,8 +1,10 @@
 //! What one step costs, against the physical floor of the same work, measured in one run so
 //! that both see the same machine at the same moment (this machine is noisy: read the ratios).
 //!
-//! `cargo bench --bench per_step` (release). Each workload alternates floor and runbook,
-//! `RUNBOOK_BENCH_ROUNDS` times (default 3), and prints medians:
+//! `cargo bench --bench per_step` (release). Each workload runs `RUNBOOK_BENCH_ROUNDS` rounds
+//! (default 3) of three runs side by side: the floor, a one-step run of the same step and
+//! runbook. It prints the medians and the median of the rounds' ratios (a round's runs see
+//! the same machine; medians taken apart can pair a quiet minute with a busy one):
 //!
 //! - floor of a journaled command: fork/exec of `true` in its own process group with the
 //!   death signal set (what a command that must not outlive a crash needs), plus two
@@ -11,8 +13,8 @@
 //!   append (its result before a dependant; see docs/decisions.md on read-only starts), and
 //!   the bare GET alone;
 //! - runbook: chains of `shell.run true`, `http.check` and `assert.that` at 100, 1,000 and
-//!   10,000 steps, and fan-outs at `--max-parallel 64`. A one-step run of the same step is
-//!   measured too and subtracted (process start, load, compile, reports, and the verb's
+//!   10,000 steps, and fan-outs at `--max-parallel 64`. The round's one-step run of the same
+//!   step is subtracted (process start, load, compile, reports, and the verb's
 //!   first use: the HTTP client and its connection, which the floor also opens before its
 //!   clock starts), so "per step" is what each further step adds: (T(n) - T(1)) / (n - 1).
 //!
@@ -40,11 +42,6 @@ fn wanted(workload: &str) -> bool {
     std::env::var("RUNBOOK_BENCH_ONLY")
         .map(|only| only.split(',').any(|w| w.trim() == workload))
         .unwrap_or(true)
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
 }
 
 /// Appends a journal-sized line and waits until it is on disk, as the file store does.
@@ -210,39 +207,53 @@ fn per_step(total: Duration, base: Duration, count: usize) -> f64 {
     ms_each(total.saturating_sub(base), count.saturating_sub(1).max(1))
 }
 
-impl Bench {
-    /// The median one-step run of `step`, printed.
-    fn one_step(&self, step: &str) -> Duration {
-        let one = playbook(step, 1, &Shape::Chain);
-        // More samples than the workloads: one slow start would skew every figure below.
-        let base = median(
-            (0..self.rounds * 3)
-                .map(|_| runbook(&self.dir, &one, 1))
-                .collect(),
-        );
-        let verb = step.split(':').next().unwrap_or(step);
-        println!(
-            "{:<44} {:>9.3} ms   (subtracted below)",
-            format!("{verb}, one-step run"),
-            base.as_secs_f64() * 1e3
-        );
-        base
-    }
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
 
-    /// runbook's median on `yaml`, and the floor's median measured alternately with it.
-    fn side_by_side(
+/// A workload's medians over the rounds.
+struct Figures {
+    /// runbook's cost per step, in ms.
+    ours: f64,
+    /// The floor's cost per item, in ms (0 without a floor).
+    floor: f64,
+    /// The median of each round's ratio: a round's three runs are neighbours in time, so
+    /// they share the machine's mood, which medians taken apart do not.
+    ratio: f64,
+    /// The one-step run that was subtracted, in ms.
+    base: f64,
+}
+
+impl Bench {
+    /// `count` steps of `step` in `shape`, each round running alternately the floor of
+    /// `count` items, a one-step run of the same step and runbook on the workload.
+    fn measure(
         &self,
-        yaml: &str,
+        step: &str,
+        count: usize,
+        shape: &Shape,
         parallel: usize,
         mut floor: impl FnMut() -> Duration,
-    ) -> (Duration, Duration) {
-        let mut ours = Vec::new();
-        let mut floors = Vec::new();
+    ) -> Figures {
+        let one = playbook(step, 1, &Shape::Chain);
+        let yaml = playbook(step, count, shape);
+        let (mut ours, mut floors, mut ratios, mut bases) = (vec![], vec![], vec![], vec![]);
         for _ in 0..self.rounds {
-            floors.push(floor());
-            ours.push(runbook(&self.dir, yaml, parallel));
+            let floor = ms_each(floor(), count);
+            let base = runbook(&self.dir, &one, 1);
+            let step_cost = per_step(runbook(&self.dir, &yaml, parallel), base, count);
+            ratios.push(if floor > 0.0 { step_cost / floor } else { 0.0 });
+            ours.push(step_cost);
+            floors.push(floor);
+            bases.push(base.as_secs_f64() * 1e3);
         }
-        (median(ours), median(floors))
+        Figures {
+            ours: median(ours),
+            floor: median(floors),
+            ratio: median(ratios),
+            base: median(bases),
+        }
     }
 }
 
@@ -260,47 +271,48 @@ fn main() {
 
     let shell = "shell.run: { argv: [\"true\"] }";
     if wanted("shell") {
-        let base = bench.one_step(shell);
         for count in [100, 1_000, 10_000] {
-            let yaml = playbook(shell, count, &Shape::Chain);
-            let (ours, floor) = bench.side_by_side(&yaml, 1, || floor_command(&bench.dir, count));
-            let (ours, floor) = (per_step(ours, base, count), ms_each(floor, count));
+            let f = bench.measure(shell, count, &Shape::Chain, 1, || {
+                floor_command(&bench.dir, count)
+            });
             println!(
-                "{:<44} {ours:>9.3} ms {floor:>9.3} ms {:>6.2}x",
+                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted)",
                 format!("shell.run true, {count} chained"),
-                ours / floor
+                f.ours,
+                f.floor,
+                f.ratio,
+                f.base
             );
         }
     }
 
     let check = format!("http.check: {{ url: \"http://127.0.0.1:{port}/\" }}");
     if wanted("http") {
-        let base = bench.one_step(&check);
         for count in [100, 1_000, 10_000] {
-            let yaml = playbook(&check, count, &Shape::Chain);
-            let (ours, floor) =
-                bench.side_by_side(&yaml, 1, || floor_http(&bench.dir, port, count, true));
+            let f = bench.measure(&check, count, &Shape::Chain, 1, || {
+                floor_http(&bench.dir, port, count, true)
+            });
             let bare = ms_each(floor_http(&bench.dir, port, count, false), count);
-            let (ours, floor) = (per_step(ours, base, count), ms_each(floor, count));
             println!(
-                "{:<44} {ours:>9.3} ms {floor:>9.3} ms {:>6.2}x   (bare GET {bare:.3} ms: {:.1}x)",
+                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; bare GET {bare:.3} ms)",
                 format!("http.check, {count} chained"),
-                ours / floor,
-                ours / bare
+                f.ours,
+                f.floor,
+                f.ratio,
+                f.base
             );
         }
     }
 
     let assert = "assert.that: { that: \"{{ 1 + 1 == 2 }}\" }";
     if wanted("assert") {
-        let base = bench.one_step(assert);
         for count in [100, 1_000, 10_000] {
-            let yaml = playbook(assert, count, &Shape::Chain);
-            let (ours, _) = bench.side_by_side(&yaml, 1, || Duration::ZERO);
+            let f = bench.measure(assert, count, &Shape::Chain, 1, || Duration::ZERO);
             println!(
-                "{:<44} {:>9.3} ms",
+                "{:<44} {:>9.3} ms                       (one-step run {:.1} ms subtracted)",
                 format!("assert.that, {count} chained"),
-                per_step(ours, base, count)
+                f.ours,
+                f.base
             );
         }
     }
@@ -310,15 +322,14 @@ fn main() {
             ("http.check", check.as_str(), &[100, 1_000, 10_000][..]),
             ("shell.run true", shell, &[100, 1_000][..]),
         ] {
-            let base = bench.one_step(step);
             for &count in counts {
-                let yaml = playbook(step, count, &Shape::FanOut);
-                let (ours, _) = bench.side_by_side(&yaml, 64, || Duration::ZERO);
+                let f = bench.measure(step, count, &Shape::FanOut, 64, || Duration::ZERO);
                 println!(
-                    "{:<44} {:>9.3} ms   (total {:.3} s, one-step run subtracted)",
+                    "{:<44} {:>9.3} ms                       (total {:.3} s, one-step run {:.1} ms subtracted)",
                     format!("{verb}, {count} independent, 64 at once"),
-                    per_step(ours, base, count),
-                    ours.saturating_sub(base).as_secs_f64()
+                    f.ours,
+                    f.ours * (count - 1) as f64 / 1e3,
+                    f.base
                 );
             }
         }
