@@ -318,13 +318,7 @@ impl Outgoing {
     pub async fn send(self) -> Result<Response, StepError> {
         let answer = match plain::send(&self).await {
             plain::Plain::Answered(answer) => answer,
-            plain::Plain::Failed(error) => {
-                return Err(StepError::failed(format!(
-                    "{} {}: {error}",
-                    self.method.as_str(),
-                    shown_url(&self.url)
-                )));
-            }
+            plain::Plain::Failed(error) => return Err(self.failed(&error)),
             plain::Plain::Elsewhere => self.through_reqwest().await?,
         };
         let json = serde_json::from_str(&answer.body).ok();
@@ -335,6 +329,16 @@ impl Outgoing {
             body: answer.body,
             json,
         })
+    }
+
+    /// The request could not be sent or got no answer: `GET http://host/path: why`, the URL
+    /// as messages show it.
+    fn failed(&self, why: &str) -> StepError {
+        StepError::failed(format!(
+            "{} {}: {why}",
+            self.method.as_str(),
+            shown_url(&self.url)
+        ))
     }
 
     async fn through_reqwest(&self) -> Result<Answer, StepError> {
@@ -352,14 +356,10 @@ impl Outgoing {
         };
         // `without_url`: reqwest quotes the URL it could not reach, percent-encoded, query and
         // credentials included; the message says `shown_url` instead.
-        let response = request.send().await.map_err(|e| {
-            StepError::failed(format!(
-                "{} {}: {}",
-                self.method.as_str(),
-                shown_url(&self.url),
-                error_chain(&e.without_url())
-            ))
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.failed(&error_chain(&e.without_url())))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()

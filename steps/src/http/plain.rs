@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::task::Poll;
 use tokio::net::TcpStream;
 
@@ -39,7 +39,7 @@ struct Kept {
 /// runtime whose reactor it is registered with. A run has one runtime; tests make one each.
 type Idle = HashMap<(tokio::runtime::Id, String), Vec<Kept>>;
 
-static IDLE: Mutex<Option<Idle>> = Mutex::new(None);
+static IDLE: LazyLock<Mutex<Idle>> = LazyLock::new(Mutex::default);
 
 /// Idle connections kept per origin: as many as a wide fan-out opens (`--max-parallel 64`);
 /// more are closed when they come back.
@@ -249,10 +249,7 @@ async fn exchange(
 fn with_idle<T>(origin: &str, f: impl FnOnce(&mut Vec<Kept>) -> T) -> T {
     let key = (tokio::runtime::Handle::current().id(), origin.to_string());
     let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
-    f(idle
-        .get_or_insert_with(HashMap::new)
-        .entry(key)
-        .or_default())
+    f(idle.entry(key).or_default())
 }
 
 /// An idle connection to `origin` that is still open, if there is one.
