@@ -1,5 +1,6 @@
 //! Reading a journal back. A crash can tear the last line; that line is dropped, anything
-//! else unreadable is an error naming the line.
+//! else unreadable is an error naming the line. A file journal may end in zeros written
+//! ahead of its lines (see [`super::store::file::FileJournal`]); its lines end at the first.
 
 use std::fmt;
 use std::io;
@@ -33,8 +34,17 @@ pub struct Journal {
 }
 
 pub fn read(path: &Path) -> Result<Journal, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(ReadError::Io)?;
-    parse(&text)
+    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+    let text = std::str::from_utf8(written(&bytes))
+        .map_err(|e| ReadError::Io(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    parse(text)
+}
+
+/// What was written of a journal: up to the first zero byte. JSON escapes every control
+/// character, so no line holds one; a zero is where the zeros written ahead begin.
+pub fn written(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    &bytes[..end]
 }
 
 pub fn parse(text: &str) -> Result<Journal, ReadError> {

@@ -17,7 +17,8 @@
 
 use chrono::{DateTime, Utc};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -279,44 +280,82 @@ impl Ownership for FileOwnership {
     }
 }
 
-/// `journal.jsonl`: each line one `write` (O_APPEND), synced by `fdatasync` when asked.
+/// `journal.jsonl`: each line one `pwrite` at the end of the lines, synced by `fdatasync`
+/// when asked.
+///
+/// The file is kept longer than its lines, zero-filled ahead of them, as PostgreSQL fills a
+/// WAL segment with zeros before using it. A line then overwrites blocks the file already
+/// has, and its fdatasync writes that data and nothing else. An append also grows the file,
+/// so its fdatasync must write the inode's new size too: a second synchronous write on the
+/// path of every durable event (see docs/decisions.md, "A journal zero-filled ahead").
+/// Readers stop at the first zero byte (JSON lines never hold one); when the writer is
+/// dropped, the file is cut back to its lines.
 pub struct FileJournal {
     file: File,
+    /// Where the next line goes: just after the last whole line.
+    end: u64,
+    /// The file's length: from `end` to here it holds zeros.
+    length: u64,
     /// Lines written since the last sync.
     unsynced: bool,
 }
 
+/// The first zero-filled stretch ahead of the lines, and the most added at once: the
+/// stretch doubles each time the lines reach the end, so a long run extends its journal a
+/// few times (ten thousand steps, about 3.5 MB: six times), a short one never.
+const FIRST_ZEROS: u64 = 64 * 1024;
+const MOST_ZEROS: u64 = 4 * 1024 * 1024;
+
 impl FileJournal {
-    /// Opens (or creates) a journal for appending. A torn last line, left by a crash in the
-    /// middle of a write, is cut off first, so the next event starts on a line of its own.
+    /// Opens (or creates) a journal for writing after its last whole line. A torn last line,
+    /// left by a crash in the middle of a write, is zeroed first, so the next event starts on
+    /// a line of its own.
     pub fn open(path: &Path) -> io::Result<Self> {
         let mut file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(path)?;
         let mut text = Vec::new();
         file.read_to_end(&mut text)?;
-        if !text.is_empty() && text.last() != Some(&b'\n') {
-            let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            file.set_len(keep as u64)?;
-            file.seek(SeekFrom::End(0))?;
+        let written = reader::written(&text).len();
+        let end = text[..written]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        if written > end {
+            file.write_all_at(&vec![0; written - end], end as u64)?;
         }
         Ok(Self {
             file,
+            end: end as u64,
+            length: text.len() as u64,
             unsynced: false,
         })
     }
 }
 
 impl JournalSink for FileJournal {
-    /// One `write` of the whole line: a process killed after it returns leaves the line in
-    /// the page cache, whole, for the next reader.
+    /// One `pwrite` of the whole line: a process killed after it returns leaves the line in
+    /// the page cache, whole, for the next reader. When the line would reach past the zeros,
+    /// the same write carries the next stretch of zeros after it.
     fn write(&mut self, line: &str) -> Result<(), StoreError> {
         self.unsynced = true;
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        let after = self.end + bytes.len() as u64;
+        if after > self.length {
+            let zeros = self.length.clamp(FIRST_ZEROS, MOST_ZEROS);
+            bytes.resize(bytes.len() + zeros as usize, 0);
+        }
         self.file
-            .write_all(format!("{line}\n").as_bytes())
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .write_all_at(&bytes, self.end)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.length = self.length.max(self.end + bytes.len() as u64);
+        self.end = after;
+        Ok(())
     }
 
     /// Waits until what was written is on disk: after a power loss, what the journal says
@@ -328,6 +367,14 @@ impl JournalSink for FileJournal {
         self.file
             .sync_data()
             .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+impl Drop for FileJournal {
+    /// Cuts the zeros off: a journal at rest is only its lines. (After a crash they stay,
+    /// and readers stop at them.)
+    fn drop(&mut self) {
+        let _ = self.file.set_len(self.end);
     }
 }
 
@@ -362,6 +409,67 @@ mod tests {
         let held = run.hold(&Operator::current()).unwrap();
         held.journal().unwrap();
         run
+    }
+
+    #[test]
+    fn the_journal_is_zero_filled_ahead_while_written_and_cut_back_when_dropped() {
+        let store = store("zeros");
+        let run = new_run(&store);
+        let path = store
+            .root()
+            .join("runs")
+            .join(run.id())
+            .join("journal.jsonl");
+        let mut journal = FileJournal::open(&path).unwrap();
+        journal.write(r#"{"a":1}"#).unwrap();
+        journal.sync().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, 8 + FIRST_ZEROS);
+        assert!(bytes[8..].iter().all(|&b| b == 0));
+        assert_eq!(reader::written(&bytes), b"{\"a\":1}\n");
+
+        // Past the zeros: the next stretch is twice as long, and the lines stay whole.
+        let line = "x".repeat(FIRST_ZEROS as usize);
+        journal.write(&line).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, 8 + FIRST_ZEROS + 1 + FIRST_ZEROS + 8);
+        assert_eq!(reader::written(&bytes).len() as u64, 8 + FIRST_ZEROS + 1);
+
+        drop(journal);
+        assert_eq!(
+            std::fs::read(&path).unwrap().len() as u64,
+            8 + FIRST_ZEROS + 1
+        );
+    }
+
+    #[test]
+    fn a_crashed_writer_leaves_zeros_and_a_torn_line_that_the_next_one_overwrites() {
+        let store = store("crashed");
+        let run = new_run(&store);
+        let path = store
+            .root()
+            .join("runs")
+            .join(run.id())
+            .join("journal.jsonl");
+        // What a process killed in the middle of its second line leaves: a whole line, part
+        // of the next, then the zeros written ahead.
+        let mut left =
+            br#"{"at":"2026-12-05T10:00:00Z","event":"lock_acquired","key":"k"}"#.to_vec();
+        left.push(b'\n');
+        left.extend_from_slice(br#"{"at":"2026-12-05T10:00:01Z","event":"lock_acq"#);
+        left.resize(left.len() + 4096, 0);
+        std::fs::write(&path, &left).unwrap();
+        let journal = reader::read(&path).unwrap();
+        assert_eq!((journal.entries.len(), journal.torn), (1, true));
+
+        let mut writer = FileJournal::open(&path).unwrap();
+        writer
+            .write(r#"{"at":"2026-12-05T10:00:02Z","event":"lock_acquired","key":"k2"}"#)
+            .unwrap();
+        drop(writer);
+        let journal = reader::read(&path).unwrap();
+        assert_eq!((journal.entries.len(), journal.torn), (2, false));
+        assert!(!std::fs::read(&path).unwrap().contains(&0));
     }
 
     #[test]
