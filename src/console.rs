@@ -293,7 +293,7 @@ pub fn live(command_prefix: &str) -> Observer {
                     progress.started(&key, &label);
                 }
             }
-            None => sayln!("{line}"),
+            None => crate::output::stderr_soon(&line),
         }
     })
 }

@@ -58,6 +58,7 @@ pub fn run() -> std::process::ExitCode {
         }
     };
     runbook_steps::guard::stop();
+    output::flush_soon();
     exit.into()
 }
 

@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::{Condvar, Mutex};
 
 /// `print!` that cannot panic (see the module's comment).
 macro_rules! out {
@@ -34,11 +35,13 @@ macro_rules! sayln {
 }
 
 pub fn stdout(text: fmt::Arguments<'_>) {
+    flush_soon();
     let mut stdout = std::io::stdout().lock();
     let written = stdout.write_fmt(text).and_then(|()| stdout.flush());
     if let Err(e) = written
         && e.kind() == std::io::ErrorKind::BrokenPipe
     {
+        flush_soon();
         std::process::exit(0);
     }
 }
@@ -50,7 +53,75 @@ pub fn stderr(text: fmt::Arguments<'_>) {
     }
     // Standard error is unbuffered: `write_fmt` would make a system call per piece (a line
     // and its newline apart, a console line per journal event). Formatted first, it is one.
-    let _ = std::io::stderr()
-        .lock()
-        .write_all(text.to_string().as_bytes());
+    // Console lines kept for later go first: the order on the terminal stays the order
+    // of events.
+    let mut soon = SOON.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pending = std::mem::take(&mut soon.text);
+    pending.push_str(&text.to_string());
+    let _ = std::io::stderr().lock().write_all(pending.as_bytes());
+}
+
+/// A run's console lines when standard error is not a terminal (a CI log, a pipe, a file):
+/// kept, and written together by a thread of their own at most [`SOON_AFTER`] after the
+/// first of them, or before anything else is printed, or at exit ([`flush_soon`]). A
+/// system call per line, on the thread that runs the steps, was a visible part of what a
+/// short step costs (two lines per step); a reader of a log sees them a moment later and in
+/// the same order. (On a terminal the live view prints at once.)
+pub fn stderr_soon(line: &str) {
+    let mut soon = SOON.lock().unwrap_or_else(|e| e.into_inner());
+    let first = soon.text.is_empty();
+    soon.text.push_str(line);
+    soon.text.push('\n');
+    if first {
+        if !soon.writer_started {
+            soon.writer_started = std::thread::Builder::new()
+                .name("console".into())
+                .spawn(write_soon)
+                .is_ok();
+        }
+        if !soon.writer_started {
+            drop(soon);
+            flush_soon();
+            return;
+        }
+        SOON_KEPT.notify_one();
+    }
+}
+
+/// Writes the console lines kept by [`stderr_soon`], if any.
+pub fn flush_soon() {
+    let mut soon = SOON.lock().unwrap_or_else(|e| e.into_inner());
+    if !soon.text.is_empty() {
+        // Written with the lock held: two flushes cannot swap their lines.
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(std::mem::take(&mut soon.text).as_bytes());
+    }
+}
+
+/// How long a console line may wait for the ones after it.
+const SOON_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
+struct Soon {
+    text: String,
+    writer_started: bool,
+}
+
+static SOON: Mutex<Soon> = Mutex::new(Soon {
+    text: String::new(),
+    writer_started: false,
+});
+static SOON_KEPT: Condvar = Condvar::new();
+
+/// The console thread: waits for a first line, lets more come for [`SOON_AFTER`], writes.
+fn write_soon() {
+    loop {
+        let soon = SOON.lock().unwrap_or_else(|e| e.into_inner());
+        let soon = SOON_KEPT
+            .wait_while(soon, |soon| soon.text.is_empty())
+            .unwrap_or_else(|e| e.into_inner());
+        drop(soon);
+        std::thread::sleep(SOON_AFTER);
+        flush_soon();
+    }
 }
