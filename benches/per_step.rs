@@ -12,6 +12,9 @@
 //! - floor of a journaled HTTP check: a GET on a kept-alive connection plus one fdatasync'd
 //!   append (its result before a dependant; see docs/decisions.md on read-only starts), and
 //!   the bare GET alone;
+//! - beside each floor, the same floor with its lines written over zeros already in the file
+//!   instead of appended, as runbook's file journal writes them: the ratio printed after it
+//!   compares like with like on the disk (an append's fdatasync also writes the file's size);
 //! - runbook: chains of `shell.run true`, `http.check` and `assert.that` at 100, 1,000 and
 //!   10,000 steps, and fan-outs at `--max-parallel 64`. The round's one-step run of the same
 //!   step is subtracted (process start, load, compile, reports, and the verb's
@@ -44,29 +47,70 @@ fn wanted(workload: &str) -> bool {
         .unwrap_or(true)
 }
 
-/// Appends a journal-sized line and waits until it is on disk, as the file store does.
-fn durable_append(file: &mut std::fs::File, line: &[u8]) {
-    file.write_all(line).expect("append");
-    file.sync_data().expect("fdatasync");
+/// How a floor makes its journal lines durable.
+#[derive(Clone, Copy, PartialEq)]
+enum Durable {
+    /// Not at all (the bare work).
+    Not,
+    /// Appended and fdatasync'd: the floor the issue set. An append grows the file, so its
+    /// fdatasync writes the inode's size as well as the line.
+    Appended,
+    /// Written over zeros already in the file and fdatasync'd, as runbook's file journal
+    /// does (docs/decisions.md, "A journal zero-filled ahead"): the data alone.
+    OverZeros,
 }
 
-fn journal(dir: &Path) -> std::fs::File {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("floor.jsonl"))
-        .expect("journal file")
+/// A floor's journal: `floor.jsonl`, fresh for each measurement.
+struct FloorJournal {
+    file: std::fs::File,
+    how: Durable,
+    end: u64,
+}
+
+impl FloorJournal {
+    /// Zeros for `lines` lines are written (and synced) before the clock starts.
+    fn open(dir: &Path, how: Durable, lines: usize) -> Self {
+        let path = dir.join("floor.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(how != Durable::OverZeros)
+            .write(true)
+            .open(path)
+            .expect("journal file");
+        if how == Durable::OverZeros {
+            file.set_len(0).expect("empty");
+            std::os::unix::fs::FileExt::write_all_at(&file, &vec![0; lines * LINE.len()], 0)
+                .expect("zeros");
+            file.sync_all().expect("sync");
+        }
+        Self { file, how, end: 0 }
+    }
+
+    /// Writes a journal-sized line and waits until it is on disk.
+    fn line(&mut self) {
+        match self.how {
+            Durable::Not => return,
+            Durable::Appended => self.file.write_all(LINE).expect("append"),
+            Durable::OverZeros => {
+                std::os::unix::fs::FileExt::write_all_at(&self.file, LINE, self.end)
+                    .expect("write");
+                self.end += LINE.len() as u64;
+            }
+        }
+        self.file.sync_data().expect("fdatasync");
+    }
 }
 
 const LINE: &[u8] = br#"{"at":"2026-12-02T17:00:00.000000Z","event":"step_started","step":"s123","verb":"shell.run"}
 "#;
 
 #[allow(unsafe_code)]
-fn floor_command(dir: &Path, count: usize) -> Duration {
-    let mut file = journal(dir);
+fn floor_command(dir: &Path, count: usize, how: Durable) -> Duration {
+    let mut journal = FloorJournal::open(dir, how, 2 * count);
     let start = Instant::now();
     for _ in 0..count {
-        durable_append(&mut file, LINE);
+        journal.line();
         let mut command = Command::new("true");
         command
             .stdin(Stdio::null())
@@ -82,7 +126,7 @@ fn floor_command(dir: &Path, count: usize) -> Duration {
         }
         let output = command.output().expect("true runs");
         assert!(output.status.success());
-        durable_append(&mut file, LINE);
+        journal.line();
     }
     start.elapsed()
 }
@@ -136,17 +180,15 @@ fn get(stream: &mut TcpStream, buffer: &mut [u8]) {
     }
 }
 
-fn floor_http(dir: &Path, port: u16, count: usize, journaled: bool) -> Duration {
-    let mut file = journal(dir);
+fn floor_http(dir: &Path, port: u16, count: usize, how: Durable) -> Duration {
+    let mut journal = FloorJournal::open(dir, how, count);
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let mut buffer = vec![0u8; 4096];
     let start = Instant::now();
     for _ in 0..count {
         get(&mut stream, &mut buffer);
-        if journaled {
-            durable_append(&mut file, LINE);
-        }
+        journal.line();
     }
     start.elapsed()
 }
@@ -273,15 +315,20 @@ fn main() {
     if wanted("shell") {
         for count in [100, 1_000, 10_000] {
             let f = bench.measure(shell, count, &Shape::Chain, 1, || {
-                floor_command(&bench.dir, count)
+                floor_command(&bench.dir, count, Durable::Appended)
             });
+            let zeros = ms_each(
+                floor_command(&bench.dir, count, Durable::OverZeros),
+                count,
+            );
             println!(
-                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted)",
+                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; floor over zeros {zeros:.3} ms: {:.2}x)",
                 format!("shell.run true, {count} chained"),
                 f.ours,
                 f.floor,
                 f.ratio,
-                f.base
+                f.base,
+                f.ours / zeros
             );
         }
     }
@@ -290,16 +337,21 @@ fn main() {
     if wanted("http") {
         for count in [100, 1_000, 10_000] {
             let f = bench.measure(&check, count, &Shape::Chain, 1, || {
-                floor_http(&bench.dir, port, count, true)
+                floor_http(&bench.dir, port, count, Durable::Appended)
             });
-            let bare = ms_each(floor_http(&bench.dir, port, count, false), count);
+            let bare = ms_each(floor_http(&bench.dir, port, count, Durable::Not), count);
+            let zeros = ms_each(
+                floor_http(&bench.dir, port, count, Durable::OverZeros),
+                count,
+            );
             println!(
-                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; bare GET {bare:.3} ms)",
+                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; bare GET {bare:.3} ms; floor over zeros {zeros:.3} ms: {:.2}x)",
                 format!("http.check, {count} chained"),
                 f.ours,
                 f.floor,
                 f.ratio,
-                f.base
+                f.base,
+                f.ours / zeros
             );
         }
     }

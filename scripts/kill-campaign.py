@@ -67,7 +67,9 @@ for n in range(RUNS):
         runs_dir = f"{d}/state/runs"
         journal = []
         for r in (os.listdir(runs_dir) if os.path.isdir(runs_dir) else []):
-            lines = open(f"{runs_dir}/{r}/journal.jsonl").read().split("\n")
+            # A killed run's journal ends in zeros written ahead of its lines: they end there.
+            text = open(f"{runs_dir}/{r}/journal.jsonl", "rb").read().split(b"\0")[0]
+            lines = text.decode().split("\n")
             for i, l in enumerate(lines):
                 if not l.strip():
                     continue
