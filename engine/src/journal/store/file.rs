@@ -415,11 +415,7 @@ mod tests {
     fn the_journal_is_zero_filled_ahead_while_written_and_cut_back_when_dropped() {
         let store = store("zeros");
         let run = new_run(&store);
-        let path = store
-            .root()
-            .join("runs")
-            .join(run.id())
-            .join("journal.jsonl");
+        let path = store.run_dir(run.id()).journal_path();
         let mut journal = FileJournal::open(&path).unwrap();
         journal.write(r#"{"a":1}"#).unwrap();
         journal.sync().unwrap();
@@ -446,11 +442,7 @@ mod tests {
     fn a_crashed_writer_leaves_zeros_and_a_torn_line_that_the_next_one_overwrites() {
         let store = store("crashed");
         let run = new_run(&store);
-        let path = store
-            .root()
-            .join("runs")
-            .join(run.id())
-            .join("journal.jsonl");
+        let path = store.run_dir(run.id()).journal_path();
         // What a process killed in the middle of its second line leaves: a whole line, part
         // of the next, then the zeros written ahead.
         let mut left =
