@@ -317,10 +317,7 @@ fn main() {
             let f = bench.measure(shell, count, &Shape::Chain, 1, || {
                 floor_command(&bench.dir, count, Durable::Appended)
             });
-            let zeros = ms_each(
-                floor_command(&bench.dir, count, Durable::OverZeros),
-                count,
-            );
+            let zeros = ms_each(floor_command(&bench.dir, count, Durable::OverZeros), count);
             println!(
                 "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; floor over zeros {zeros:.3} ms: {:.2}x)",
                 format!("shell.run true, {count} chained"),
