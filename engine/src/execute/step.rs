@@ -79,6 +79,15 @@ impl<A: Action> StepRun<A> {
         // must know it may have begun. A read-only step (or a preview) may simply run again.
         if step.action.effect() == Effect::Mutating && !ctx.is_check_mode() {
             self.recorder.record_before_acting(start).await;
+            // A change the journal cannot hold is one resume could not account for: the
+            // step does not act (the run then stops, as for any journal failure).
+            if self.recorder.is_broken() {
+                return StepOutcome::Failed {
+                    error: "not started: the journal cannot be written".into(),
+                    attempts: 0,
+                    duration: Duration::ZERO,
+                };
+            }
         } else {
             self.recorder.record_written(start);
         }

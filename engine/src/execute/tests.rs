@@ -47,10 +47,20 @@ struct Noting {
     unsynced: bool,
 }
 
+/// A step whose start the journal refuses, as a full disk would.
+static REFUSED_START: Mutex<Option<String>> = Mutex::new(None);
+
 impl crate::journal::JournalSink for Noting {
     fn write(&mut self, line: &str) -> Result<(), crate::journal::StoreError> {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
         let step = value["step"].as_str().unwrap_or("-");
+        if value["event"] == "step_started"
+            && REFUSED_START.lock().unwrap().as_deref() == Some(step)
+        {
+            return Err(crate::journal::StoreError::Unavailable(
+                "No space left on device".into(),
+            ));
+        }
         OPS.lock()
             .unwrap()
             .push(format!("write {} {step}", value["event"].as_str().unwrap()));
@@ -331,4 +341,32 @@ fn a_sensitive_output_hides_its_texts_but_never_null_or_booleans() {
             .any(|t| t == "null" || t == "true" || t == "false"),
         "{texts:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_whose_start_cannot_be_journaled_does_not_act_and_the_run_stops() {
+    let _serial = SERIAL.lock().await;
+    *REFUSED_START.lock().unwrap() = Some("b".into());
+    let yaml = r#"
+version: 1
+name: full-disk
+steps:
+  - id: a
+    fake.work: { ms: 1, label: a }
+  - id: b
+    needs: [a]
+    fake.work: { ms: 1, label: b }
+  - id: c
+    needs: [b]
+    fake.work: { ms: 1, label: c }
+"#;
+    let (status, entries) = execute(yaml, options(1)).await;
+    *REFUSED_START.lock().unwrap() = None;
+    assert_eq!(*LOG.lock().unwrap(), ["a"]);
+    assert_eq!(status, RunStatus::Failed);
+    assert!(entries.iter().any(|e| matches!(
+        &e.event,
+        Event::StepFailed { step, error, .. }
+            if step == "b" && error == "not started: the journal cannot be written"
+    )));
 }
