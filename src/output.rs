@@ -7,6 +7,9 @@
 //!   as `ripgrep` and other tools do; nothing is left to say to a reader that has left;
 //! - any other failure to write (a terminal that hung up) is ignored: the journal, not the
 //!   terminal, is the record of a run, and a run must never stop because nobody watches it.
+//!
+//! Every write to standard error goes through here, so this is also where a run's console
+//! lines may wait to be written together ([`stderr_soon`]) without changing their order.
 
 use std::fmt;
 use std::io::Write;
@@ -53,12 +56,11 @@ pub fn stderr(text: fmt::Arguments<'_>) {
     }
     // Standard error is unbuffered: `write_fmt` would make a system call per piece (a line
     // and its newline apart, a console line per journal event). Formatted first, it is one.
-    // Console lines kept for later go first: the order on the terminal stays the order
+    // After the console lines kept for later: the order on the terminal stays the order
     // of events.
     let mut soon = SOON.lock().unwrap_or_else(|e| e.into_inner());
-    let mut pending = std::mem::take(&mut soon.text);
-    pending.push_str(&text.to_string());
-    let _ = std::io::stderr().lock().write_all(pending.as_bytes());
+    soon.text.push_str(&text.to_string());
+    soon.write();
 }
 
 /// A run's console lines when standard error is not a terminal (a CI log, a pipe, a file):
@@ -79,24 +81,17 @@ pub fn stderr_soon(line: &str) {
                 .spawn(write_soon)
                 .is_ok();
         }
-        if !soon.writer_started {
-            drop(soon);
-            flush_soon();
-            return;
+        if soon.writer_started {
+            SOON_KEPT.notify_one();
+        } else {
+            soon.write();
         }
-        SOON_KEPT.notify_one();
     }
 }
 
 /// Writes the console lines kept by [`stderr_soon`], if any.
 pub fn flush_soon() {
-    let mut soon = SOON.lock().unwrap_or_else(|e| e.into_inner());
-    if !soon.text.is_empty() {
-        // Written with the lock held: two flushes cannot swap their lines.
-        let _ = std::io::stderr()
-            .lock()
-            .write_all(std::mem::take(&mut soon.text).as_bytes());
-    }
+    SOON.lock().unwrap_or_else(|e| e.into_inner()).write();
 }
 
 /// How long a console line may wait for the ones after it.
@@ -105,6 +100,18 @@ const SOON_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 struct Soon {
     text: String,
     writer_started: bool,
+}
+
+impl Soon {
+    /// Writes what is kept, in one system call. Called with the lock held, so two writers
+    /// cannot swap their lines.
+    fn write(&mut self) {
+        if !self.text.is_empty() {
+            let _ = std::io::stderr()
+                .lock()
+                .write_all(std::mem::take(&mut self.text).as_bytes());
+        }
+    }
 }
 
 static SOON: Mutex<Soon> = Mutex::new(Soon {
