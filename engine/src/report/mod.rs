@@ -318,13 +318,12 @@ pub fn write_all(run: &dyn StoredRun) -> std::io::Result<Report> {
     let report = of(run)?;
     // The HTML page on a second thread, the rest on this one: after a long run the four
     // renderings are a large part of the time between its last step and its exit.
-    let (html, others) = std::thread::scope(|scope| {
+    let (html, json, md, junit) = std::thread::scope(|scope| {
         let html = scope.spawn(|| html(&report));
-        let others = (report.json(), markdown(&report), junit(&report));
-        (html.join(), others)
+        let (json, md, junit) = (report.json(), markdown(&report), junit(&report));
+        (html.join(), json, md, junit)
     });
     let html = html.map_err(|_| std::io::Error::other("rendering the HTML report failed"))?;
-    let (json, md, junit) = others;
     let all = [
         ("json", json),
         ("md", md),
