@@ -27,6 +27,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -79,8 +80,7 @@ impl FloorJournal {
             .open(path)
             .expect("journal file");
         if how == Durable::OverZeros {
-            file.set_len(0).expect("empty");
-            std::os::unix::fs::FileExt::write_all_at(&file, &vec![0; lines * LINE.len()], 0)
+            file.write_all_at(&vec![0; lines * LINE.len()], 0)
                 .expect("zeros");
             file.sync_all().expect("sync");
         }
@@ -93,8 +93,7 @@ impl FloorJournal {
             Durable::Not => return,
             Durable::Appended => self.file.write_all(LINE).expect("append"),
             Durable::OverZeros => {
-                std::os::unix::fs::FileExt::write_all_at(&self.file, LINE, self.end)
-                    .expect("write");
+                self.file.write_all_at(LINE, self.end).expect("write");
                 self.end += LINE.len() as u64;
             }
         }
