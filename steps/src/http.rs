@@ -277,6 +277,14 @@ pub(crate) struct Response {
     pub json: Option<serde_json::Value>,
 }
 
+/// An answer's headers as the verbs see them (a value that is not text reads as empty).
+fn headers_of(headers: &reqwest::header::HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect()
+}
+
 const USER_AGENT: &str = concat!("runbook/", env!("CARGO_PKG_VERSION"));
 
 /// One client for the whole run, so its connection pool and TLS set-up are shared: a check
@@ -361,11 +369,7 @@ impl Outgoing {
             .await
             .map_err(|e| self.failed(&error_chain(&e.without_url())))?;
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
+        let headers = headers_of(response.headers());
         let body = response.text().await.map_err(|e| {
             StepError::failed(format!(
                 "reading {}: {}",

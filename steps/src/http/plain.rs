@@ -251,11 +251,7 @@ async fn exchange(
             let body = body.collect().await?.to_bytes();
             Ok::<_, hyper::Error>(Answer {
                 status: parts.status.as_u16(),
-                headers: parts
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                    .collect(),
+                headers: super::headers_of(&parts.headers),
                 body: String::from_utf8_lossy(&body).into_owned(),
             })
         });
