@@ -321,19 +321,19 @@ impl<A: Action> Executor<A> {
             if self.recorder.is_broken() && self.stop.is_none() {
                 self.stop = Some(Stop::JournalBroken);
             }
-            // Results are durable before anything that may depend on them starts (one
-            // fdatasync for all the steps that finished together).
-            self.recorder.flush();
-            if self.stop.is_none() {
-                while running.len() < self.options.max_parallel.max(1) {
-                    let Some(position) = self.ready.pop_first() else {
-                        break;
-                    };
-                    let index = self.playbook.steps[position];
-                    self.states.insert(index, State::Running);
-                    let task = tasks.spawn(self.step_run(index).run());
-                    running.insert(task.id(), index);
-                }
+            let starting = self.take_ready(running.len());
+            // Results are durable before anything that may depend on them acts: one
+            // fdatasync for all the steps that finished together. A step that syncs its own
+            // start before it acts makes them durable with it (they are written before it),
+            // so when only such steps start, theirs is the one sync (docs/decisions.md,
+            // "A mutating step's start syncs the results before it").
+            if starting.is_empty() || starting.iter().any(|&index| !self.syncs_own_start(index)) {
+                self.recorder.flush();
+            }
+            for index in starting {
+                self.states.insert(index, State::Running);
+                let task = tasks.spawn(self.step_run(index).run());
+                running.insert(task.id(), index);
             }
             if running.is_empty() {
                 return;
@@ -487,6 +487,28 @@ impl<A: Action> Executor<A> {
             .edges_directed(index, Direction::Outgoing)
             .filter(|e| *e.weight() == Edge::Needs)
             .map(|e| petgraph::visit::EdgeRef::target(&e))
+    }
+
+    /// The ready steps that start now, as many as `running` leaves room for (none once the
+    /// run stops going forward), in declaration order.
+    fn take_ready(&mut self, running: usize) -> Vec<NodeIndex> {
+        if self.stop.is_some() {
+            return Vec::new();
+        }
+        let room = self.options.max_parallel.max(1).saturating_sub(running);
+        let mut starting = Vec::with_capacity(room.min(self.ready.len()));
+        while starting.len() < room {
+            let Some(position) = self.ready.pop_first() else {
+                break;
+            };
+            starting.push(self.playbook.steps[position]);
+        }
+        starting
+    }
+
+    /// Whether the step syncs its start before it acts ([`step::syncs_own_start`]).
+    fn syncs_own_start(&self, index: NodeIndex) -> bool {
+        step::syncs_own_start(&self.playbook.step(index).action, self.options.check_mode)
     }
 
     fn step_run(&self, index: NodeIndex) -> StepRun<A> {

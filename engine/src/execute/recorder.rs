@@ -81,8 +81,8 @@ impl Recorder {
     /// Journals an event that may wait for the next [`Self::flush`] to be durable: it outlives
     /// this process at once, and a power loss from the flush on. For what is safe to lose in
     /// a power loss: a read-only step's start (the step runs again on resume), the process
-    /// group of a program (a power loss ends it too), and results, which the executor
-    /// flushes before anything that may depend on them starts.
+    /// group of a program (a power loss ends it too), and results, which are flushed before
+    /// anything that may depend on them acts.
     pub fn record_written(&self, event: Event) {
         self.journal(event, false);
     }
@@ -90,7 +90,8 @@ impl Recorder {
     /// Journals a step's start that must be on disk before the step acts, sharing the
     /// fdatasync with the other steps that start at the same moment (group commit): the line
     /// is written, the other tasks ready now get to write theirs, and the first to sync
-    /// covers them all (the others find nothing left to sync).
+    /// covers them all (the others find nothing left to sync). The same sync makes durable
+    /// every line written before, such as the results the steps depend on.
     pub async fn record_before_acting(&self, event: Event) {
         self.record_written(event);
         tokio::task::yield_now().await;

@@ -75,9 +75,10 @@ impl<A: Action> StepRun<A> {
             step: step.id.clone(),
             verb: step.action.verb().to_string(),
         };
-        // On disk before the step acts when it changes something: after a power loss, resume
-        // must know it may have begun. A read-only step (or a preview) may simply run again.
-        if step.action.effect() == Effect::Mutating && !ctx.is_check_mode() {
+        if syncs_own_start(&step.action, ctx.is_check_mode()) {
+            // On disk before the step acts when it changes something: after a power loss,
+            // resume must know it may have begun. The same fdatasync makes durable the
+            // results it depends on, written before it.
             self.recorder.record_before_acting(start).await;
             // A change the journal cannot hold is one resume could not account for: the
             // step does not act (the run then stops, as for any journal failure).
@@ -89,6 +90,8 @@ impl<A: Action> StepRun<A> {
                 };
             }
         } else {
+            // A read-only step (or a preview) may simply run again; the results it depends
+            // on were synced before it started.
             self.recorder.record_written(start);
         }
         let started = Instant::now();
@@ -158,6 +161,13 @@ impl<A: Action> StepRun<A> {
             },
         }
     }
+}
+
+/// Whether a step's start must be durable before it acts: when it changes something (and
+/// this is not check mode, where it only previews). Such a step syncs its start, and with it
+/// every line written before; the executor syncs the results before any other step starts.
+pub fn syncs_own_start<A: Action>(action: &A, check_mode: bool) -> bool {
+    action.effect() == Effect::Mutating && !check_mode
 }
 
 async fn run_action<A: Action>(

@@ -32,6 +32,17 @@ struct Work {
 enum Fake {
     #[serde(rename = "fake.work")]
     Work(Work),
+    /// The same work, read-only: its start is written, not synced.
+    #[serde(rename = "fake.look")]
+    Look(Work),
+}
+
+impl Fake {
+    fn work(&self) -> &Work {
+        match self {
+            Self::Work(work) | Self::Look(work) => work,
+        }
+    }
 }
 
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
@@ -77,10 +88,16 @@ impl crate::journal::JournalSink for Noting {
 
 impl ActionTrait for Fake {
     fn verb(&self) -> &'static str {
-        "fake.work"
+        match self {
+            Self::Work(_) => "fake.work",
+            Self::Look(_) => "fake.look",
+        }
     }
     fn effect(&self) -> Effect {
-        Effect::Mutating
+        match self {
+            Self::Work(_) => Effect::Mutating,
+            Self::Look(_) => Effect::ReadOnly,
+        }
     }
     fn validate(&self) -> Result<(), String> {
         Ok(())
@@ -89,22 +106,29 @@ impl ActionTrait for Fake {
         false
     }
     fn catalog() -> &'static [VerbInfo] {
-        &[VerbInfo {
-            name: "fake.work",
-            effect: Effect::Mutating,
-            summary: "Pretend to work",
-            outputs: &[],
-            printed: &[],
-            sensitive: &[],
-            shorthand: crate::action::Shorthand {
-                string: None,
-                list: None,
-            },
-            on_hosts: false,
-        }]
+        const fn verb(name: &'static str, effect: Effect) -> VerbInfo {
+            VerbInfo {
+                name,
+                effect,
+                summary: "Pretend to work",
+                outputs: &[],
+                printed: &[],
+                sensitive: &[],
+                shorthand: crate::action::Shorthand {
+                    string: None,
+                    list: None,
+                },
+                on_hosts: false,
+            }
+        }
+        const VERBS: &[VerbInfo] = &[
+            verb("fake.work", Effect::Mutating),
+            verb("fake.look", Effect::ReadOnly),
+        ];
+        VERBS
     }
     fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
-        let Self::Work(work) = self;
+        let work = self.work();
         Box::pin(async move {
             OPS.lock().unwrap().push(format!("act {}", work.label));
             let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
@@ -318,14 +342,58 @@ async fn a_start_is_on_disk_before_its_step_acts_and_a_fan_out_shares_one_sync()
             "{step} acted before its start was synced: {ops:#?}"
         );
     }
-    // The four results that came together share one sync, which comes before `after` starts.
+    // The four results that came together share one sync with the start of `after`, which
+    // depends on them: it comes before `after` acts, and only once.
     let results: Vec<usize> = (0..4)
         .map(|i| at(&format!("write step_succeeded s{i}")))
         .collect();
     let (first, last) = (results.iter().min().unwrap(), results.iter().max().unwrap());
     assert!(!ops[*first..*last].iter().any(|o| o == "sync"), "{ops:#?}");
-    let next_sync = last + ops[*last..].iter().position(|o| o == "sync").unwrap();
-    assert!(next_sync < at("write step_started after"), "{ops:#?}");
+    let syncs = |from: usize, to: usize| ops[from..to].iter().filter(|o| *o == "sync").count();
+    assert_eq!(syncs(*last, at("act after")), 1, "{ops:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_only_step_acts_once_the_results_before_it_are_durable_and_a_fan_out_shares_that_sync()
+ {
+    let _serial = SERIAL.lock().await;
+    let looks: String = (0..3)
+        .map(|i| {
+            format!("  - id: l{i}\n    needs: [w]\n    fake.look: {{ ms: 10, label: l{i} }}\n")
+        })
+        .collect();
+    let yaml = format!(
+        "version: 1\nname: looks\nsteps:\n  - id: w\n    fake.work: {{ ms: 1, label: w }}\n{looks}  - id: last\n    needs: [l0, l1, l2]\n    fake.look: {{ ms: 1, label: last }}\n"
+    );
+    let (status, _) = execute(&yaml, options(4)).await;
+    assert_eq!(status, RunStatus::Succeeded);
+    let ops = OPS.lock().unwrap().clone();
+    let at = |op: &str| {
+        ops.iter()
+            .position(|o| o == op)
+            .unwrap_or_else(|| panic!("no `{op}` in {ops:#?}"))
+    };
+    let syncs = |from: usize, to: usize| ops[from..to].iter().filter(|o| *o == "sync").count();
+    // `w`'s result is synced once, before the first of the three looks that depend on it
+    // starts, and they all act after it without a sync of their own (a read-only start is
+    // written, not synced).
+    let result = at("write step_succeeded w");
+    let first_start = (0..3)
+        .map(|i| at(&format!("write step_started l{i}")))
+        .min()
+        .unwrap();
+    assert_eq!(syncs(result, first_start), 1, "{ops:#?}");
+    for i in 0..3 {
+        let acted = at(&format!("act l{i}"));
+        assert_eq!(syncs(first_start, acted), 0, "{ops:#?}");
+    }
+    // The looks' three results, in turn, are durable before `last` acts.
+    let results = (0..3)
+        .map(|i| at(&format!("write step_succeeded l{i}")))
+        .max()
+        .unwrap();
+    assert_eq!(syncs(results, at("write step_started last")), 1, "{ops:#?}");
+    assert!(at("write step_started last") < at("act last"), "{ops:#?}");
 }
 
 #[test]
