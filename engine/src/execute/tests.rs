@@ -314,6 +314,31 @@ steps:
     assert_eq!(previews, 2);
 }
 
+/// What reached the journal and what acted, in order ([`OPS`]), after a run that succeeded.
+#[derive(Debug)]
+struct Ops(Vec<String>);
+
+impl Ops {
+    async fn of_run(yaml: &str, options: RunOptions) -> Self {
+        let (status, _) = execute(yaml, options).await;
+        assert_eq!(status, RunStatus::Succeeded);
+        Self(OPS.lock().unwrap().clone())
+    }
+
+    /// Where `op` happened first.
+    fn at(&self, op: &str) -> usize {
+        self.0
+            .iter()
+            .position(|o| o == op)
+            .unwrap_or_else(|| panic!("no `{op}` in {self:#?}"))
+    }
+
+    /// How many syncs happened from `from` up to `to`.
+    fn syncs(&self, from: usize, to: usize) -> usize {
+        self.0[from..to].iter().filter(|o| *o == "sync").count()
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_start_is_on_disk_before_its_step_acts_and_a_fan_out_shares_one_sync() {
     let _serial = SERIAL.lock().await;
@@ -323,34 +348,29 @@ async fn a_start_is_on_disk_before_its_step_acts_and_a_fan_out_shares_one_sync()
     let yaml = format!(
         "version: 1\nname: fan\nsteps:\n{steps}  - id: after\n    needs: [s0, s1, s2, s3]\n    fake.work: {{ ms: 1, label: after }}\n"
     );
-    let (status, _) = execute(&yaml, options(4)).await;
-    assert_eq!(status, RunStatus::Succeeded);
-    let ops = OPS.lock().unwrap().clone();
-    let at = |op: &str| {
-        ops.iter()
-            .position(|o| o == op)
-            .unwrap_or_else(|| panic!("no `{op}` in {ops:#?}"))
-    };
+    let ops = Ops::of_run(&yaml, options(4)).await;
     // Each mutating step's start was synced before the step acted.
     for step in ["s0", "s1", "s2", "s3", "after"] {
         let (written, acted) = (
-            at(&format!("write step_started {step}")),
-            at(&format!("act {step}")),
+            ops.at(&format!("write step_started {step}")),
+            ops.at(&format!("act {step}")),
         );
         assert!(
-            ops[written..acted].iter().any(|o| o == "sync"),
+            ops.syncs(written, acted) > 0,
             "{step} acted before its start was synced: {ops:#?}"
         );
     }
     // The four results that came together share one sync with the start of `after`, which
     // depends on them: it comes before `after` acts, and only once.
     let results: Vec<usize> = (0..4)
-        .map(|i| at(&format!("write step_succeeded s{i}")))
+        .map(|i| ops.at(&format!("write step_succeeded s{i}")))
         .collect();
-    let (first, last) = (results.iter().min().unwrap(), results.iter().max().unwrap());
-    assert!(!ops[*first..*last].iter().any(|o| o == "sync"), "{ops:#?}");
-    let syncs = |from: usize, to: usize| ops[from..to].iter().filter(|o| *o == "sync").count();
-    assert_eq!(syncs(*last, at("act after")), 1, "{ops:#?}");
+    let (first, last) = (
+        *results.iter().min().unwrap(),
+        *results.iter().max().unwrap(),
+    );
+    assert_eq!(ops.syncs(first, last), 0, "{ops:#?}");
+    assert_eq!(ops.syncs(last, ops.at("act after")), 1, "{ops:#?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -365,35 +385,28 @@ async fn a_read_only_step_acts_once_the_results_before_it_are_durable_and_a_fan_
     let yaml = format!(
         "version: 1\nname: looks\nsteps:\n  - id: w\n    fake.work: {{ ms: 1, label: w }}\n{looks}  - id: last\n    needs: [l0, l1, l2]\n    fake.look: {{ ms: 1, label: last }}\n"
     );
-    let (status, _) = execute(&yaml, options(4)).await;
-    assert_eq!(status, RunStatus::Succeeded);
-    let ops = OPS.lock().unwrap().clone();
-    let at = |op: &str| {
-        ops.iter()
-            .position(|o| o == op)
-            .unwrap_or_else(|| panic!("no `{op}` in {ops:#?}"))
-    };
-    let syncs = |from: usize, to: usize| ops[from..to].iter().filter(|o| *o == "sync").count();
+    let ops = Ops::of_run(&yaml, options(4)).await;
     // `w`'s result is synced once, before the first of the three looks that depend on it
     // starts, and they all act after it without a sync of their own (a read-only start is
     // written, not synced).
-    let result = at("write step_succeeded w");
+    let result = ops.at("write step_succeeded w");
     let first_start = (0..3)
-        .map(|i| at(&format!("write step_started l{i}")))
+        .map(|i| ops.at(&format!("write step_started l{i}")))
         .min()
         .unwrap();
-    assert_eq!(syncs(result, first_start), 1, "{ops:#?}");
+    assert_eq!(ops.syncs(result, first_start), 1, "{ops:#?}");
     for i in 0..3 {
-        let acted = at(&format!("act l{i}"));
-        assert_eq!(syncs(first_start, acted), 0, "{ops:#?}");
+        let acted = ops.at(&format!("act l{i}"));
+        assert_eq!(ops.syncs(first_start, acted), 0, "{ops:#?}");
     }
     // The looks' three results, in turn, are durable before `last` acts.
     let results = (0..3)
-        .map(|i| at(&format!("write step_succeeded l{i}")))
+        .map(|i| ops.at(&format!("write step_succeeded l{i}")))
         .max()
         .unwrap();
-    assert_eq!(syncs(results, at("write step_started last")), 1, "{ops:#?}");
-    assert!(at("write step_started last") < at("act last"), "{ops:#?}");
+    let last_start = ops.at("write step_started last");
+    assert_eq!(ops.syncs(results, last_start), 1, "{ops:#?}");
+    assert!(last_start < ops.at("act last"), "{ops:#?}");
 }
 
 #[test]
