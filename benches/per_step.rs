@@ -2,7 +2,7 @@
 //! that both see the same machine at the same moment (this machine is noisy: read the ratios).
 //!
 //! `cargo bench --bench per_step` (release). Each workload runs `RUNBOOK_BENCH_ROUNDS` rounds
-//! (default 3) of three runs side by side: the floor, a one-step run of the same step and
+//! (default 3) of runs side by side: the floors, a one-step run of the same step and
 //! runbook. It prints the medians and the median of the rounds' ratios (a round's runs see
 //! the same machine; medians taken apart can pair a quiet minute with a busy one):
 //!
@@ -12,11 +12,16 @@
 //! - floor of a journaled HTTP check: a GET on a kept-alive connection plus one fdatasync'd
 //!   append (its result before a dependant; see docs/decisions.md on read-only starts), and
 //!   the bare GET alone;
-//! - beside each floor, the same floor with its lines written over zeros already in the file
-//!   instead of appended, as runbook's file journal writes them, and for commands with one
-//!   fdatasync a command (the result written, made durable by the next start's sync, as
-//!   runbook chains mutating steps): the ratio printed after it compares like with like on
-//!   the disk (an append's fdatasync also writes the file's size);
+//! - beside the HTTP floors, a peer: the like-for-like loop on a one-thread tokio runtime
+//!   with hyper's HTTP/1.1 connection polled in the caller's task, as runbook's plain checks
+//!   do. Between it and the like-for-like floor is what the runtime and the HTTP library
+//!   cost; runbook's ratio to it is the engine's own work;
+//! - beside each floor, in the same round, the floor that does runbook's journal work: its
+//!   lines written over zeros already in the file instead of appended, as runbook's file
+//!   journal writes them (an append's fdatasync also writes the file's size); for commands
+//!   one fdatasync a command (the result written, made durable by the next start's sync, as
+//!   runbook chains mutating steps); for HTTP checks the read-only start written too, and the
+//!   one fdatasync after the result. The second ratio printed compares like with like;
 //! - runbook: chains of `shell.run true`, `http.check` and `assert.that` at 100, 1,000 and
 //!   10,000 steps, and fan-outs at `--max-parallel 64`. The round's one-step run of the same
 //!   step is subtracted (process start, load, compile, reports, and the verb's
@@ -202,17 +207,82 @@ fn get(stream: &mut TcpStream, buffer: &mut [u8]) {
     }
 }
 
-fn floor_http(dir: &Path, port: u16, count: usize, how: Durable) -> Duration {
-    let mut journal = FloorJournal::open(dir, how, count);
+/// Which journal lines a floor of an HTTP check writes for each GET.
+#[derive(Clone, Copy, PartialEq)]
+enum Lines {
+    /// The result, fdatasync'd: the floor the issue set.
+    Result,
+    /// The start as well, written before the GET and made durable by the result's
+    /// fdatasync, as runbook journals a read-only step.
+    StartAndResult,
+}
+
+fn floor_http(dir: &Path, port: u16, count: usize, how: Durable, lines: Lines) -> Duration {
+    let mut journal = FloorJournal::open(dir, how, 2 * count);
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let mut buffer = vec![0u8; 4096];
     let start = Instant::now();
     for _ in 0..count {
+        if lines == Lines::StartAndResult {
+            journal.write();
+        }
         get(&mut stream, &mut buffer);
         journal.line();
     }
     start.elapsed()
+}
+
+/// The like-for-like HTTP floor on tokio and hyper: one thread, the connection polled in the
+/// loop's own task beside its request, a 30 s timeout around each exchange, as runbook's
+/// plain checks (`steps/src/http/plain.rs`).
+fn peer_http(dir: &Path, port: u16, count: usize) -> Duration {
+    use http_body_util::{BodyExt, Empty};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut journal = FloorJournal::open(dir, Durable::OverZeros, 2 * count);
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, mut connection) =
+            hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(io)
+                .await
+                .expect("handshake");
+        let start = Instant::now();
+        for _ in 0..count {
+            journal.write();
+            let request = hyper::Request::get("/")
+                .header("host", format!("127.0.0.1:{port}"))
+                .body(Empty::new())
+                .expect("request");
+            let exchange = async {
+                let response = sender.send_request(request).await.expect("answer");
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .expect("body")
+                    .to_bytes()
+            };
+            let mut exchange =
+                std::pin::pin!(tokio::time::timeout(Duration::from_secs(30), exchange));
+            let body = std::future::poll_fn(|cx| {
+                // Keeps the connection moving while the request waits for its answer.
+                let _ = connection.poll_without_shutdown(cx);
+                exchange.as_mut().poll(cx)
+            })
+            .await
+            .expect("in time");
+            assert_eq!(&body[..], b"ok");
+            journal.line();
+        }
+        start.elapsed()
+    })
 }
 
 enum Shape {
@@ -280,42 +350,49 @@ fn median(mut values: Vec<f64>) -> f64 {
 struct Figures {
     /// runbook's cost per step, in ms.
     ours: f64,
-    /// The floor's cost per item, in ms (0 without a floor).
-    floor: f64,
-    /// The median of each round's ratio: a round's three runs are neighbours in time, so
-    /// they share the machine's mood, which medians taken apart do not.
-    ratio: f64,
+    /// Each floor's cost per item, in ms, in the order given.
+    floors: Vec<f64>,
+    /// For each floor, the median of each round's ratio: a round's runs are neighbours in
+    /// time, so they share the machine's mood, which medians taken apart do not.
+    ratios: Vec<f64>,
     /// The one-step run that was subtracted, in ms.
     base: f64,
 }
 
+/// A floor: the same work as a workload without runbook, timed over `count` items.
+type Floor<'a> = &'a mut dyn FnMut() -> Duration;
+
 impl Bench {
-    /// `count` steps of `step` in `shape`, each round running alternately the floor of
-    /// `count` items, a one-step run of the same step and runbook on the workload.
+    /// `count` steps of `step` in `shape`, each round running one after the other the
+    /// floors of `count` items, a one-step run of the same step and runbook on the workload.
     fn measure(
         &self,
         step: &str,
         count: usize,
         shape: &Shape,
         parallel: usize,
-        mut floor: impl FnMut() -> Duration,
+        floors: &mut [Floor],
     ) -> Figures {
         let one = playbook(step, 1, &Shape::Chain);
         let yaml = playbook(step, count, shape);
-        let (mut ours, mut floors, mut ratios, mut bases) = (vec![], vec![], vec![], vec![]);
+        let mut floor_costs = vec![Vec::new(); floors.len()];
+        let mut ratios = vec![Vec::new(); floors.len()];
+        let (mut ours, mut bases) = (vec![], vec![]);
         for _ in 0..self.rounds {
-            let floor = ms_each(floor(), count);
+            let costs: Vec<f64> = floors.iter_mut().map(|f| ms_each(f(), count)).collect();
             let base = runbook(&self.dir, &one, 1);
             let step_cost = per_step(runbook(&self.dir, &yaml, parallel), base, count);
-            ratios.push(if floor > 0.0 { step_cost / floor } else { 0.0 });
+            for (i, cost) in costs.into_iter().enumerate() {
+                ratios[i].push(step_cost / cost);
+                floor_costs[i].push(cost);
+            }
             ours.push(step_cost);
-            floors.push(floor);
             bases.push(base.as_secs_f64() * 1e3);
         }
         Figures {
             ours: median(ours),
-            floor: median(floors),
-            ratio: median(ratios),
+            floors: floor_costs.into_iter().map(median).collect(),
+            ratios: ratios.into_iter().map(median).collect(),
             base: median(bases),
         }
     }
@@ -336,21 +413,25 @@ fn main() {
     let shell = "shell.run: { argv: [\"true\"] }";
     if wanted("shell") {
         for count in [100, 1_000, 10_000] {
-            let f = bench.measure(shell, count, &Shape::Chain, 1, || {
-                floor_command(&bench.dir, count, Durable::Appended, Syncs::Both)
-            });
-            let alike = ms_each(
-                floor_command(&bench.dir, count, Durable::OverZeros, Syncs::StartOnly),
+            let f = bench.measure(
+                shell,
                 count,
+                &Shape::Chain,
+                1,
+                &mut [
+                    &mut || floor_command(&bench.dir, count, Durable::Appended, Syncs::Both),
+                    &mut || floor_command(&bench.dir, count, Durable::OverZeros, Syncs::StartOnly),
+                ],
             );
             println!(
-                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; floor over zeros, one fdatasync a command {alike:.3} ms: {:.2}x)",
+                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; floor over zeros, one fdatasync a command {:.3} ms: {:.2}x)",
                 format!("shell.run true, {count} chained"),
                 f.ours,
-                f.floor,
-                f.ratio,
+                f.floors[0],
+                f.ratios[0],
                 f.base,
-                f.ours / alike
+                f.floors[1],
+                f.ratios[1],
             );
         }
     }
@@ -358,22 +439,31 @@ fn main() {
     let check = format!("http.check: {{ url: \"http://127.0.0.1:{port}/\" }}");
     if wanted("http") {
         for count in [100, 1_000, 10_000] {
-            let f = bench.measure(&check, count, &Shape::Chain, 1, || {
-                floor_http(&bench.dir, port, count, Durable::Appended)
-            });
-            let bare = ms_each(floor_http(&bench.dir, port, count, Durable::Not), count);
-            let zeros = ms_each(
-                floor_http(&bench.dir, port, count, Durable::OverZeros),
+            let dir = &bench.dir;
+            let f = bench.measure(
+                &check,
                 count,
+                &Shape::Chain,
+                1,
+                &mut [
+                    &mut || floor_http(dir, port, count, Durable::Appended, Lines::Result),
+                    &mut || floor_http(dir, port, count, Durable::OverZeros, Lines::StartAndResult),
+                    &mut || floor_http(dir, port, count, Durable::Not, Lines::Result),
+                    &mut || peer_http(dir, port, count),
+                ],
             );
             println!(
-                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; bare GET {bare:.3} ms; floor over zeros {zeros:.3} ms: {:.2}x)",
+                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; bare GET {:.3} ms; floor over zeros, start and result {:.3} ms: {:.2}x; that floor on tokio and hyper {:.3} ms: {:.2}x)",
                 format!("http.check, {count} chained"),
                 f.ours,
-                f.floor,
-                f.ratio,
+                f.floors[0],
+                f.ratios[0],
                 f.base,
-                f.ours / zeros
+                f.floors[2],
+                f.floors[1],
+                f.ratios[1],
+                f.floors[3],
+                f.ratios[3],
             );
         }
     }
@@ -381,7 +471,7 @@ fn main() {
     let assert = "assert.that: { that: \"{{ 1 + 1 == 2 }}\" }";
     if wanted("assert") {
         for count in [100, 1_000, 10_000] {
-            let f = bench.measure(assert, count, &Shape::Chain, 1, || Duration::ZERO);
+            let f = bench.measure(assert, count, &Shape::Chain, 1, &mut []);
             println!(
                 "{:<44} {:>9.3} ms                       (one-step run {:.1} ms subtracted)",
                 format!("assert.that, {count} chained"),
@@ -397,7 +487,7 @@ fn main() {
             ("shell.run true", shell, &[100, 1_000][..]),
         ] {
             for &count in counts {
-                let f = bench.measure(step, count, &Shape::FanOut, 64, || Duration::ZERO);
+                let f = bench.measure(step, count, &Shape::FanOut, 64, &mut []);
                 println!(
                     "{:<44} {:>9.3} ms                       (total {:.3} s, one-step run {:.1} ms subtracted)",
                     format!("{verb}, {count} independent, 64 at once"),
