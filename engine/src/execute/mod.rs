@@ -23,11 +23,14 @@ pub mod scope;
 pub mod session;
 mod step;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use tokio::task::JoinSet;
+use std::task::{Context, Poll};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -309,13 +312,16 @@ impl<A: Action> Executor<A> {
     }
 
     async fn main_phase(&mut self, interrupt: &Interrupt) {
-        let mut tasks: JoinSet<StepOutcome> = JoinSet::new();
-        let mut running: HashMap<tokio::task::Id, NodeIndex> = HashMap::new();
+        // The running steps are polled here, in the executor's own future, not as a task
+        // each: a step's end is seen in the same turn of the runtime that finished it, with
+        // no task to allocate, schedule and join (docs/decisions.md, "The running steps in
+        // the executor's own future").
+        let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
         let lost = self.recorder.lost();
         self.count_waiting();
         loop {
             if lost.is_cancelled() {
-                self.abandon(&mut tasks, &mut running).await;
+                self.abandon(&mut running);
                 return;
             }
             if self.recorder.is_broken() && self.stop.is_none() {
@@ -332,32 +338,30 @@ impl<A: Action> Executor<A> {
             }
             for index in starting {
                 self.states.insert(index, State::Running);
-                let task = tasks.spawn(self.step_run(index).run());
-                running.insert(task.id(), index);
+                running.push(Running {
+                    index,
+                    step: Box::pin(self.step_run(index).run()),
+                });
             }
             if running.is_empty() {
                 return;
             }
             tokio::select! {
-                Some(joined) = tasks.join_next_with_id() => {
-                    self.settle_joined(joined, &mut running);
-                    // And every other step that finished meanwhile, before one flush.
-                    while let Some(joined) = tasks.try_join_next_with_id() {
-                        self.settle_joined(joined, &mut running);
+                finished = finished_now(&mut running) => {
+                    // Every step that finished together, before one flush.
+                    for (index, outcome) in finished {
+                        self.settle(index, outcome);
                     }
                 }
                 () = lost.cancelled() => {
-                    self.abandon(&mut tasks, &mut running).await;
+                    self.abandon(&mut running);
                     return;
                 }
                 () = interrupt.token.cancelled(), if !matches!(self.stop, Some(Stop::Interrupted(_))) => {
                     let signal = interrupt.signal();
                     self.recorder.record(Event::Interrupted { signal: signal.clone() });
                     self.stop = Some(Stop::Interrupted(signal.clone()));
-                    // Dropping a step's future kills what it started (process groups, requests).
-                    tasks.abort_all();
-                    while tasks.join_next().await.is_some() {}
-                    for (_, index) in running.drain() {
+                    for index in cancel(&mut running) {
                         self.states.insert(index, State::Cancelled);
                         self.recorder.record(Event::StepCancelled {
                             step: self.playbook.step(index).id.clone(),
@@ -370,38 +374,11 @@ impl<A: Action> Executor<A> {
         }
     }
 
-    /// Settles the step whose task ended (a task that panicked is a failed step).
-    fn settle_joined(
-        &mut self,
-        joined: Result<(tokio::task::Id, StepOutcome), tokio::task::JoinError>,
-        running: &mut HashMap<tokio::task::Id, NodeIndex>,
-    ) {
-        let (id, outcome) = match joined {
-            Ok((id, outcome)) => (id, outcome),
-            Err(e) => (
-                e.id(),
-                StepOutcome::Failed {
-                    error: format!("internal error: the step's task ended abnormally: {e}"),
-                    attempts: 0,
-                    duration: std::time::Duration::ZERO,
-                },
-            ),
-        };
-        let index = running.remove(&id).expect("every task is tracked");
-        self.settle(index, outcome);
-    }
-
     /// The run is no longer ours: what runs is cancelled (its process groups killed), and
     /// nothing is journaled or rolled back (the next owner decides from the journal).
-    async fn abandon(
-        &mut self,
-        tasks: &mut JoinSet<StepOutcome>,
-        running: &mut HashMap<tokio::task::Id, NodeIndex>,
-    ) {
+    fn abandon(&mut self, running: &mut FuturesUnordered<Running>) {
         self.stop = Some(Stop::Abandoned);
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
-        for (_, index) in running.drain() {
+        for index in cancel(running) {
             self.states.insert(index, State::Cancelled);
         }
     }
@@ -857,6 +834,72 @@ impl<A: Action> Executor<A> {
             self.handlers_done.insert(index);
         }
     }
+}
+
+/// A running step: its future and which step it is. A step whose code panics ends as a
+/// failed step, as a task that panicked did, rather than taking the run down with it.
+struct Running {
+    index: NodeIndex,
+    step: Pin<Box<dyn Future<Output = StepOutcome> + Send>>,
+}
+
+impl Future for Running {
+    type Output = (NodeIndex, StepOutcome);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let index = self.index;
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(outcome)) => Poll::Ready((index, outcome)),
+            Err(panic) => Poll::Ready((
+                index,
+                StepOutcome::Failed {
+                    error: format!(
+                        "internal error: the step's code panicked: {}",
+                        panic_message(panic.as_ref())
+                    ),
+                    attempts: 0,
+                    duration: std::time::Duration::ZERO,
+                },
+            )),
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// The steps that have finished: waits for the first, then takes every other one that is
+/// done by now, so that all of them are settled before one flush.
+async fn finished_now(running: &mut FuturesUnordered<Running>) -> Vec<(NodeIndex, StepOutcome)> {
+    std::future::poll_fn(|cx| {
+        let mut finished = Vec::new();
+        while let Poll::Ready(Some(done)) = running.poll_next_unpin(cx) {
+            finished.push(done);
+        }
+        if finished.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(finished)
+        }
+    })
+    .await
+}
+
+/// Cancels every running step: dropping a step's future kills what it started (process
+/// groups, requests). Returns which steps they were, in the playbook's order.
+fn cancel(running: &mut FuturesUnordered<Running>) -> Vec<NodeIndex> {
+    let mut cancelled: Vec<NodeIndex> = running.iter().map(|r| r.index).collect();
+    running.clear();
+    cancelled.sort();
+    cancelled
 }
 
 fn status_only(status: &str) -> Outputs {

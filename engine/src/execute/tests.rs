@@ -24,6 +24,9 @@ struct Work {
     ms: u64,
     #[serde(default)]
     fail: bool,
+    /// Panics instead of working, as a bug in a verb's code would.
+    #[serde(default)]
+    panic: bool,
     #[serde(default)]
     label: String,
 }
@@ -130,6 +133,7 @@ impl ActionTrait for Fake {
     fn run<'a>(&'a self, _: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
         let work = self.work();
         Box::pin(async move {
+            assert!(!work.panic, "a verb's bug");
             OPS.lock().unwrap().push(format!("act {}", work.label));
             let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
             PEAK.fetch_max(now, Ordering::SeqCst);
@@ -286,6 +290,30 @@ steps:
     let (status, _) = execute(yaml, options(4)).await;
     assert_eq!(status, RunStatus::RolledBack);
     assert_eq!(*LOG.lock().unwrap(), ["fails", "running", "undo-running"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_whose_code_panics_fails_and_the_run_rolls_back() {
+    let _serial = SERIAL.lock().await;
+    let yaml = r#"
+version: 1
+name: bug
+steps:
+  - id: first
+    fake.work: { ms: 1, label: first }
+    rollback: { fake.work: { ms: 1, label: undo-first } }
+  - id: buggy
+    needs: [first]
+    fake.work: { ms: 1, panic: true }
+"#;
+    let (status, entries) = execute(yaml, options(2)).await;
+    assert_eq!(status, RunStatus::RolledBack);
+    assert_eq!(*LOG.lock().unwrap(), ["first", "undo-first"]);
+    assert!(entries.iter().any(|e| matches!(
+        &e.event,
+        Event::StepFailed { step, error, .. }
+            if step == "buggy" && error == "internal error: the step's code panicked: a verb's bug"
+    )));
 }
 
 #[tokio::test(start_paused = true)]

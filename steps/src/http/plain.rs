@@ -6,7 +6,7 @@
 //! two task switches and their wake-ups per request. On a chain of health checks this was
 //! about 25 µs of a step's 45 µs action, against 13 µs for the GET itself
 //! (docs/decisions.md, "Health checks on the run's own connections"). Here the step polls the
-//! connection and its request together, in its own task. Hyper still does all of HTTP:
+//! connection and its request together, in its own future. Hyper still does all of HTTP:
 //! framing, keep-alive and HEAD.
 //!
 //! Only the plain case comes here: `http://`, GET or HEAD without a body, no credentials in
