@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench per_step` (release). Each workload runs `RUNBOOK_BENCH_ROUNDS` rounds
 //! (default 3) of runs side by side: the floors, a one-step run of the same step and
-//! runbook. It prints the medians and the median of the rounds' ratios (a round's runs see
+//! runbook (a workload under 1,000 items repeated to about 1,000, its mean taken, as 20 ms
+//! runs are at the mercy of one hiccup). It prints the medians and the median of the rounds' ratios (a round's runs see
 //! the same machine; medians taken apart can pair a quiet minute with a busy one):
 //!
 //! - floor of a journaled command: fork/exec of `true` in its own process group with the
@@ -362,9 +363,22 @@ struct Figures {
 /// A floor: the same work as a workload without runbook, timed over `count` items.
 type Floor<'a> = &'a mut dyn FnMut() -> Duration;
 
+/// How many times a round repeats each run of a workload of `count` items: a short one
+/// (100 steps, about 20 ms) is repeated until it holds about 1,000 items, so that the
+/// machine's hiccups weigh on it as little as on the long ones.
+fn repeats(count: usize) -> usize {
+    (1_000 / count).max(1)
+}
+
+/// The mean duration of `times` runs of `run`.
+fn repeated(times: usize, run: &mut dyn FnMut() -> Duration) -> Duration {
+    (0..times).map(|_| run()).sum::<Duration>() / times as u32
+}
+
 impl Bench {
     /// `count` steps of `step` in `shape`, each round running one after the other the
-    /// floors of `count` items, a one-step run of the same step and runbook on the workload.
+    /// floors of `count` items, a one-step run of the same step and runbook on the workload
+    /// (each as many times as [`repeats`] says, their mean taken).
     fn measure(
         &self,
         step: &str,
@@ -378,10 +392,15 @@ impl Bench {
         let mut floor_costs = vec![Vec::new(); floors.len()];
         let mut ratios = vec![Vec::new(); floors.len()];
         let (mut ours, mut bases) = (vec![], vec![]);
+        let times = repeats(count);
         for _ in 0..self.rounds {
-            let costs: Vec<f64> = floors.iter_mut().map(|f| ms_each(f(), count)).collect();
-            let base = runbook(&self.dir, &one, 1);
-            let step_cost = per_step(runbook(&self.dir, &yaml, parallel), base, count);
+            let costs: Vec<f64> = floors
+                .iter_mut()
+                .map(|f| ms_each(repeated(times, f), count))
+                .collect();
+            let base = repeated(times, &mut || runbook(&self.dir, &one, 1));
+            let runs = repeated(times, &mut || runbook(&self.dir, &yaml, parallel));
+            let step_cost = per_step(runs, base, count);
             for (i, cost) in costs.into_iter().enumerate() {
                 ratios[i].push(step_cost / cost);
                 floor_costs[i].push(cost);
