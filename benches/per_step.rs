@@ -4,8 +4,9 @@
 //! `cargo bench --bench per_step` (release). Each workload runs `RUNBOOK_BENCH_ROUNDS` rounds
 //! (default 3) of runs side by side: the floors, a one-step run of the same step and
 //! runbook (a workload under 1,000 items repeated to about 1,000, its mean taken, as 20 ms
-//! runs are at the mercy of one hiccup). It prints the medians and the median of the rounds' ratios (a round's runs see
-//! the same machine; medians taken apart can pair a quiet minute with a busy one):
+//! runs are at the mercy of one hiccup). It prints the medians and the median of the
+//! rounds' ratios (a round's runs see the same machine; medians taken apart can pair a
+//! quiet minute with a busy one), and for `assert.that` the CPU time a step:
 //!
 //! - floor of a journaled command: fork/exec of `true` in its own process group with the
 //!   death signal set (what a command that must not outlive a crash needs), plus two
@@ -14,9 +15,9 @@
 //!   append (its result before a dependant; see docs/decisions.md on read-only starts), and
 //!   the bare GET alone;
 //! - beside the HTTP floors, a peer: the like-for-like loop on a one-thread tokio runtime
-//!   with hyper's HTTP/1.1 connection polled in the caller's task, as runbook's plain checks
-//!   do. Between it and the like-for-like floor is what the runtime and the HTTP library
-//!   cost; runbook's ratio to it is the engine's own work;
+//!   with hyper's HTTP/1.1 connection polled in the loop's own future, as runbook's plain
+//!   checks do. Between it and the like-for-like floor is what the runtime and the HTTP
+//!   library cost; runbook's ratio to it is the engine's own work;
 //! - beside each floor, in the same round, the floor that does runbook's journal work: its
 //!   lines written over zeros already in the file instead of appended, as runbook's file
 //!   journal writes them (an append's fdatasync also writes the file's size); for commands
@@ -235,7 +236,7 @@ fn floor_http(dir: &Path, port: u16, count: usize, how: Durable, lines: Lines) -
 }
 
 /// The like-for-like HTTP floor on tokio and hyper: one thread, the connection polled in the
-/// loop's own task beside its request, a 30 s timeout around each exchange, as runbook's
+/// loop's own future beside its request, a 30 s timeout around each exchange, as runbook's
 /// plain checks (`steps/src/http/plain.rs`).
 fn peer_http(dir: &Path, port: u16, count: usize) -> Duration {
     use http_body_util::{BodyExt, Empty};
