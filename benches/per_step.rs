@@ -350,9 +350,15 @@ fn children_cpu() -> Duration {
 fn mean_run(times: usize, mut run: impl FnMut() -> Took) -> Took {
     let runs: Vec<Took> = (0..times).map(|_| run()).collect();
     Took {
-        wall: runs.iter().map(|r| r.wall).sum::<Duration>() / times as u32,
-        cpu: runs.iter().map(|r| r.cpu).sum::<Duration>() / times as u32,
+        wall: mean(runs.iter().map(|r| r.wall)),
+        cpu: mean(runs.iter().map(|r| r.cpu)),
     }
+}
+
+/// The mean of some durations (at least one).
+fn mean(durations: impl ExactSizeIterator<Item = Duration>) -> Duration {
+    let count = durations.len() as u32;
+    durations.sum::<Duration>() / count
 }
 
 /// Milliseconds per item of `count` that took `total`.
@@ -363,6 +369,15 @@ fn ms_each(total: Duration, count: usize) -> f64 {
 struct Bench {
     dir: PathBuf,
     rounds: usize,
+}
+
+/// What a run of `count` steps added per step over a one-step run of the same step (`base`),
+/// in wall time and in CPU ([`per_step`] of each).
+fn step_costs(run: Took, base: Took, count: usize) -> (f64, f64) {
+    (
+        per_step(run.wall, base.wall, count),
+        per_step(run.cpu, base.cpu, count),
+    )
 }
 
 /// What a run of `count` steps added per step over a one-step run of the same step (`base`):
@@ -402,11 +417,6 @@ fn repeats(count: usize) -> usize {
     (1_000 / count).max(1)
 }
 
-/// The mean duration of `times` runs of a floor.
-fn repeated(times: usize, run: &mut dyn FnMut() -> Duration) -> Duration {
-    (0..times).map(|_| run()).sum::<Duration>() / times as u32
-}
-
 impl Bench {
     /// How much more a step costs in a chain of `long` steps than in one of `short`, in wall
     /// time and in CPU: each round measures both chains and their one-step base side by side
@@ -420,14 +430,8 @@ impl Bench {
                 let yaml = playbook(step, count, &Shape::Chain);
                 mean_run(repeats(count), || runbook(&self.dir, &yaml, 1))
             });
-            let each = |run: Took, count| {
-                (
-                    per_step(run.wall, base.wall, count),
-                    per_step(run.cpu, base.cpu, count),
-                )
-            };
-            let (short_wall, short_cpu) = each(short_run, short);
-            let (long_wall, long_cpu) = each(long_run, long);
+            let (short_wall, short_cpu) = step_costs(short_run, base, short);
+            let (long_wall, long_cpu) = step_costs(long_run, base, long);
             walls.push(long_wall / short_wall);
             cpus.push(long_cpu / short_cpu);
         }
@@ -454,12 +458,12 @@ impl Bench {
         for _ in 0..self.rounds {
             let costs: Vec<f64> = floors
                 .iter_mut()
-                .map(|f| ms_each(repeated(times, f), count))
+                .map(|floor| ms_each(mean((0..times).map(|_| floor())), count))
                 .collect();
             let base = mean_run(times, || runbook(&self.dir, &one, 1));
             let runs = mean_run(times, || runbook(&self.dir, &yaml, parallel));
-            let step_cost = per_step(runs.wall, base.wall, count);
-            cpus.push(per_step(runs.cpu, base.cpu, count));
+            let (step_cost, step_cpu) = step_costs(runs, base, count);
+            cpus.push(step_cpu);
             for (i, cost) in costs.into_iter().enumerate() {
                 ratios[i].push(step_cost / cost);
                 floor_costs[i].push(cost);
