@@ -19,18 +19,15 @@ pub mod leftovers;
 pub mod notify;
 pub mod objectives;
 pub mod recorder;
+mod running;
 pub mod scope;
 pub mod session;
 mod step;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +36,7 @@ pub use crate::action::{Approver, BoxFuture, Outputs, ProcessLog, StepContext, S
 use crate::compile::{Edge, Playbook, Show};
 use crate::journal::{Event, RunRecord, RunStatus, StepState};
 use recorder::Recorder;
+use running::RunningSteps;
 use scope::{Scope, Templates};
 use step::{StepOutcome, StepRun, run_spec, spec_label};
 
@@ -316,7 +314,7 @@ impl<A: Action> Executor<A> {
         // each: a step's end is seen in the same turn of the runtime that finished it, with
         // no task to allocate, schedule and join (docs/decisions.md, "The running steps in
         // the executor's own future").
-        let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
+        let mut running = RunningSteps::new();
         let lost = self.recorder.lost();
         self.count_waiting();
         loop {
@@ -338,16 +336,13 @@ impl<A: Action> Executor<A> {
             }
             for index in starting {
                 self.states.insert(index, State::Running);
-                running.push(Running {
-                    index,
-                    step: Box::pin(self.step_run(index).run()),
-                });
+                running.start(index, self.step_run(index).run());
             }
             if running.is_empty() {
                 return;
             }
             tokio::select! {
-                finished = finished_now(&mut running) => {
+                finished = running.finished() => {
                     // Every step that finished together, before one flush.
                     for (index, outcome) in finished {
                         self.settle(index, outcome);
@@ -361,7 +356,7 @@ impl<A: Action> Executor<A> {
                     let signal = interrupt.signal();
                     self.recorder.record(Event::Interrupted { signal: signal.clone() });
                     self.stop = Some(Stop::Interrupted(signal.clone()));
-                    for index in cancel(&mut running) {
+                    for index in running.cancel() {
                         self.states.insert(index, State::Cancelled);
                         self.recorder.record(Event::StepCancelled {
                             step: self.playbook.step(index).id.clone(),
@@ -376,9 +371,9 @@ impl<A: Action> Executor<A> {
 
     /// The run is no longer ours: what runs is cancelled (its process groups killed), and
     /// nothing is journaled or rolled back (the next owner decides from the journal).
-    fn abandon(&mut self, running: &mut FuturesUnordered<Running>) {
+    fn abandon(&mut self, running: &mut RunningSteps) {
         self.stop = Some(Stop::Abandoned);
-        for index in cancel(running) {
+        for index in running.cancel() {
             self.states.insert(index, State::Cancelled);
         }
     }
@@ -834,72 +829,6 @@ impl<A: Action> Executor<A> {
             self.handlers_done.insert(index);
         }
     }
-}
-
-/// A running step: its future and which step it is. A step whose code panics ends as a
-/// failed step, as a task that panicked did, rather than taking the run down with it.
-struct Running {
-    index: NodeIndex,
-    step: Pin<Box<dyn Future<Output = StepOutcome> + Send>>,
-}
-
-impl Future for Running {
-    type Output = (NodeIndex, StepOutcome);
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let index = self.index;
-        let polled =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step.as_mut().poll(cx)));
-        match polled {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(outcome)) => Poll::Ready((index, outcome)),
-            Err(panic) => Poll::Ready((
-                index,
-                StepOutcome::Failed {
-                    error: format!(
-                        "internal error: the step's code panicked: {}",
-                        panic_message(panic.as_ref())
-                    ),
-                    attempts: 0,
-                    duration: std::time::Duration::ZERO,
-                },
-            )),
-        }
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
-}
-
-/// The steps that have finished: waits for the first, then takes every other one that is
-/// done by now, so that all of them are settled before one flush.
-async fn finished_now(running: &mut FuturesUnordered<Running>) -> Vec<(NodeIndex, StepOutcome)> {
-    std::future::poll_fn(|cx| {
-        let mut finished = Vec::new();
-        while let Poll::Ready(Some(done)) = running.poll_next_unpin(cx) {
-            finished.push(done);
-        }
-        if finished.is_empty() {
-            Poll::Pending
-        } else {
-            Poll::Ready(finished)
-        }
-    })
-    .await
-}
-
-/// Cancels every running step: dropping a step's future kills what it started (process
-/// groups, requests). Returns which steps they were, in the playbook's order.
-fn cancel(running: &mut FuturesUnordered<Running>) -> Vec<NodeIndex> {
-    let mut cancelled: Vec<NodeIndex> = running.iter().map(|r| r.index).collect();
-    running.clear();
-    cancelled.sort();
-    cancelled
 }
 
 fn status_only(status: &str) -> Outputs {
