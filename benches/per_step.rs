@@ -160,6 +160,19 @@ fn floor_command(dir: &Path, count: usize, how: Durable, syncs: Syncs) -> Durati
     start.elapsed()
 }
 
+/// The journal work of a read-only step with nothing else (`assert.that`'s floor): the start
+/// line written, the result line written and fdatasync'd, over zeros, `count` times. Returns
+/// the CPU time of this thread, the kernel's included: how much CPU the disk's sync costs.
+fn floor_journal_cpu(dir: &Path, count: usize) -> Duration {
+    let mut journal = FloorJournal::open(dir, Durable::OverZeros, 2 * count);
+    let before = thread_cpu();
+    for _ in 0..count {
+        journal.write();
+        journal.line();
+    }
+    thread_cpu().saturating_sub(before)
+}
+
 /// A minimal HTTP/1.1 server with keep-alive, a thread per connection: the same server for
 /// the floor and for runbook.
 fn serve() -> u16 {
@@ -339,11 +352,19 @@ fn runbook(dir: &Path, yaml: &str, parallel: usize) -> Took {
 
 /// The CPU time, user and system, of every child process this one has waited for.
 fn children_cpu() -> Duration {
-    use nix::sys::resource::{UsageWho, getrusage};
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    rusage_cpu(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+}
+
+fn rusage_cpu(who: nix::sys::resource::UsageWho) -> Duration {
+    let usage = nix::sys::resource::getrusage(who).expect("getrusage");
     let of =
         |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1_000);
     of(usage.user_time()) + of(usage.system_time())
+}
+
+/// The CPU time, user and system, of this thread so far.
+fn thread_cpu() -> Duration {
+    rusage_cpu(nix::sys::resource::UsageWho::RUSAGE_THREAD)
 }
 
 /// The mean of `times` runs of runbook.
@@ -368,7 +389,23 @@ fn ms_each(total: Duration, count: usize) -> f64 {
 
 struct Bench {
     dir: PathBuf,
+    /// A directory on tmpfs (`/dev/shm`), where an fdatasync costs nothing: runs with their
+    /// state there show the engine's own CPU without the disk's.
+    tmpfs: Option<PathBuf>,
     rounds: usize,
+}
+
+/// A step's cost in a long chain over its cost in a short one, medians of paired rounds.
+struct Growth {
+    /// runbook's wall time, the journal on disk.
+    wall: f64,
+    /// runbook's CPU time, the journal on disk.
+    cpu: f64,
+    /// The CPU time of the journal's floor alone ([`floor_journal_cpu`]) on the same disk:
+    /// the kernel's share of an fdatasync is not the same in a long run as in a short one.
+    floor_cpu: f64,
+    /// runbook's CPU time with its state on tmpfs: the engine's own (no tmpfs, no figure).
+    engine_cpu: Option<f64>,
 }
 
 /// What a run of `count` steps added per step over a one-step run of the same step (`base`),
@@ -418,24 +455,42 @@ fn repeats(count: usize) -> usize {
 }
 
 impl Bench {
-    /// How much more a step costs in a chain of `long` steps than in one of `short`, in wall
-    /// time and in CPU: each round measures both chains and their one-step base side by side
-    /// (as [`Self::measure`] does), and the medians of the rounds' ratios are returned.
-    fn growth(&self, step: &str, short: usize, long: usize) -> (f64, f64) {
+    /// How much more a step costs in a chain of `long` steps than in one of `short`: each
+    /// round measures both chains and their one-step base side by side (as [`Self::measure`]
+    /// does), with the journal on disk and on tmpfs, and the journal's floor at both lengths;
+    /// the medians of the rounds' ratios are returned.
+    fn growth(&self, step: &str, short: usize, long: usize) -> Growth {
         let one = playbook(step, 1, &Shape::Chain);
-        let (mut walls, mut cpus) = (vec![], vec![]);
-        for _ in 0..self.rounds {
-            let base = mean_run(repeats(short), || runbook(&self.dir, &one, 1));
-            let [short_run, long_run] = [short, long].map(|count| {
-                let yaml = playbook(step, count, &Shape::Chain);
-                mean_run(repeats(count), || runbook(&self.dir, &yaml, 1))
-            });
+        let chains = [short, long].map(|count| playbook(step, count, &Shape::Chain));
+        // A step's wall and CPU cost at `long` over `short`, with the run's state in `dir`.
+        let ratios = |dir: &Path| {
+            let base = mean_run(repeats(short), || runbook(dir, &one, 1));
+            let [short_run, long_run] = [(short, &chains[0]), (long, &chains[1])]
+                .map(|(count, yaml)| mean_run(repeats(count), || runbook(dir, yaml, 1)));
             let (short_wall, short_cpu) = step_costs(short_run, base, short);
             let (long_wall, long_cpu) = step_costs(long_run, base, long);
-            walls.push(long_wall / short_wall);
-            cpus.push(long_cpu / short_cpu);
+            (long_wall / short_wall, long_cpu / short_cpu)
+        };
+        let floor_cpu = |count: usize| {
+            let cpu = mean((0..repeats(count)).map(|_| floor_journal_cpu(&self.dir, count)));
+            cpu.as_secs_f64() / count as f64
+        };
+        let (mut walls, mut cpus, mut floors, mut engine) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..self.rounds {
+            let (wall, cpu) = ratios(&self.dir);
+            walls.push(wall);
+            cpus.push(cpu);
+            floors.push(floor_cpu(long) / floor_cpu(short));
+            if let Some(tmpfs) = &self.tmpfs {
+                engine.push(ratios(tmpfs).1);
+            }
         }
-        (median(walls), median(cpus))
+        Growth {
+            wall: median(walls),
+            cpu: median(cpus),
+            floor_cpu: median(floors),
+            engine_cpu: (!engine.is_empty()).then(|| median(engine)),
+        }
     }
 
     /// `count` steps of `step` in `shape`, each round running one after the other the
@@ -487,7 +542,11 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("bench dir");
     let port = serve();
     let rounds = rounds();
-    let bench = Bench { dir, rounds };
+    let tmpfs = Some(Path::new("/dev/shm"))
+        .filter(|shm| shm.is_dir())
+        .map(|shm| shm.join(format!("runbook-per-step-{}", std::process::id())))
+        .filter(|dir| std::fs::create_dir_all(dir).is_ok());
+    let bench = Bench { dir, tmpfs, rounds };
     println!(
         "{:<44} {:>12} {:>12} {:>7}",
         "workload", "runbook", "floor", "ratio"
@@ -563,12 +622,16 @@ fn main() {
                 f.cpu
             );
         }
-        let (wall, cpu) = bench.growth(assert, 100, 10_000);
-        // The wall time of a short chain also gains from the disk: this one syncs 100 lines
-        // in a row faster, each, than 10,000 (docs/decisions.md); the CPU is the engine's.
+        let g = bench.growth(assert, 100, 10_000);
+        // A short chain gains from the disk, in wall time and in the kernel's CPU: it syncs
+        // 100 lines in a row faster, each, than 10,000 (docs/decisions.md, "Flat per step").
+        // With the journal on tmpfs, what is left is the engine's own.
+        let engine = g
+            .engine_cpu
+            .map_or("no tmpfs".into(), |cpu| format!("{cpu:.2}x"));
         println!(
-            "{:<44} wall {wall:.2}x, CPU {cpu:.2}x   (paired in each round)",
-            "assert.that a step, 10,000 chained over 100",
+            "{:<44} journal on disk: wall {:.2}x, CPU {:.2}x (its floor's CPU {:.2}x); on tmpfs, CPU {engine}   (paired in each round)",
+            "assert.that a step, 10,000 chained over 100", g.wall, g.cpu, g.floor_cpu,
         );
     }
 
@@ -590,4 +653,7 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&bench.dir);
+    if let Some(tmpfs) = &bench.tmpfs {
+        let _ = std::fs::remove_dir_all(tmpfs);
+    }
 }
