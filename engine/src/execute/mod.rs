@@ -18,6 +18,7 @@ pub mod attempt;
 pub mod leftovers;
 pub mod notify;
 pub mod objectives;
+mod per_node;
 pub mod recorder;
 mod running;
 pub mod scope;
@@ -35,6 +36,7 @@ use crate::action::{Action, Effect};
 pub use crate::action::{Approver, BoxFuture, Outputs, ProcessLog, StepContext, StepError};
 use crate::compile::{Edge, Playbook, Show};
 use crate::journal::{Event, RunRecord, RunStatus, StepState};
+use per_node::PerNode;
 use recorder::Recorder;
 use running::RunningSteps;
 use scope::{Scope, Templates};
@@ -137,12 +139,12 @@ pub struct Executor<A> {
     scope: Scope,
     recorder: Arc<Recorder>,
     options: RunOptions,
-    states: HashMap<NodeIndex, State>,
+    states: PerNode<State>,
     /// Where each step is declared: ready steps start in that order.
-    position: HashMap<NodeIndex, usize>,
+    position: PerNode<usize>,
     /// Per pending step, how many of its needs have not yet let it run: a step's end costs
     /// its own edges, not a scan of the playbook.
-    waiting: HashMap<NodeIndex, usize>,
+    waiting: PerNode<Option<usize>>,
     /// Pending steps with nothing left to wait for, by position.
     ready: BTreeSet<usize>,
     /// Steps that succeeded, in completion order.
@@ -169,17 +171,14 @@ impl<A: Action> Executor<A> {
         hosts: Arc<dyn crate::action::Hosts>,
         options: RunOptions,
     ) -> Self {
-        let states = playbook
-            .steps
-            .iter()
-            .map(|&i| (i, State::Pending))
-            .collect();
-        let position = playbook
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(position, &i)| (i, position))
-            .collect();
+        // Compensations are nodes too: they stay `Pending`, have no position, and no step
+        // needs them.
+        let nodes = playbook.graph.node_count();
+        let states = PerNode::new(nodes, State::Pending);
+        let mut position = PerNode::new(nodes, usize::MAX);
+        for (at, &index) in playbook.steps.iter().enumerate() {
+            position[index] = at;
+        }
         let shared = Arc::new(crate::action::RunShared {
             templates,
             hosts,
@@ -196,7 +195,7 @@ impl<A: Action> Executor<A> {
             options,
             states,
             position,
-            waiting: HashMap::new(),
+            waiting: PerNode::new(nodes, None),
             ready: BTreeSet::new(),
             completed: Vec::new(),
             unchanged: std::collections::HashSet::new(),
@@ -247,7 +246,7 @@ impl<A: Action> Executor<A> {
                 StepState::Previewed => State::Previewed,
                 StepState::Unknown => State::Unknown,
             };
-            self.states.insert(index, restored);
+            self.states[index] = restored;
         }
         self.completed = record
             .completed
@@ -335,7 +334,7 @@ impl<A: Action> Executor<A> {
                 self.recorder.flush();
             }
             for index in starting {
-                self.states.insert(index, State::Running);
+                self.states[index] = State::Running;
                 running.start(index, self.step_run(index).run());
             }
             if running.is_empty() {
@@ -357,7 +356,7 @@ impl<A: Action> Executor<A> {
                     self.recorder.record(Event::Interrupted { signal: signal.clone() });
                     self.stop = Some(Stop::Interrupted(signal.clone()));
                     for index in running.cancel() {
-                        self.states.insert(index, State::Cancelled);
+                        self.states[index] = State::Cancelled;
                         self.recorder.record(Event::StepCancelled {
                             step: self.playbook.step(index).id.clone(),
                             reason: format!("run interrupted ({signal})"),
@@ -374,7 +373,7 @@ impl<A: Action> Executor<A> {
     fn abandon(&mut self, running: &mut RunningSteps) {
         self.stop = Some(Stop::Abandoned);
         for index in running.cancel() {
-            self.states.insert(index, State::Cancelled);
+            self.states[index] = State::Cancelled;
         }
     }
 
@@ -382,19 +381,19 @@ impl<A: Action> Executor<A> {
     /// wait for none. Once per main phase (a resumed run starts from any state); after that
     /// [`Self::settled`] keeps the counts.
     fn count_waiting(&mut self) {
-        self.waiting.clear();
+        self.waiting.fill(None);
         self.ready.clear();
         let mut unknown = Vec::new();
         for (position, &index) in self.playbook.steps.iter().enumerate() {
-            if self.states[&index] != State::Pending {
+            if self.states[index] != State::Pending {
                 continue;
             }
-            let needs: Vec<State> = self.needs(index).map(|n| self.states[&n]).collect();
+            let needs: Vec<State> = self.needs(index).map(|n| self.states[n]).collect();
             if needs.contains(&State::Unknown) {
                 unknown.push(index);
             }
             let waiting = needs.iter().filter(|s| !s.lets_dependants_run()).count();
-            self.waiting.insert(index, waiting);
+            self.waiting[index] = Some(waiting);
             if waiting == 0 {
                 self.ready.insert(position);
             }
@@ -414,10 +413,10 @@ impl<A: Action> Executor<A> {
             }
         } else if state.lets_dependants_run() {
             for dependant in dependants {
-                if let Some(waiting) = self.waiting.get_mut(&dependant) {
+                if let Some(waiting) = &mut self.waiting[dependant] {
                     *waiting = waiting.saturating_sub(1);
-                    if *waiting == 0 && self.states[&dependant] == State::Pending {
-                        self.ready.insert(self.position[&dependant]);
+                    if *waiting == 0 && self.states[dependant] == State::Pending {
+                        self.ready.insert(self.position[dependant]);
                     }
                 }
             }
@@ -430,14 +429,14 @@ impl<A: Action> Executor<A> {
         let mut found = BTreeSet::new();
         let mut stack = vec![index];
         while let Some(node) = stack.pop() {
-            if self.states[&node] == State::Pending && found.insert(self.position[&node]) {
+            if self.states[node] == State::Pending && found.insert(self.position[node]) {
                 stack.extend(self.dependants(node));
             }
         }
         for position in found {
             let node = self.playbook.steps[position];
             self.ready.remove(&position);
-            self.states.insert(node, State::Unknown);
+            self.states[node] = State::Unknown;
             self.recorder.record_written(Event::StepUnknown {
                 step: self.playbook.step(node).id.clone(),
                 reason: "a step it needs is unknown".into(),
@@ -518,7 +517,7 @@ impl<A: Action> Executor<A> {
             if !seen.insert(node) {
                 continue;
             }
-            if matches!(self.states[&node], State::Previewed | State::Unknown) {
+            if matches!(self.states[node], State::Previewed | State::Unknown) {
                 return true;
             }
             stack.extend(self.needs(node));
@@ -634,7 +633,7 @@ impl<A: Action> Executor<A> {
                 State::Unknown
             }
         };
-        self.states.insert(index, state);
+        self.states[index] = state;
         self.settled(index, state);
     }
 
