@@ -29,6 +29,10 @@
 //!   step is subtracted (process start, load, compile, reports, and the verb's
 //!   first use: the HTTP client and its connection, which the floor also opens before its
 //!   clock starts), so "per step" is what each further step adds: (T(n) - T(1)) / (n - 1).
+//! - for `assert.that`, how much a step at 10,000 costs over one at 100 ([`Bench::growth`]):
+//!   wall and CPU with the journal on disk, the CPU of its journal floor on the same disk at
+//!   both lengths (the kernel's share of an fdatasync grows with the run by itself), and CPU
+//!   with the journal on tmpfs, where what is left is the engine's own.
 //!
 //! `RUNBOOK_BENCH_ONLY=http` runs only the named workloads (see [`wanted`]).
 //!
