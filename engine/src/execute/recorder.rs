@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::leftovers;
 use crate::action::ProcessLog;
 use crate::journal::{Entry, Event, JournalWriter, RunRecord, StoreError};
+use crate::report::Report;
 use crate::secrets::Redactor;
 
 /// Told of each event after it is journaled, with secrets already redacted.
@@ -28,6 +29,11 @@ pub struct Recorder {
     /// are measured from the journal's times, across resumes). `None` when the playbook has
     /// no objectives: then nobody reads it, and keeping every step's outputs twice is waste.
     history: Option<Mutex<RunRecord>>,
+    /// The run's report, built from each entry as it is journaled, so that the end of a long
+    /// run does not read its journal back and parse it again (docs/decisions.md, "Reports
+    /// from the entries a run journaled"). `None` for a resumed run: its report is made
+    /// from the journal, which holds what the earlier processes wrote.
+    report: Option<Mutex<Report>>,
 }
 
 impl Recorder {
@@ -38,7 +44,28 @@ impl Recorder {
             broken: AtomicBool::new(false),
             lost,
             history: Some(Mutex::new(RunRecord::default())),
+            report: None,
         }
+    }
+
+    /// For a run this process started: it journals every entry, so it keeps the report.
+    pub fn with_report(mut self) -> Self {
+        self.report = Some(Mutex::default());
+        self
+    }
+
+    /// The report of what this recorder journaled, handed over once at the end of the run,
+    /// when it holds the whole run: it was made with [`Self::with_report`] and every write
+    /// succeeded. A failed write leaves the journal and what was seen apart, so then the
+    /// report is made from the journal.
+    pub fn take_report(&self) -> Option<Report> {
+        if self.is_broken() || self.lost.is_cancelled() {
+            return None;
+        }
+        let report = self.report.as_ref()?;
+        Some(std::mem::take(
+            &mut *report.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
     }
 
     /// For a run nothing measures: [`Self::history`] stays empty.
@@ -130,7 +157,12 @@ impl Recorder {
                 .apply(&entry);
         }
         match written {
-            Ok(()) => (self.observer)(&entry),
+            Ok(()) => {
+                if let Some(report) = &self.report {
+                    report.lock().unwrap_or_else(|e| e.into_inner()).add(&entry);
+                }
+                (self.observer)(&entry)
+            }
             Err(error) => {
                 // A fenced event is not shown as done: the store refused it, so it is not in
                 // the journal.
@@ -180,5 +212,78 @@ impl ProcessLog for Recorder {
                 group,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::JournalSink;
+
+    /// Keeps the lines; refuses every write from the `fail_from`-th on.
+    struct Lines {
+        lines: Arc<Mutex<Vec<String>>>,
+        fail_from: usize,
+    }
+
+    impl JournalSink for Lines {
+        fn write(&mut self, line: &str) -> Result<(), StoreError> {
+            let mut lines = self.lines.lock().unwrap();
+            if lines.len() >= self.fail_from {
+                return Err(StoreError::Unavailable("disk full".into()));
+            }
+            lines.push(line.to_string());
+            Ok(())
+        }
+
+        fn sync(&mut self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    fn recorder(fail_from: usize) -> (Recorder, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Lines {
+            lines: lines.clone(),
+            fail_from,
+        };
+        let writer = JournalWriter::new(Box::new(sink), Redactor::default());
+        let observer: Observer = Arc::new(|_: &Entry| {});
+        let recorder = Recorder::new(writer, observer, CancellationToken::new()).with_report();
+        (recorder, lines)
+    }
+
+    fn started(step: &str) -> Event {
+        Event::StepStarted {
+            step: step.into(),
+            verb: "assert.that".into(),
+        }
+    }
+
+    #[test]
+    fn the_kept_report_is_the_one_its_journal_makes() {
+        let (recorder, lines) = recorder(usize::MAX);
+        recorder.record_written(started("a"));
+        recorder.record(started("b"));
+        let kept = recorder.take_report().expect("every write succeeded");
+        let entries: Vec<Entry> = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let made = Report::from_entries(&entries);
+        assert_eq!(kept.json(), made.json());
+        assert_eq!(kept.steps.len(), 2);
+    }
+
+    #[test]
+    fn after_a_failed_write_the_report_comes_from_the_journal() {
+        let (recorder, lines) = recorder(1);
+        recorder.record_written(started("a"));
+        recorder.record_written(started("b"));
+        assert_eq!(lines.lock().unwrap().len(), 1, "the second write failed");
+        assert!(recorder.is_broken());
+        assert!(recorder.take_report().is_none());
     }
 }

@@ -150,7 +150,11 @@ impl Session {
             .map_err(io("recording the run"))?;
         let ownership = run.hold(&operator).map_err(io("taking the run"))?;
 
-        let recorder = self.recorder(ownership.as_ref(), &secrets, &playbook)?;
+        // Every entry of this run goes through this recorder, so it keeps the report too.
+        let recorder = Arc::new(
+            self.recorder(ownership.as_ref(), &secrets, &playbook)?
+                .with_report(),
+        );
         recorder.record(Event::RunStarted {
             run: id,
             playbook: playbook.name.clone(),
@@ -324,7 +328,7 @@ impl Session {
         let scope =
             Scope::new(&playbook, &templates, &secrets, &facts).map_err(SessionError::Refused)?;
         let lock = self.lock(&playbook, &templates, &scope, run.id(), &operator)?;
-        let recorder = self.recorder(ownership.as_ref(), &secrets, &playbook)?;
+        let recorder = Arc::new(self.recorder(ownership.as_ref(), &secrets, &playbook)?);
         recorder.continue_from(record.clone());
         recorder.record(Event::RunResumed {
             run: run.id().to_string(),
@@ -494,7 +498,7 @@ impl Session {
                 status,
             };
         }
-        let written = crate::report::write_all(run.as_ref());
+        let written = crate::report::write_all(run.as_ref(), recorder.take_report());
         let report = written.as_ref().ok();
         self.notify(
             targets,
@@ -551,16 +555,16 @@ impl Session {
         ownership: &dyn Ownership,
         secrets: &Secrets,
         playbook: &Playbook<A>,
-    ) -> Result<Arc<Recorder>, SessionError> {
+    ) -> Result<Recorder, SessionError> {
         let sink = ownership.journal().map_err(io("opening the journal"))?;
         let writer = JournalWriter::new(sink, secrets.redactor());
         let recorder = Recorder::new(writer, self.observer.clone(), ownership.lost());
         // The history is for measuring the objectives; without them nothing reads it.
-        Ok(Arc::new(if playbook.objectives.is_some() {
+        Ok(if playbook.objectives.is_some() {
             recorder
         } else {
             recorder.without_history()
-        }))
+        })
     }
 
     fn executor<A: Action>(

@@ -90,15 +90,16 @@ impl ObjectivesReport {
     }
 }
 
-impl Report {
-    pub fn from_entries(entries: &[Entry]) -> Self {
-        let mut report = Self {
+/// A report before its journal's first entry: nothing known, the run `unfinished`.
+impl Default for Report {
+    fn default() -> Self {
+        Self {
             run: String::new(),
             playbook: String::new(),
             path: String::new(),
             mode: None,
             started_by: String::new(),
-            started_at: entries.first().map(|e| e.at),
+            started_at: None,
             finished_at: None,
             duration: None,
             status: "unfinished".into(),
@@ -110,14 +111,25 @@ impl Report {
             rollback: Vec::new(),
             objectives: None,
             positions: HashMap::new(),
-        };
-        for entry in entries {
-            report.apply(entry);
         }
-        if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
-            report.duration = Some(seconds(last.at - first.at));
+    }
+}
+
+impl Report {
+    pub fn from_entries(entries: &[Entry]) -> Self {
+        let mut report = Self::default();
+        for entry in entries {
+            report.add(entry);
         }
         report
+    }
+
+    /// One more entry of the journal, in order: a report kept as the run goes is the same as
+    /// one made from its journal at the end.
+    pub fn add(&mut self, entry: &Entry) {
+        let started_at = *self.started_at.get_or_insert(entry.at);
+        self.apply(entry);
+        self.duration = Some(seconds(entry.at - started_at));
     }
 
     fn step(&mut self, id: &str) -> &mut StepReport {
@@ -313,9 +325,14 @@ pub fn of(run: &dyn StoredRun) -> std::io::Result<Report> {
     Ok(Report::from_entries(&journal.entries))
 }
 
-/// Writes a run's report in every format with its journal, and returns it.
-pub fn write_all(run: &dyn StoredRun) -> std::io::Result<Report> {
-    let report = of(run)?;
+/// Writes a run's report in every format with its journal, and returns it. `kept` is the
+/// report its process built from each entry it journaled (see
+/// [`crate::execute::recorder::Recorder::take_report`]); without it, the report is made from the journal.
+pub fn write_all(run: &dyn StoredRun, kept: Option<Report>) -> std::io::Result<Report> {
+    let report = match kept {
+        Some(report) => report,
+        None => of(run)?,
+    };
     // The HTML page on a second thread, the rest on this one: after a long run the four
     // renderings are a large part of the time between its last step and its exit.
     let (html, json, md, junit) = std::thread::scope(|scope| {
