@@ -76,7 +76,9 @@ impl Scope {
     /// `for_each` step also adds to `steps.<origin>.<output>`, a list in item order.
     pub fn record<A>(&mut self, index: NodeIndex, step: &Step<A>, outputs: &Outputs) {
         let mut finished = self.steps.lock();
-        finished.by_id.insert(step.id.clone(), jinja(outputs));
+        finished
+            .by_id
+            .insert(step.id.clone(), Recorded::new(outputs));
         if step.item.is_some() {
             let group = finished.groups.entry(step.origin.clone()).or_default();
             group.items.insert(index, outputs.clone());
@@ -104,9 +106,30 @@ struct Finished(Mutex<FinishedSteps>);
 
 #[derive(Debug, Default)]
 struct FinishedSteps {
-    by_id: BTreeMap<String, JinjaValue>,
+    by_id: BTreeMap<String, Recorded>,
     /// Outputs of the items of each `for_each` step, by item order.
     groups: BTreeMap<String, Group>,
+}
+
+/// A finished step's outputs, made a template value when a template first reads them: most
+/// steps' outputs are never read, and the conversion was a fifth of settling a step.
+#[derive(Debug)]
+struct Recorded {
+    outputs: Outputs,
+    value: std::cell::OnceCell<JinjaValue>,
+}
+
+impl Recorded {
+    fn new(outputs: &Outputs) -> Self {
+        Self {
+            outputs: outputs.clone(),
+            value: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn value(&self) -> JinjaValue {
+        self.value.get_or_init(|| jinja(&self.outputs)).clone()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -150,7 +173,7 @@ impl Object for Finished {
         if let Some(group) = finished.groups.get_mut(id) {
             return Some(group.merged());
         }
-        finished.by_id.get(id).cloned()
+        finished.by_id.get(id).map(Recorded::value)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
