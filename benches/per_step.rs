@@ -441,11 +441,21 @@ struct Figures {
     cpu: f64,
     /// Each floor's cost per item, in ms, in the order given.
     floors: Vec<f64>,
+    /// Each floor's cost per item in each round, in ms: for comparing two floors paired.
+    floor_rounds: Vec<Vec<f64>>,
     /// For each floor, the median of each round's ratio: a round's runs are neighbours in
     /// time, so they share the machine's mood, which medians taken apart do not.
     ratios: Vec<f64>,
     /// The one-step run that was subtracted, in ms.
     base: f64,
+}
+
+impl Figures {
+    /// Floor `a` over floor `b`: the median of each round's ratio.
+    fn floor_ratio(&self, a: usize, b: usize) -> f64 {
+        let rounds = self.floor_rounds[a].iter().zip(&self.floor_rounds[b]);
+        median(rounds.map(|(a, b)| a / b).collect())
+    }
 }
 
 /// A floor: the same work as a workload without runbook, timed over `count` items.
@@ -533,7 +543,8 @@ impl Bench {
         Figures {
             ours: median(ours),
             cpu: median(cpus),
-            floors: floor_costs.into_iter().map(median).collect(),
+            floors: floor_costs.iter().cloned().map(median).collect(),
+            floor_rounds: floor_costs,
             ratios: ratios.into_iter().map(median).collect(),
             base: median(bases),
         }
@@ -599,7 +610,7 @@ fn main() {
                 ],
             );
             println!(
-                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; bare GET {:.3} ms; floor over zeros, start and result {:.3} ms: {:.2}x; that floor on tokio and hyper {:.3} ms: {:.2}x)",
+                "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; bare GET {:.3} ms; floor over zeros, start and result {:.3} ms: {:.2}x; that floor on tokio and hyper {:.3} ms: {:.2}x, itself {:.2}x the floor over zeros)",
                 format!("http.check, {count} chained"),
                 f.ours,
                 f.floors[0],
@@ -610,6 +621,7 @@ fn main() {
                 f.ratios[1],
                 f.floors[3],
                 f.ratios[3],
+                f.floor_ratio(3, 1),
             );
         }
     }
