@@ -327,7 +327,8 @@ pub fn of(run: &dyn StoredRun) -> std::io::Result<Report> {
 
 /// Writes a run's report in every format with its journal, and returns it. `kept` is the
 /// report its process built from each entry it journaled (see
-/// [`crate::execute::recorder::Recorder::take_report`]); without it, the report is made from the journal.
+/// [`crate::execute::recorder::Recorder::take_report`]); without it, the report is made
+/// from the journal.
 pub fn write_all(run: &dyn StoredRun, kept: Option<Report>) -> std::io::Result<Report> {
     let report = match kept {
         Some(report) => report,
