@@ -439,9 +439,7 @@ struct Figures {
     ours: f64,
     /// The CPU time of runbook's process per step, in ms, found as [`Self::ours`] is.
     cpu: f64,
-    /// Each floor's cost per item, in ms, in the order given.
-    floors: Vec<f64>,
-    /// Each floor's cost per item in each round, in ms: for comparing two floors paired.
+    /// Each floor's cost per item in each round, in ms, floors in the order given.
     floor_rounds: Vec<Vec<f64>>,
     /// For each floor, the median of each round's ratio: a round's runs are neighbours in
     /// time, so they share the machine's mood, which medians taken apart do not.
@@ -451,6 +449,11 @@ struct Figures {
 }
 
 impl Figures {
+    /// Floor `i`'s cost per item, in ms: the median of its rounds.
+    fn floor(&self, i: usize) -> f64 {
+        median(self.floor_rounds[i].clone())
+    }
+
     /// Floor `a` over floor `b`: the median of each round's ratio.
     fn floor_ratio(&self, a: usize, b: usize) -> f64 {
         let rounds = self.floor_rounds[a].iter().zip(&self.floor_rounds[b]);
@@ -543,7 +546,6 @@ impl Bench {
         Figures {
             ours: median(ours),
             cpu: median(cpus),
-            floors: floor_costs.iter().cloned().map(median).collect(),
             floor_rounds: floor_costs,
             ratios: ratios.into_iter().map(median).collect(),
             base: median(bases),
@@ -584,10 +586,10 @@ fn main() {
                 "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; floor over zeros, one fdatasync a command {:.3} ms: {:.2}x)",
                 format!("shell.run true, {count} chained"),
                 f.ours,
-                f.floors[0],
+                f.floor(0),
                 f.ratios[0],
                 f.base,
-                f.floors[1],
+                f.floor(1),
                 f.ratios[1],
             );
         }
@@ -613,13 +615,13 @@ fn main() {
                 "{:<44} {:>9.3} ms {:>9.3} ms {:>6.2}x   (one-step run {:.1} ms subtracted; bare GET {:.3} ms; floor over zeros, start and result {:.3} ms: {:.2}x; that floor on tokio and hyper {:.3} ms: {:.2}x, itself {:.2}x the floor over zeros)",
                 format!("http.check, {count} chained"),
                 f.ours,
-                f.floors[0],
+                f.floor(0),
                 f.ratios[0],
                 f.base,
-                f.floors[2],
-                f.floors[1],
+                f.floor(2),
+                f.floor(1),
                 f.ratios[1],
-                f.floors[3],
+                f.floor(3),
                 f.ratios[3],
                 f.floor_ratio(3, 1),
             );

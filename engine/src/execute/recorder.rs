@@ -1,7 +1,9 @@
 //! Every event of a run goes through here: into the journal first, then to whoever watches
 //! (the console). Nothing else in the executor writes or prints. Each event is written at
 //! once (it outlives this process); `record` also waits for the disk, `record_written`
-//! leaves that to the next `flush` (see docs/decisions.md, "Per-step cost").
+//! leaves that to the next `flush` (see docs/decisions.md, "Per-step cost"). The entries
+//! written are also folded, as a reader of the journal would fold them, into the run's
+//! history (for its objectives) and, for a run this process started, its report.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
