@@ -9,6 +9,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use regex::Regex;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
@@ -189,11 +190,20 @@ impl Redactor {
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let text = redact_url_password(text);
+        self.redact_borrowed(text).into_owned()
+    }
+
+    /// [`Self::redact`], borrowing `text` when there is nothing in it to hide (the common
+    /// case, once per journal line): no copy made, and none to compare with the original.
+    pub fn redact_borrowed<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let text = url_passwords_hidden(text);
         let compiled = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        match &compiled.pattern {
-            Some(pattern) => pattern.replace_all(&text, REDACTED).into_owned(),
-            None => text,
+        let Some(pattern) = &compiled.pattern else {
+            return text;
+        };
+        match pattern.replace_all(&text, REDACTED) {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(hidden) => Cow::Owned(hidden),
         }
     }
 }
@@ -254,7 +264,16 @@ fn percent_tolerant(value: &str) -> String {
 
 /// Replaces the password of every URL in `text` (`postgres://user:pw@host`) with `••••`.
 pub fn redact_url_password(text: &str) -> String {
+    url_passwords_hidden(text).into_owned()
+}
+
+/// [`redact_url_password`], borrowing `text` when it holds no URL.
+fn url_passwords_hidden(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
+    let mut hidden = false;
     let mut rest = text;
     while let Some(scheme_end) = rest.find("://") {
         let authority_start = scheme_end + 3;
@@ -273,13 +292,18 @@ pub fn redact_url_password(text: &str) -> String {
                 out.push_str(&authority[..=colon]);
                 out.push_str(REDACTED);
                 out.push_str(&authority[at..]);
+                hidden = true;
             }
             _ => out.push_str(authority),
         }
         rest = &rest[authority_end..];
     }
     out.push_str(rest);
-    out
+    if hidden {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 #[cfg(test)]
@@ -343,6 +367,15 @@ mod tests {
             "postgres://u:••••@h/db"
         );
         assert!(!format!("{secrets:?}").contains("s3cr"));
+        // Borrowed when there is nothing to hide, URLs without a password included.
+        for clear in ["pw=other", "http://h:8080/health", "postgres://u@h/db"] {
+            assert!(
+                matches!(redactor.redact_borrowed(clear), Cow::Borrowed(_)),
+                "{clear}"
+            );
+        }
+        assert_eq!(redactor.redact_borrowed("a s3cr\"et b"), "a •••• b");
+        assert_eq!(redactor.redact_borrowed("x://u:p@h"), "x://u:••••@h");
     }
 
     #[test]

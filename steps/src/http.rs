@@ -309,6 +309,17 @@ fn client() -> Result<reqwest::Client, StepError> {
     Ok(client)
 }
 
+/// Whether a body may be JSON: JSON text starts, after white space, with one of these. A
+/// health endpoint's `ok` is then not handed to the parser at all.
+fn could_be_json(body: &str) -> bool {
+    body.trim_start().as_bytes().first().is_some_and(|first| {
+        matches!(
+            first,
+            b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+        )
+    })
+}
+
 impl Outgoing {
     /// A request to a service's API: no body or headers yet, the default timeout.
     pub fn api(method: Method, url: String) -> Self {
@@ -331,7 +342,9 @@ impl Outgoing {
             // future as large, copied each time it moved (memmove showed in the profile).
             plain::Plain::Elsewhere => Box::pin(self.through_reqwest()).await?,
         };
-        let json = serde_json::from_str(&answer.body).ok();
+        let json = could_be_json(&answer.body)
+            .then(|| serde_json::from_str(&answer.body).ok())
+            .flatten();
         Ok(Response {
             url: self.url,
             status: answer.status,
@@ -569,6 +582,29 @@ mod tests {
             shown_url("http://127.0.0.1:9/health"),
             "http://127.0.0.1:9/health"
         );
+    }
+
+    #[test]
+    fn only_bodies_that_may_be_json_are_parsed() {
+        for json in [
+            " {\"a\": 1}",
+            "[]",
+            "\"up\"",
+            "-1",
+            "42",
+            "true",
+            "false",
+            "null",
+        ] {
+            assert!(could_be_json(json), "{json}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(json).is_ok(),
+                "{json}"
+            );
+        }
+        for text in ["ok", "OK", "", "  ", "<html>", "healthy"] {
+            assert!(!could_be_json(text), "{text}");
+        }
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct Scope {
     /// safe because the compiler proved a template reads only steps its step depends on,
     /// and those had finished before its context was made.
     steps: Arc<Finished>,
+    /// The context of every step without a `for_each` item: the same values each time, so
+    /// made once rather than as a map of six per step.
+    without_item: JinjaValue,
 }
 
 impl Scope {
@@ -60,8 +63,9 @@ impl Scope {
             secrets: jinja(secret_values),
             run: jinja(run),
             steps: Arc::default(),
+            without_item: JinjaValue::UNDEFINED,
         };
-        let early = scope.values(None);
+        let early = scope.context(None);
         let mut vars = Map::new();
         for (name, value) in &playbook.vars {
             let rendered =
@@ -69,6 +73,7 @@ impl Scope {
             vars.insert(name.clone(), rendered);
         }
         scope.vars = jinja(vars);
+        scope.without_item = scope.context(None);
         Ok(scope)
     }
 
@@ -89,6 +94,13 @@ impl Scope {
 
     /// The template context for one step (or compensation) and its `for_each` item.
     pub fn values(&self, item: Option<&Value>) -> JinjaValue {
+        match item {
+            None => self.without_item.clone(),
+            Some(_) => self.context(item),
+        }
+    }
+
+    fn context(&self, item: Option<&Value>) -> JinjaValue {
         minijinja::context! {
             inputs => self.inputs.clone(),
             vars => self.vars.clone(),

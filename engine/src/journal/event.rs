@@ -11,9 +11,57 @@ use serde_json::{Map, Value};
 /// One journal line: when, and what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub event: Event,
+}
+
+/// `at` as chrono's `Serialize` writes it (RFC 3339, `Z`, a fraction of 0, 3, 6 or 9 digits:
+/// whatever the nanoseconds need), made in a buffer and handed over as one string. chrono's
+/// own goes through `collect_str`: a call for each piece of the text, each escaped by
+/// serde_json, which was half of serializing a journal line of a step's start.
+fn rfc3339<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    use chrono::{Datelike, Timelike};
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return at.serialize(serializer);
+    }
+    let (mut second, mut nano) = (at.second(), at.nanosecond());
+    // A leap second, as chrono writes it: second 60.
+    if nano >= 1_000_000_000 {
+        second += 1;
+        nano -= 1_000_000_000;
+    }
+    let mut text = *b"0000-00-00T00:00:00.000000000Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for digit in text[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, at.month());
+    put(8, 2, at.day());
+    put(11, 2, at.hour());
+    put(14, 2, at.minute());
+    put(17, 2, second);
+    let fraction = if nano == 0 {
+        0
+    } else if nano % 1_000_000 == 0 {
+        put(20, 3, nano / 1_000_000);
+        4
+    } else if nano % 1_000 == 0 {
+        put(20, 6, nano / 1_000);
+        7
+    } else {
+        put(20, 9, nano);
+        10
+    };
+    let end = 19 + fraction;
+    text[end] = b'Z';
+    let text = std::str::from_utf8(&text[..=end]).map_err(serde::ser::Error::custom)?;
+    serializer.serialize_str(text)
 }
 
 /// `run` really changes things; `check` (`run --dry-run`) only observes and previews.
@@ -337,5 +385,66 @@ impl Event {
             | Self::Notified { .. }
             | Self::RunFinished { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// The journal's time of an event, as `rfc3339` writes it and as chrono does.
+    fn both(at: DateTime<Utc>) -> (String, String) {
+        #[derive(Serialize)]
+        struct Ours(#[serde(serialize_with = "rfc3339")] DateTime<Utc>);
+        let ours = serde_json::to_string(&Ours(at)).unwrap();
+        let chrono = serde_json::to_string(&at).unwrap();
+        (ours, chrono)
+    }
+
+    #[test]
+    fn times_are_written_as_chrono_writes_them() {
+        let nanos = [
+            0,
+            7,
+            120_000_000,
+            5_000_000,
+            123_456_000,
+            4_000,
+            123_456_789,
+            999_999_999,
+        ];
+        let seconds = [0, 59, 86_399, 1_733_486_981, 4_102_444_799, 253_402_300_799];
+        for second in seconds {
+            for nano in nanos {
+                let at = Utc.timestamp_opt(second, nano).unwrap();
+                let (ours, chrono) = both(at);
+                assert_eq!(ours, chrono);
+            }
+        }
+        // Before year 0 and after 9999, and a leap second: chrono's own text.
+        for at in [
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap(),
+        ] {
+            let (ours, chrono) = both(at);
+            assert_eq!(ours, chrono);
+        }
+        let entry = Entry {
+            at: Utc.timestamp_opt(1_733_486_981, 685_671_000).unwrap(),
+            event: Event::RunFinished {
+                status: RunStatus::Succeeded,
+                exit_code: 0,
+                duration: 1.5,
+                error: None,
+            },
+        };
+        let line = serde_json::to_string(&entry).unwrap();
+        assert!(
+            line.starts_with(r#"{"at":"2024-12-06T12:09:41.685671Z","#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Entry>(&line).unwrap(), entry);
     }
 }

@@ -47,15 +47,14 @@ impl JournalWriter {
             Ok(line) => line,
             Err(e) => return (entry, Err(StoreError::Unavailable(e.to_string()))),
         };
-        let redacted = self.redactor.redact(&line);
         // Parsed back only when something was hidden: the console must not see it either.
-        let entry = if redacted == line {
-            entry
-        } else {
-            serde_json::from_str(&redacted).unwrap_or(entry)
-        };
-        let written = self.sink.write(&redacted);
-        (entry, written)
+        match self.redactor.redact_borrowed(&line) {
+            std::borrow::Cow::Borrowed(line) => (entry, self.sink.write(line)),
+            std::borrow::Cow::Owned(redacted) => {
+                let entry = serde_json::from_str(&redacted).unwrap_or(entry);
+                (entry, self.sink.write(&redacted))
+            }
+        }
     }
 
     /// Makes everything written so far durable (one fdatasync for all of it).

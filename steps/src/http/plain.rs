@@ -37,7 +37,8 @@ struct Kept {
 
 /// Idle connections by runtime and origin (`127.0.0.1:8080`): a connection belongs to the
 /// runtime whose reactor it is registered with. A run has one runtime; tests make one each.
-type Idle = HashMap<(tokio::runtime::Id, String), Vec<Kept>>;
+/// Nested, so that finding an origin's connections needs no key made for it.
+type Idle = HashMap<tokio::runtime::Id, HashMap<String, Vec<Kept>>>;
 
 static IDLE: LazyLock<Mutex<Idle>> = LazyLock::new(Mutex::default);
 
@@ -61,7 +62,7 @@ pub(super) async fn send(request: &Outgoing) -> Plain {
         // A header reqwest would refuse: let it say why.
         return Plain::Elsewhere;
     };
-    match tokio::time::timeout(request.timeout, target.exchange(head)).await {
+    match tokio::time::timeout(request.timeout, target.exchange(head, request)).await {
         Ok(Ok(answer)) if is_redirect(&answer) => Plain::Elsewhere,
         Ok(Ok(answer)) => Plain::Answered(answer),
         Ok(Err(error)) => Plain::Failed(error),
@@ -86,12 +87,13 @@ struct Target {
 struct Place {
     /// `host:port` as the pool knows it.
     origin: String,
-    /// The `Host` header: the port only when the URL gives one.
-    host: String,
     port: u16,
     /// For the connect: a domain, or an address without brackets.
     connect_host: String,
-    path_and_query: String,
+    /// The request's target (`/health?full=1`) and its `Host` header (the port only when the
+    /// URL gives one), made once per URL.
+    path_and_query: hyper::Uri,
+    host_header: hyper::header::HeaderValue,
 }
 
 /// URLs already parsed in this process, and where they point (`None`: not plain). A health
@@ -130,11 +132,9 @@ impl Target {
     /// `Host`, `User-Agent`, `Accept`. `None` when a header is not valid HTTP.
     fn head(&self, request: &Outgoing) -> Option<hyper::Request<Empty<Bytes>>> {
         use hyper::header::{ACCEPT, HOST, HeaderName, HeaderValue, USER_AGENT};
-        let mut built = hyper::Request::builder()
-            .method(self.method.clone())
-            .uri(&self.place.path_and_query)
-            .body(Empty::new())
-            .ok()?;
+        let mut built = hyper::Request::new(Empty::new());
+        *built.method_mut() = self.method.clone();
+        *built.uri_mut() = self.place.path_and_query.clone();
         let headers = built.headers_mut();
         for (name, value) in &request.headers {
             headers.append(
@@ -143,30 +143,38 @@ impl Target {
             );
         }
         let defaults = [
-            (HOST, self.place.host.as_str()),
-            (USER_AGENT, super::USER_AGENT),
-            (ACCEPT, "*/*"),
+            (HOST, self.place.host_header.clone()),
+            (USER_AGENT, HeaderValue::from_static(super::USER_AGENT)),
+            (ACCEPT, HeaderValue::from_static("*/*")),
         ];
         for (name, value) in defaults {
             if !headers.contains_key(&name) {
-                headers.insert(name, HeaderValue::from_str(value).ok()?);
+                headers.insert(name, value);
             }
         }
         Some(built)
     }
 
     /// One request and its whole answer. A kept connection the server closed meanwhile
-    /// fails before any answer; then the request goes once more on a new connection (GET
-    /// and HEAD may be sent twice).
-    async fn exchange(&self, head: hyper::Request<Empty<Bytes>>) -> Result<Answer, String> {
+    /// fails before any answer; then the request (its head made again from `request`: a
+    /// resend is rare, a copy of every head for it was not free) goes once more on a new
+    /// connection (GET and HEAD may be sent twice).
+    async fn exchange(
+        &self,
+        head: hyper::Request<Empty<Bytes>>,
+        request: &Outgoing,
+    ) -> Result<Answer, String> {
         if let Some(kept) = take(&self.place.origin) {
-            let again = clone_head(&head);
             match exchange(kept, head).await {
                 Ok((kept, answer)) => {
                     give_back(&self.place.origin, kept);
                     return Ok(answer);
                 }
-                Err(_) => return self.on_new_connection(again).await,
+                Err(_) => {
+                    // It was made once from the same request, so it can be made again.
+                    let again = self.head(request).ok_or("a header is not valid HTTP")?;
+                    return self.on_new_connection(again).await;
+                }
             }
         }
         self.on_new_connection(head).await
@@ -211,25 +219,19 @@ impl Place {
             path_and_query.push('?');
             path_and_query.push_str(query);
         }
+        let host_header = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
         Some(Self {
             origin: format!("{host}:{port}"),
-            host: match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_string(),
-            },
             port,
             connect_host,
-            path_and_query,
+            // Not valid as a request target or a header: reqwest says why.
+            path_and_query: hyper::Uri::try_from(path_and_query).ok()?,
+            host_header: hyper::header::HeaderValue::try_from(host_header).ok()?,
         })
     }
-}
-
-fn clone_head(head: &hyper::Request<Empty<Bytes>>) -> hyper::Request<Empty<Bytes>> {
-    let mut copy = hyper::Request::new(Empty::new());
-    *copy.method_mut() = head.method().clone();
-    *copy.uri_mut() = head.uri().clone();
-    *copy.headers_mut() = head.headers().clone();
-    copy
 }
 
 /// Sends on `kept` and reads the whole answer, polling the connection in this same task
@@ -273,9 +275,13 @@ async fn exchange(
 
 /// The idle connections to `origin` from this runtime.
 fn with_idle<T>(origin: &str, f: impl FnOnce(&mut Vec<Kept>) -> T) -> T {
-    let key = (tokio::runtime::Handle::current().id(), origin.to_string());
+    let runtime = tokio::runtime::Handle::current().id();
     let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
-    f(idle.entry(key).or_default())
+    let origins = idle.entry(runtime).or_default();
+    if let Some(kept) = origins.get_mut(origin) {
+        return f(kept);
+    }
+    f(origins.entry(origin.to_string()).or_default())
 }
 
 /// An idle connection to `origin` that is still open, if there is one.
