@@ -262,6 +262,7 @@ fn objective_line(name: &str, m: &runbook_engine::journal::Measurement) -> Strin
 pub fn live(command_prefix: &str) -> Observer {
     let approve = runbook_engine::execute::approval::approve_command(command_prefix);
     let run = Mutex::new(String::new());
+    let clock = Mutex::new(Clock::default());
     let progress = crate::progress::Progress::on_terminal();
     Arc::new(move |entry: &Entry| {
         // For `show` and audits; a line per program started is noise on a live console.
@@ -277,7 +278,11 @@ pub fn live(command_prefix: &str) -> Observer {
             crate::logs::event(&run, entry, &describe(&entry.event));
             return;
         }
-        let mut line = clock(&entry.at);
+        let mut line = clock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .of(&entry.at)
+            .to_string();
         line.push_str("  ");
         line.push_str(&describe(&entry.event));
         if let Event::ApprovalRequested { step, .. } = &entry.event {
@@ -300,17 +305,31 @@ pub fn live(command_prefix: &str) -> Observer {
     })
 }
 
-/// `14:03:07`, local time: the console's first column. Written out by hand because chrono's
-/// `format` parses its pattern and names the offset on every call, a line per event.
-fn clock(at: &chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::Timelike;
-    let local = at.with_timezone(&chrono::Local);
-    format!(
-        "{:02}:{:02}:{:02}",
-        local.hour(),
-        local.minute(),
-        local.second()
-    )
+/// `14:03:07`, local time: the console's first column, made again only when the second
+/// changes (a long run prints thousands of lines a second; finding the local offset and
+/// formatting were a third of printing one).
+#[derive(Default)]
+struct Clock {
+    /// The second shown, as a Unix time, and how it is shown.
+    second: Option<i64>,
+    shown: String,
+}
+
+impl Clock {
+    fn of(&mut self, at: &chrono::DateTime<chrono::Utc>) -> &str {
+        use chrono::Timelike;
+        if self.second != Some(at.timestamp()) {
+            let local = at.with_timezone(&chrono::Local);
+            self.shown = format!(
+                "{:02}:{:02}:{:02}",
+                local.hour(),
+                local.minute(),
+                local.second()
+            );
+            self.second = Some(at.timestamp());
+        }
+        &self.shown
+    }
 }
 
 /// The live view's key and label of what an event starts (a step, an undo).
@@ -352,6 +371,28 @@ pub fn duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clock_shows_each_events_local_second() {
+        use chrono::{TimeZone, Timelike};
+        let mut clock = Clock::default();
+        let first = chrono::Utc.timestamp_opt(1_733_486_981, 100).unwrap();
+        for at in [
+            first,
+            first + chrono::TimeDelta::milliseconds(400),
+            first + chrono::TimeDelta::milliseconds(1_000),
+            first + chrono::TimeDelta::hours(5),
+        ] {
+            let local = at.with_timezone(&chrono::Local);
+            let expected = format!(
+                "{:02}:{:02}:{:02}",
+                local.hour(),
+                local.minute(),
+                local.second()
+            );
+            assert_eq!(clock.of(&at), expected);
+        }
+    }
 
     #[test]
     fn durations_round_before_choosing_the_unit() {
