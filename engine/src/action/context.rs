@@ -217,6 +217,11 @@ impl StepContext {
         self.shared.redactor.redact(text)
     }
 
+    /// [`Self::redact`], borrowing `text` when there is nothing in it to hide.
+    pub fn redact_borrowed<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        self.shared.redactor.redact_borrowed(text)
+    }
+
     /// A program was started for this step, leading a process group of its own (`pid`).
     pub fn process_started(&self, program: &str, pid: u32) {
         self.shared.processes.started(&self.step, program, pid);
