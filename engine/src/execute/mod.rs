@@ -315,6 +315,7 @@ impl<A: Action> Executor<A> {
         // the executor's own future").
         let mut running = RunningSteps::new();
         let lost = self.recorder.lost();
+        let recorder = self.recorder.clone();
         self.count_waiting();
         loop {
             if lost.is_cancelled() {
@@ -341,7 +342,8 @@ impl<A: Action> Executor<A> {
                 return;
             }
             tokio::select! {
-                finished = running.finished() => {
+                // While the steps work, the console and the report catch up with the journal.
+                finished = running.finished(|| recorder.show()) => {
                     // Every step that finished together, before one flush.
                     for (index, outcome) in finished {
                         self.settle(index, outcome);

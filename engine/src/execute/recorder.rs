@@ -4,6 +4,12 @@
 //! leaves that to the next `flush` (see docs/decisions.md, "Per-step cost"). The entries
 //! written are also folded, as a reader of the journal would fold them, into the run's
 //! history (for its objectives) and, for a run this process started, its report.
+//!
+//! The console and the report are told of an entry a little later than the journal gets
+//! it: when the run next waits (for a step's answer, a program, a timer), or when a few
+//! entries are waiting to be shown (see [`Recorder::show`]). Between a step's result and
+//! the next step's start that work is not on the way (docs/decisions.md, "Shown while the
+//! run waits").
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +42,13 @@ pub struct Recorder {
     /// from the entries a run journaled"). `None` for a resumed run: its report is made
     /// from the journal, which holds what the earlier processes wrote.
     report: Option<Mutex<Report>>,
+    /// Entries journaled and not yet given to the observer and the report, in journal order.
+    unshown: Mutex<Vec<Entry>>,
 }
+
+/// How many entries may wait to be shown: a run whose steps never wait (a chain of
+/// `assert.that`) still shows its progress every few entries.
+const SHOWN_EVERY: usize = 16;
 
 impl Recorder {
     pub fn new(writer: JournalWriter, observer: Observer, lost: CancellationToken) -> Self {
@@ -47,6 +59,7 @@ impl Recorder {
             lost,
             history: Some(Mutex::new(RunRecord::default())),
             report: None,
+            unshown: Mutex::default(),
         }
     }
 
@@ -61,6 +74,7 @@ impl Recorder {
     /// succeeded. A failed write leaves the journal and what was seen apart, so then the
     /// report is made from the journal.
     pub fn take_report(&self) -> Option<Report> {
+        self.show();
         if self.is_broken() || self.lost.is_cancelled() {
             return None;
         }
@@ -105,6 +119,9 @@ impl Recorder {
     /// compensation's, the run's start and end).
     pub fn record(&self, event: Event) {
         self.journal(event, true);
+        // Rare and telling (the run's start and end, an approval asked, a rollback): on the
+        // console at once.
+        self.show();
     }
 
     /// Journals an event that may wait for the next [`Self::flush`] to be durable: it outlives
@@ -160,12 +177,16 @@ impl Recorder {
         }
         match written {
             Ok(()) => {
-                if let Some(report) = &self.report {
-                    report.lock().unwrap_or_else(|e| e.into_inner()).add(&entry);
+                // Taken before the writer is let go, so entries are shown in journal order.
+                let mut unshown = self.unshown.lock().unwrap_or_else(|e| e.into_inner());
+                drop(writer);
+                unshown.push(entry);
+                if unshown.len() >= SHOWN_EVERY {
+                    self.show_now(&mut unshown);
                 }
-                (self.observer)(&entry)
             }
             Err(error) => {
+                self.show();
                 // A fenced event is not shown as done: the store refused it, so it is not in
                 // the journal.
                 if !matches!(error, StoreError::Fenced(_)) {
@@ -176,9 +197,34 @@ impl Recorder {
         }
     }
 
+    /// Gives the entries journaled since the last call to the report and the observer (the
+    /// console), in journal order. The executor calls it when the run is about to wait.
+    pub fn show(&self) {
+        let mut unshown = self.unshown.lock().unwrap_or_else(|e| e.into_inner());
+        self.show_now(&mut unshown);
+    }
+
+    /// Called with the list's lock held, so that two threads cannot swap entries.
+    fn show_now(&self, unshown: &mut Vec<Entry>) {
+        if unshown.is_empty() {
+            return;
+        }
+        let mut report = self
+            .report
+            .as_ref()
+            .map(|report| report.lock().unwrap_or_else(|e| e.into_inner()));
+        for entry in unshown.drain(..) {
+            if let Some(report) = &mut report {
+                report.add(&entry);
+            }
+            (self.observer)(&entry);
+        }
+    }
+
     /// A write or sync failed: the run stops going forward, and says why (in the journal
     /// too, if it can still be written).
     fn failed(&self, writer: &mut JournalWriter, error: &StoreError) {
+        self.show();
         if let StoreError::Fenced(why) = error {
             self.lost.cancel();
             (self.observer)(&Entry {
@@ -277,6 +323,50 @@ mod tests {
         let made = Report::from_entries(&entries);
         assert_eq!(kept.json(), made.json());
         assert_eq!(kept.steps.len(), 2);
+    }
+
+    #[test]
+    fn entries_are_shown_in_journal_order_when_the_run_waits_or_records_durably() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Lines {
+            lines: lines.clone(),
+            fail_from: usize::MAX,
+        };
+        let writer = JournalWriter::new(Box::new(sink), Redactor::default());
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let shown = seen.clone();
+        let observer: Observer = Arc::new(move |entry: &Entry| {
+            if let Event::StepStarted { step, .. } = &entry.event {
+                shown.lock().unwrap().push(step.clone());
+            }
+        });
+        let recorder = Recorder::new(writer, observer, CancellationToken::new());
+        let seen_now = || seen.lock().unwrap().clone();
+
+        recorder.record_written(started("a"));
+        recorder.record_written(started("b"));
+        assert_eq!(lines.lock().unwrap().len(), 2, "journaled at once");
+        assert!(seen_now().is_empty(), "shown when the run waits");
+        recorder.show();
+        assert_eq!(seen_now(), ["a", "b"]);
+
+        recorder.record_written(started("c"));
+        recorder.record(started("d"));
+        assert_eq!(
+            seen_now(),
+            ["a", "b", "c", "d"],
+            "a durable entry shows all"
+        );
+
+        let many: Vec<String> = (0..SHOWN_EVERY).map(|i| format!("s{i}")).collect();
+        for step in &many {
+            recorder.record_written(started(step));
+        }
+        assert_eq!(
+            seen_now().len(),
+            4 + SHOWN_EVERY,
+            "never more than a few wait"
+        );
     }
 
     #[test]

@@ -62,9 +62,17 @@ impl RunningSteps {
     }
 
     /// The steps that have finished: waits for the first, then takes every other one that is
-    /// done by now, so that all of them are settled before one flush.
-    pub async fn finished(&mut self) -> Vec<(NodeIndex, StepOutcome)> {
-        std::future::poll_fn(|cx| self.poll_finished(cx)).await
+    /// done by now, so that all of them are settled before one flush. `waiting` is called
+    /// each time none has finished yet, just before the run waits for them.
+    pub async fn finished(&mut self, mut waiting: impl FnMut()) -> Vec<(NodeIndex, StepOutcome)> {
+        std::future::poll_fn(|cx| {
+            let polled = self.poll_finished(cx);
+            if polled.is_pending() {
+                waiting();
+            }
+            polled
+        })
+        .await
     }
 
     fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<Vec<(NodeIndex, StepOutcome)>> {
@@ -212,7 +220,7 @@ mod tests {
             running.poll_finished(&mut cx).is_pending(),
             "polls are bounded per turn"
         );
-        let finished = tokio::time::timeout(Duration::from_secs(10), running.finished())
+        let finished = tokio::time::timeout(Duration::from_secs(10), running.finished(|| {}))
             .await
             .expect("the runtime was woken again");
         assert_eq!(finished.len(), 1);
@@ -232,7 +240,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
             let _ = send.send(());
         });
-        let finished = tokio::time::timeout(Duration::from_secs(10), running.finished())
+        let finished = tokio::time::timeout(Duration::from_secs(10), running.finished(|| {}))
             .await
             .expect("the wake was not lost");
         assert_eq!(finished[0].0, NodeIndex::new(1));

@@ -197,6 +197,9 @@ fn record_retry(recorder: &Recorder, step: &str, n: u32, error: &StepError, dela
         error: error.message.clone(),
         retry_in: delay.as_secs_f64(),
     });
+    // A wait follows: the operator sees why now, in a rollback's compensations too (they
+    // are not run by the main loop, which shows entries as it waits).
+    recorder.show();
 }
 
 /// A precondition, compensation or failure handler: its own timeout and retry.
