@@ -159,6 +159,100 @@ impl JsonSchema for Duration {
     }
 }
 
+/// A regular expression a step's output must match (`expect.body`, `expect.stdout`, a log's
+/// `match`), in the syntax of the `regex` crate. Compiled as the playbook loads: a mistyped
+/// one is an error of `validate` that points at it, not a failure of the step in the middle
+/// of a run; and it is compiled once, not at every check of a `wait.until` or a chain.
+#[derive(Clone)]
+pub struct Pattern(regex::Regex);
+
+impl Pattern {
+    pub fn new(source: &str) -> Result<Self, String> {
+        regex::Regex::new(source).map(Self).map_err(|e| {
+            let why = match &e {
+                // The parser's text draws the pattern and a caret over three lines; the
+                // diagnostic already points at the pattern, so only the reason is kept.
+                regex::Error::Syntax(text) => text
+                    .lines()
+                    .rev()
+                    .find_map(|line| line.trim().strip_prefix("error: "))
+                    .unwrap_or(text)
+                    .to_string(),
+                other => other.to_string(),
+            };
+            format!(
+                "`{source}` is not a regular expression: {why}\nhint: the syntax is the `regex` \
+                 crate's (https://docs.rs/regex/latest/regex/#syntax); `\\` before `(`, `[`, `.`, \
+                 `?` and the like matches them as written"
+            )
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Pattern {}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Compiled inside the visitor, so that a bad pattern's error carries the span of the
+        // pattern itself rather than of its key.
+        struct PatternVisitor;
+        impl Visitor<'_> for PatternVisitor {
+            type Value = Pattern;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a regular expression")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Pattern, E> {
+                Pattern::new(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(PatternVisitor)
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl JsonSchema for Pattern {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Pattern".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "format": "regex" })
+    }
+}
+
 /// Text that may contain templates (`"{{ inputs.backup_glob }}"`), rendered when the step runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
@@ -307,6 +401,27 @@ mod tests {
             "`30` has no unit; write e.g. `30s` or `30m`"
         );
         assert!(Duration::parse("soon").is_err());
+    }
+
+    #[test]
+    fn a_pattern_is_compiled_as_it_loads_and_a_bad_one_says_why_in_one_line() {
+        let good: Pattern = serde_json::from_str(r#""status: (ok|up)""#).unwrap();
+        assert!(good.is_match("status: up"));
+        assert!(!good.is_match("status: down"));
+        assert_eq!(
+            serde_json::to_string(&good).unwrap(),
+            r#""status: (ok|up)""#
+        );
+
+        let error = serde_json::from_str::<Pattern>(r#""status: (ok""#)
+            .unwrap_err()
+            .to_string();
+        let (message, hint) = error.split_once("\nhint: ").expect("a hint");
+        assert!(
+            message.starts_with("`status: (ok` is not a regular expression: unclosed group"),
+            "{message}"
+        );
+        assert!(hint.contains("docs.rs/regex"), "{hint}");
     }
 
     #[test]

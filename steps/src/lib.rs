@@ -85,7 +85,7 @@ pub use catalog::Action;
 pub(crate) mod prelude {
     pub use runbook_engine::action::{Effect, Shorthand, Verb};
     pub use runbook_engine::execute::{BoxFuture, Outputs, StepContext, StepError};
-    pub use runbook_engine::params::{Duration, Template, TemplateList, Tpl};
+    pub use runbook_engine::params::{Duration, Pattern, Template, TemplateList, Tpl};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
     pub use std::collections::BTreeMap;

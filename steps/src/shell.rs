@@ -4,7 +4,6 @@ use crate::prelude::*;
 use crate::process;
 use crate::remote::sh_quote;
 use crate::{tail_bytes, tail_lines};
-use regex::Regex;
 use serde_json::json;
 
 /// Run a program (argv) or a script, in its own process group so a timeout kills it all.
@@ -40,10 +39,10 @@ pub struct Expect {
     pub exit_codes: Vec<i32>,
     /// Regex stdout must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdout: Option<String>,
+    pub stdout: Option<Pattern>,
     /// Regex stderr must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stderr: Option<String>,
+    pub stderr: Option<Pattern>,
 }
 
 /// Bytes of output kept as the `stdout`/`stderr` outputs (they go into the journal).
@@ -204,15 +203,13 @@ impl Finished<'_> {
             ("stdout", &expect.stdout, self.stdout),
             ("stderr", &expect.stderr, self.stderr),
         ] {
-            if let Some(pattern) = pattern {
-                let regex = Regex::new(pattern)
-                    .map_err(|e| StepError::failed(format!("`expect.{stream}`: {e}")))?;
-                if !regex.is_match(text) {
-                    return Err(StepError::failed(format!(
-                        "{stream} does not match /{pattern}/; it ends with:\n{}",
-                        tail_lines(text, 5)
-                    )));
-                }
+            if let Some(pattern) = pattern
+                && !pattern.is_match(text)
+            {
+                return Err(StepError::failed(format!(
+                    "{stream} does not match /{pattern}/; it ends with:\n{}",
+                    tail_lines(text, 5)
+                )));
             }
         }
         Ok(())

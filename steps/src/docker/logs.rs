@@ -2,7 +2,6 @@
 
 use bollard::query_parameters::LogsOptions;
 use futures_util::StreamExt;
-use regex::Regex;
 
 use super::Logs;
 use crate::prelude::*;
@@ -15,15 +14,6 @@ impl Logs {
         let (docker, containers) = self.targets(ctx).await?;
         let since = self.since.as_ref().map(|s| ctx.resolve(s)).transpose()?;
         let tail = self.tail.as_ref().map(|t| ctx.resolve(t)).transpose()?;
-        let regex = |pattern: &Option<String>, key: &str| {
-            pattern
-                .as_deref()
-                .map(Regex::new)
-                .transpose()
-                .map_err(|e| StepError::failed(format!("`{key}`: {e}")))
-        };
-        let must_match = regex(&self.must_match, "match")?;
-        let absent = regex(&self.absent, "absent")?;
         let since = since.map_or(0, |s| {
             let now = chrono::Utc::now().timestamp();
             i32::try_from(now - i64::try_from(s.0.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
@@ -49,14 +39,14 @@ impl Logs {
                 lines.extend(text.lines().map(|l| format!("{}: {l}", container.name)));
             }
         }
-        let matching = |regex: &Regex| -> Vec<String> {
+        let matching = |regex: &Pattern| -> Vec<String> {
             lines
                 .iter()
                 .filter(|l| regex.is_match(l))
                 .cloned()
                 .collect()
         };
-        if let Some(regex) = &absent {
+        if let Some(regex) = &self.absent {
             let found = matching(regex);
             if !found.is_empty() {
                 return Err(StepError::failed(format!(
@@ -66,7 +56,7 @@ impl Logs {
                 )));
             }
         }
-        let matches = match &must_match {
+        let matches = match &self.must_match {
             Some(regex) => {
                 let found = matching(regex);
                 if found.is_empty() {

@@ -320,10 +320,10 @@ docker_params! {
         pub tail: Option<Tpl<u32>>,
         /// Fail unless some line matches this regex.
         #[serde(default, skip_serializing_if = "Option::is_none", rename = "match")]
-        pub must_match: Option<String>,
+        pub must_match: Option<Pattern>,
         /// Fail if any line matches this regex (e.g. `(?i)error|fatal`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub absent: Option<String>,
+        pub absent: Option<Pattern>,
     }
 }
 docker_verb!(

@@ -46,16 +46,14 @@ impl Command {
                 )));
             }
         }
-        if let Some(pattern) = &self.matches {
-            let regex = regex::Regex::new(pattern)
-                .map_err(|e| StepError::failed(format!("`match`: {e}")))?;
-            if !regex.is_match(&text) {
-                return Err(StepError::failed(format!(
-                    "Redis {}: {verb} replied `{}`, which does not match `{pattern}`",
-                    server.name,
-                    crate::tail_bytes(&ctx.redact(&text), 500)
-                )));
-            }
+        if let Some(pattern) = &self.matches
+            && !pattern.is_match(&text)
+        {
+            return Err(StepError::failed(format!(
+                "Redis {}: {verb} replied `{}`, which does not match `{pattern}`",
+                server.name,
+                crate::tail_bytes(&ctx.redact(&text), 500)
+            )));
         }
         Ok(outputs(serde_json::json!({ "reply": text })))
     }
