@@ -2,8 +2,8 @@
 # Where a journaled HTTP check's time goes: runbook on a chain of `http.check` steps and the
 # like-for-like floor (start line, GET, result line, fdatasync; benches/per_step.rs) against
 # the same local server, each system call timed by an LD_PRELOAD shim. Prints, for each, the
-# median of every call and of the work between calls (docs/decisions.md, "Shown while the run
-# waits"). A measuring tool: it needs a C compiler and python3, and builds nothing of runbook's.
+# median of every call and of the work between calls (docs/decisions.md, "A step's time,
+# call by call"). A measuring tool: it needs a C compiler and python3, and builds nothing of runbook's.
 #
 #   scripts/step-phases.sh [STEPS] [DIR]
 #

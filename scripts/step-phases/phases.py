@@ -13,6 +13,7 @@ import sys
 
 # The pieces of a cycle by the calls around them: S fdatasync, P pwrite (a journal line),
 # W the request's write, E epoll_wait, R the answer's read (the floor's read also waits).
+# Only runbook's work between calls is named: the floor does nothing there.
 RUNBOOK = "SPWERPS"
 FLOOR = "SPWRPS"
 CALLS = {"S": "fdatasync", "P": "journal line written", "W": "request written",
@@ -24,7 +25,6 @@ BETWEEN = {
     ("E", "R"): "woken, step polled",
     ("R", "P"): "answer parsed, outputs, step settled, result line made",
     ("P", "S"): "before the sync",
-    ("W", "R"): "",
 }
 
 
@@ -37,23 +37,23 @@ def cycles(path, shape):
     return kept, len(found)
 
 
-def pieces(kept):
+def pieces(kept, between):
     """(label, median microseconds, is a call) for each piece of the cycle, in order."""
     rows = []
     for i in range(len(kept[0]) - 1):
         kind, following = kept[0][i][0], kept[0][i + 1][0]
         rows.append((CALLS[kind], statistics.median(c[i][2] - c[i][1] for c in kept), True))
-        label = BETWEEN.get((kind, following), "")
+        label = between.get((kind, following), "")
         rows.append((label, statistics.median(c[i + 1][1] - c[i][2] for c in kept), False))
     return rows
 
 
-def show(name, path, shape):
+def show(name, path, shape, between):
     kept, total = cycles(path, shape)
     if not kept:
         print(f"{name}: no cycle of the shape {shape} in {path}")
         return None
-    rows = pieces(kept)
+    rows = pieces(kept, between)
     calls = sum(us for _, us, call in rows if call)
     own = sum(us for _, us, call in rows if not call)
     print(f"{name} ({len(kept)} of {total} cycles)")
@@ -64,7 +64,7 @@ def show(name, path, shape):
 
 
 if __name__ == "__main__":
-    ours = show("runbook", sys.argv[1], RUNBOOK)
-    floor = show("floor", sys.argv[2], FLOOR)
+    ours = show("runbook", sys.argv[1], RUNBOOK, BETWEEN)
+    floor = show("floor", sys.argv[2], FLOOR, {})
     if ours and floor:
         print(f"runbook over the floor: {ours / floor:.2f}x")
