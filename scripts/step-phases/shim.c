@@ -35,6 +35,11 @@ int fdatasync(int fd) { REAL(fdatasync); TIMED('S', real(fd)); }
 ssize_t pwrite64(int fd, const void *b, size_t n, off_t at) { REAL(pwrite64); TIMED('P', real(fd, b, n, at)); }
 ssize_t pwrite(int fd, const void *b, size_t n, off_t at) { return pwrite64(fd, b, n, at); }
 ssize_t writev(int fd, const struct iovec *v, int n) { REAL(writev); TIMED('W', real(fd, v, n)); }
+// The request written with send (Rust's TcpStream::write), not writev.
+ssize_t sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l) {
+    REAL(sendto); TIMED('W', real(fd, b, n, f, a, l));
+}
+ssize_t send(int fd, const void *b, size_t n, int f) { return sendto(fd, b, n, f, NULL, 0); }
 int epoll_wait(int e, struct epoll_event *ev, int n, int t) { REAL(epoll_wait); TIMED('E', real(e, ev, n, t)); }
 ssize_t recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l) {
     REAL(recvfrom); TIMED('R', real(fd, b, n, f, a, l));

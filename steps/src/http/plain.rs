@@ -5,35 +5,42 @@
 //! goes to that task through a channel and its answer comes back through another. That is
 //! two task switches and their wake-ups per request. On a chain of health checks this was
 //! about 25 µs of a step's 45 µs action, against 13 µs for the GET itself
-//! (docs/decisions.md, "Health checks on the run's own connections"). Here the step polls the
-//! connection and its request together, in its own future. Hyper still does all of HTTP:
-//! framing, keep-alive and HEAD.
+//! (docs/decisions.md, "Health checks on the run's own connections").
+//!
+//! Why not hyper's connection either (stop 28 to 35 used it): even polled in the step's own
+//! future, a request goes through its dispatcher, a channel and a response body stream; that
+//! was about half of the engine's own work on a chain of checks (docs/decisions.md, "Plain
+//! checks on ureq-proto"). Here the step writes the request and reads the answer on the
+//! socket itself, and `ureq-proto` (the sans-IO HTTP/1.1 of ureq, maintained with it) does
+//! all of HTTP: the request's head, the answer's head, its framing (length, chunked, read to
+//! the close, none for HEAD, 204 and 304), interim 1xx answers and whether the connection may
+//! be kept.
 //!
 //! Only the plain case comes here: `http://`, GET or HEAD without a body, no credentials in
 //! the URL and no proxy in the environment. HTTPS, proxies, redirects and every other
 //! request stay with reqwest ([`Plain::Elsewhere`]). GET and HEAD are safe to send again, so
 //! handing a request over after its answer was a redirect costs time but changes nothing.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
 use std::sync::{Arc, LazyLock, Mutex};
-use std::task::Poll;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestResult};
+use ureq_proto::http;
 
 use super::{Answer, Body, Method, Outgoing};
 
-type Io = TokioIo<TcpStream>;
-
-/// A connection and the handle that sends on it; nobody polls it while it is idle.
+/// A kept-alive connection and the buffer its requests and answers pass through (made once
+/// per connection, not per request).
 struct Kept {
-    sender: SendRequest<Empty<Bytes>>,
-    connection: Connection<Io, Empty<Bytes>>,
+    stream: TcpStream,
+    buffer: Vec<u8>,
 }
+
+/// A request's head, or as much of an answer as one read takes, before the buffer grows.
+const BUFFER: usize = 8 << 10;
+/// An answer's head larger than this is refused (hyper's default limit was about 400 KB).
+const MOST_HEAD: usize = 256 << 10;
 
 /// Idle connections by runtime and origin (`127.0.0.1:8080`): a connection belongs to the
 /// runtime whose reactor it is registered with. A run has one runtime; tests make one each.
@@ -79,7 +86,7 @@ fn is_redirect(answer: &Answer) -> bool {
 
 /// Where a plain request goes.
 struct Target {
-    method: hyper::Method,
+    method: http::Method,
     place: Arc<Place>,
 }
 
@@ -92,8 +99,8 @@ struct Place {
     connect_host: String,
     /// The request's target (`/health?full=1`) and its `Host` header (the port only when the
     /// URL gives one), made once per URL.
-    path_and_query: hyper::Uri,
-    host_header: hyper::header::HeaderValue,
+    path_and_query: http::Uri,
+    host_header: http::HeaderValue,
 }
 
 /// URLs already parsed in this process, and where they point (`None`: not plain). A health
@@ -104,8 +111,8 @@ static PLACES: LazyLock<Mutex<HashMap<String, Option<Arc<Place>>>>> = LazyLock::
 impl Target {
     fn of(request: &Outgoing) -> Option<Self> {
         let method = match request.method {
-            Method::Get => hyper::Method::GET,
-            Method::Head => hyper::Method::HEAD,
+            Method::Get => http::Method::GET,
+            Method::Head => http::Method::HEAD,
             _ => return None,
         };
         if !matches!(request.body, Body::None) || proxied() {
@@ -130,9 +137,9 @@ impl Target {
     }
     /// The request's head, with what reqwest would add when the step does not say:
     /// `Host`, `User-Agent`, `Accept`. `None` when a header is not valid HTTP.
-    fn head(&self, request: &Outgoing) -> Option<hyper::Request<Empty<Bytes>>> {
-        use hyper::header::{ACCEPT, HOST, HeaderName, HeaderValue, USER_AGENT};
-        let mut built = hyper::Request::new(Empty::new());
+    fn head(&self, request: &Outgoing) -> Option<http::Request<()>> {
+        use http::header::{ACCEPT, HOST, HeaderName, HeaderValue, USER_AGENT};
+        let mut built = http::Request::new(());
         *built.method_mut() = self.method.clone();
         *built.uri_mut() = self.place.path_and_query.clone();
         let headers = built.headers_mut();
@@ -161,41 +168,44 @@ impl Target {
     /// connection (GET and HEAD may be sent twice).
     async fn exchange(
         &self,
-        head: hyper::Request<Empty<Bytes>>,
+        head: http::Request<()>,
         request: &Outgoing,
     ) -> Result<Answer, String> {
-        if let Some(kept) = take(&self.place.origin) {
-            match exchange(kept, head).await {
-                Ok((kept, answer)) => {
-                    give_back(&self.place.origin, kept);
+        if let Some(mut kept) = take(&self.place.origin) {
+            match exchange(&mut kept, head).await {
+                Ok((answer, keep)) => {
+                    if keep {
+                        give_back(&self.place.origin, kept);
+                    }
                     return Ok(answer);
                 }
-                Err(_) => {
+                Err(Failure::Unanswered(_)) => {
                     // It was made once from the same request, so it can be made again.
                     let again = self.head(request).ok_or("a header is not valid HTTP")?;
                     return self.on_new_connection(again).await;
                 }
+                Err(Failure::Failed(error)) => return Err(error),
             }
         }
         self.on_new_connection(head).await
     }
 
-    async fn on_new_connection(
-        &self,
-        head: hyper::Request<Empty<Bytes>>,
-    ) -> Result<Answer, String> {
+    async fn on_new_connection(&self, head: http::Request<()>) -> Result<Answer, String> {
         let stream = TcpStream::connect((self.place.connect_host.as_str(), self.place.port))
             .await
             .map_err(|e| format!("cannot connect to {}: {e}", self.place.origin))?;
         // Requests are small and each waits for its answer: no reason to hold them back.
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let mut kept = Kept {
+            stream,
+            buffer: vec![0; BUFFER],
+        };
+        let (answer, keep) = exchange(&mut kept, head)
             .await
-            .map_err(|e| super::error_chain(&e))?;
-        let (kept, answer) = exchange(Kept { sender, connection }, head)
-            .await
-            .map_err(|e| super::error_chain(&e))?;
-        give_back(&self.place.origin, kept);
+            .map_err(Failure::into_message)?;
+        if keep {
+            give_back(&self.place.origin, kept);
+        }
         Ok(answer)
     }
 }
@@ -228,49 +238,155 @@ impl Place {
             port,
             connect_host,
             // Not valid as a request target or a header: reqwest says why.
-            path_and_query: hyper::Uri::try_from(path_and_query).ok()?,
-            host_header: hyper::header::HeaderValue::try_from(host_header).ok()?,
+            path_and_query: http::Uri::try_from(path_and_query).ok()?,
+            host_header: http::HeaderValue::try_from(host_header).ok()?,
         })
     }
 }
 
-/// Sends on `kept` and reads the whole answer, polling the connection in this same task
-/// (that is the point of this module); the connection comes back ready for another request.
-async fn exchange(
-    kept: Kept,
-    head: hyper::Request<Empty<Bytes>>,
-) -> Result<(Kept, Answer), hyper::Error> {
-    let Kept {
-        mut sender,
-        mut connection,
-    } = kept;
-    let mut closed = false;
-    let answer = {
-        let mut answer = std::pin::pin!(async {
-            sender.ready().await?;
-            let response = sender.send_request(head).await?;
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await?.to_bytes();
-            Ok::<_, hyper::Error>(Answer {
-                status: parts.status.as_u16(),
-                headers: super::headers_of(&parts.headers),
-                body: String::from_utf8_lossy(&body).into_owned(),
-            })
-        });
-        poll_fn(|cx| {
-            // The connection first: it writes the request and reads what the answer waits for.
-            if !closed && let Poll::Ready(ended) = Pin::new(&mut connection).poll(cx) {
-                // Ended (the server closed it, or an error): the answer has what it will get.
-                closed = true;
-                if let Err(error) = ended {
-                    return Poll::Ready(Err(error));
+/// Why an exchange ended without an answer.
+enum Failure {
+    /// The connection failed before any of the answer came: a kept one the server closed
+    /// meanwhile, so the request may go again on a new one.
+    Unanswered(String),
+    Failed(String),
+}
+
+impl Failure {
+    fn into_message(self) -> String {
+        match self {
+            Self::Unanswered(message) | Self::Failed(message) => message,
+        }
+    }
+}
+
+/// Sends `head` on `kept` and reads the whole answer, and whether the connection may be
+/// used again (the answer and the server allow it, and nothing came after the answer).
+async fn exchange(kept: &mut Kept, head: http::Request<()>) -> Result<(Answer, bool), Failure> {
+    let Kept { stream, buffer } = kept;
+    let protocol = |e: ureq_proto::Error| Failure::Failed(e.to_string());
+
+    let mut call = Call::new(head).map_err(protocol)?.proceed();
+    loop {
+        let written = match call.write(buffer) {
+            Err(ureq_proto::Error::OutputOverflow) if buffer.len() < MOST_HEAD => {
+                buffer.resize(buffer.len() * 2, 0);
+                continue;
+            }
+            other => other.map_err(protocol)?,
+        };
+        stream
+            .write_all(&buffer[..written])
+            .await
+            .map_err(|e| Failure::Unanswered(format!("cannot send the request: {e}")))?;
+        if call.can_proceed() {
+            break;
+        }
+    }
+    let Some(SendRequestResult::RecvResponse(mut call)) = call.proceed().map_err(protocol)? else {
+        // Only GET and HEAD without a body come here: nothing to send after the head.
+        return Err(Failure::Failed("the request has a body to send".into()));
+    };
+
+    // `buffer[..filled]` holds what was read and not yet taken by the protocol.
+    let mut filled = 0;
+    let mut answered = false;
+    let response = loop {
+        let (used, response) = call
+            .try_response(&buffer[..filled], false)
+            .map_err(protocol)?;
+        if used > 0 {
+            // An interim (1xx) answer, or the head itself.
+            buffer.copy_within(used..filled, 0);
+            filled -= used;
+        }
+        if let Some(response) = response {
+            break response;
+        }
+        if used > 0 {
+            continue;
+        }
+        if filled == buffer.len() {
+            if buffer.len() >= MOST_HEAD {
+                return Err(Failure::Failed("the answer's head is too large".into()));
+            }
+            buffer.resize(buffer.len() * 2, 0);
+        }
+        match stream.read(&mut buffer[filled..]).await {
+            Ok(0) if answered => {
+                return Err(Failure::Failed(
+                    "the connection closed before the answer's head ended".into(),
+                ));
+            }
+            Ok(0) => {
+                return Err(Failure::Unanswered(
+                    "the connection closed before any answer".into(),
+                ));
+            }
+            Ok(read) => {
+                filled += read;
+                answered = true;
+            }
+            Err(e) if answered => {
+                return Err(Failure::Failed(format!("cannot read the answer: {e}")));
+            }
+            Err(e) => return Err(Failure::Unanswered(format!("cannot read the answer: {e}"))),
+        }
+    };
+
+    let mut body = Vec::new();
+    let keep = match call.proceed() {
+        Some(RecvResponseResult::RecvBody(mut call)) => {
+            let to_the_close = matches!(call.body_mode(), ureq_proto::BodyMode::CloseDelimited);
+            loop {
+                if filled > 0 {
+                    // Decoded, the body is never longer than what carried it.
+                    let start = body.len();
+                    body.resize(start + filled, 0);
+                    let (used, made) = call
+                        .read(&buffer[..filled], &mut body[start..])
+                        .map_err(protocol)?;
+                    body.truncate(start + made);
+                    buffer.copy_within(used..filled, 0);
+                    filled -= used;
+                }
+                if call.can_proceed() && !to_the_close {
+                    break;
+                }
+                if filled == buffer.len() {
+                    // A chunk's size line longer than the buffer: no server sends that.
+                    return Err(Failure::Failed("the answer's framing is not valid".into()));
+                }
+                match stream.read(&mut buffer[filled..]).await {
+                    Ok(0) if to_the_close => break,
+                    Ok(0) => {
+                        return Err(Failure::Failed(
+                            "the connection closed before the answer's body ended".into(),
+                        ));
+                    }
+                    Ok(read) => filled += read,
+                    Err(e) => return Err(Failure::Failed(format!("cannot read the answer: {e}"))),
                 }
             }
-            answer.as_mut().poll(cx)
-        })
-        .await?
+            match call.proceed() {
+                Some(RecvBodyResult::Cleanup(call)) => !call.must_close_connection(),
+                Some(RecvBodyResult::Redirect(call)) => !call.must_close_connection(),
+                None => false,
+            }
+        }
+        Some(RecvResponseResult::Cleanup(call)) => !call.must_close_connection(),
+        Some(RecvResponseResult::Redirect(call)) => !call.must_close_connection(),
+        None => false,
     };
-    Ok((Kept { sender, connection }, answer))
+    let (parts, ()) = response.into_parts();
+    let answer = Answer {
+        status: parts.status.as_u16(),
+        headers: super::headers_of(&parts.headers),
+        body: String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    };
+    // Anything after the answer means the two sides disagree on where it ended.
+    Ok((answer, keep && filled == 0))
 }
 
 /// The idle connections to `origin` from this runtime.
@@ -287,8 +403,8 @@ fn with_idle<T>(origin: &str, f: impl FnOnce(&mut Vec<Kept>) -> T) -> T {
 /// An idle connection to `origin` that is still open, if there is one.
 fn take(origin: &str) -> Option<Kept> {
     with_idle(origin, |kept| {
-        while let Some(mut candidate) = kept.pop() {
-            if still_open(&mut candidate) {
+        while let Some(candidate) = kept.pop() {
+            if still_open(&candidate) {
                 return Some(candidate);
             }
         }
@@ -296,22 +412,24 @@ fn take(origin: &str) -> Option<Kept> {
     })
 }
 
-/// Polls an idle connection once, without waiting: one the server closed (or that is no
-/// longer ready for a request) ends now, and is dropped rather than used.
-fn still_open(kept: &mut Kept) -> bool {
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    Pin::new(&mut kept.connection).poll(&mut cx).is_pending() && kept.sender.is_ready()
+/// Whether an idle connection is still open, without waiting. It has nothing to read while
+/// the server keeps it: readable means closed (or a server that sent what nobody asked for),
+/// and it is dropped rather than used. Readiness alone can be stale, so a read confirms it.
+fn still_open(kept: &Kept) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if kept.stream.poll_read_ready(&mut cx).is_pending() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    matches!(kept.stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
-fn give_back(origin: &str, mut kept: Kept) {
-    if still_open(&mut kept) {
-        with_idle(origin, |idle| {
-            if idle.len() < KEPT_PER_ORIGIN {
-                idle.push(kept);
-            }
-        });
-    }
+fn give_back(origin: &str, kept: Kept) {
+    with_idle(origin, |idle| {
+        if idle.len() < KEPT_PER_ORIGIN {
+            idle.push(kept);
+        }
+    });
 }
 
 /// A proxy in the environment (reqwest honours `http_proxy`, `ALL_PROXY`, ...): then every
@@ -370,14 +488,8 @@ mod tests {
                         if drop_second && n == 1 {
                             return;
                         }
-                        let answer = if head.starts_with("GET /old ") {
-                            "HTTP/1.1 302 Found\r\nlocation: /new\r\ncontent-length: 0\r\n\r\n"
-                        } else if head.starts_with("GET /new ") {
-                            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nmoved"
-                        } else {
-                            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
-                        };
-                        if writer.write_all(answer.as_bytes()).is_err() {
+                        let (answer, close) = answer_to(&head);
+                        if writer.write_all(&answer).is_err() || close {
                             return;
                         }
                     }
@@ -385,6 +497,58 @@ mod tests {
             }
         });
         (base, seen)
+    }
+
+    /// The canned answer to a request's head, and whether the server closes afterwards.
+    fn answer_to(head: &str) -> (Vec<u8>, bool) {
+        let big = "x".repeat(100_000);
+        let path = head.split(' ').nth(1).unwrap_or("/");
+        let text = |s: &str| (s.as_bytes().to_vec(), false);
+        if head.starts_with("HEAD ") {
+            return text("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n");
+        }
+        match path {
+            "/old" => text("HTTP/1.1 302 Found\r\nlocation: /new\r\ncontent-length: 0\r\n\r\n"),
+            "/new" => text("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nmoved"),
+            "/chunked" => text(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                 3\r\nchu\r\n4;ext=1\r\nnked\r\n0\r\nx-trailer: t\r\n\r\n",
+            ),
+            "/big" => text(&format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{big}",
+                big.len()
+            )),
+            "/big-chunked" => {
+                let chunks: String = big
+                    .as_bytes()
+                    .chunks(7_000)
+                    .map(|c| format!("{:x}\r\n{}\r\n", c.len(), std::str::from_utf8(c).unwrap()))
+                    .collect();
+                text(&format!(
+                    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{chunks}0\r\n\r\n"
+                ))
+            }
+            // Interim answers before the answer.
+            "/interim" => text(
+                "HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nhinted!",
+            ),
+            "/empty" => text("HTTP/1.1 204 No Content\r\n\r\n"),
+            // An HTTP/1.0 answer without a length: the body ends where the server closes.
+            "/to-the-close" => ("HTTP/1.0 200 OK\r\n\r\nuntil closed".into(), true),
+            "/closing" => (
+                "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye".into(),
+                true,
+            ),
+            "/latin1" => (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ncaf\xe9".to_vec(),
+                false,
+            ),
+            "/short" => (
+                "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort".into(),
+                true,
+            ),
+            _ => text("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+        }
     }
 
     async fn get(url: String) -> String {
@@ -425,6 +589,66 @@ mod tests {
     async fn a_redirect_is_followed() {
         let (base, _) = server(false);
         assert_eq!(get(format!("{base}/old")).await, "moved");
+    }
+
+    #[tokio::test]
+    async fn every_framing_of_an_answer_is_read_whole_and_the_connection_kept_when_it_may_be() {
+        let (base, seen) = server(false);
+        let big = "x".repeat(100_000);
+        let kept = [
+            ("/chunked", "chunked"),
+            ("/big", big.as_str()),
+            ("/big-chunked", big.as_str()),
+            ("/interim", "hinted!"),
+            ("/health", "ok"),
+        ];
+        for (path, body) in kept {
+            assert_eq!(get(format!("{base}{path}")).await, body, "{path}");
+        }
+        let response = Outgoing::api(Method::Get, format!("{base}/empty"))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!((response.status, response.body.as_str()), (204, ""));
+        let response = Outgoing::api(Method::Head, format!("{base}/health"))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!((response.status, response.body.as_str()), (200, ""));
+        assert_eq!(
+            response.headers.get("content-length").map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(
+            seen.lock().unwrap().connections,
+            1,
+            "all on one kept connection"
+        );
+
+        // Each of these ends its connection: the next check opens a new one.
+        assert_eq!(get(format!("{base}/to-the-close")).await, "until closed");
+        assert_eq!(get(format!("{base}/closing")).await, "bye");
+        assert_eq!(get(format!("{base}/health")).await, "ok");
+        assert_eq!(seen.lock().unwrap().connections, 3);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_utf8_is_read_lossily_and_a_cut_one_fails() {
+        let (base, _) = server(false);
+        assert_eq!(get(format!("{base}/latin1")).await, "caf\u{fffd}");
+        let Err(error) = Outgoing::api(Method::Get, format!("{base}/short"))
+            .send()
+            .await
+        else {
+            panic!("the body was cut short");
+        };
+        assert!(
+            error
+                .message
+                .ends_with("the connection closed before the answer's body ended"),
+            "{}",
+            error.message
+        );
     }
 
     #[tokio::test]
