@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use ureq_proto::client::state::{RecvBody, RecvResponse};
 use ureq_proto::client::{Call, RecvBodyResult, RecvResponseResult, SendRequestResult};
 use ureq_proto::http;
 
@@ -263,112 +264,13 @@ impl Failure {
 /// Sends `head` on `kept` and reads the whole answer, and whether the connection may be
 /// used again (the answer and the server allow it, and nothing came after the answer).
 async fn exchange(kept: &mut Kept, head: http::Request<()>) -> Result<(Answer, bool), Failure> {
-    let Kept { stream, buffer } = kept;
-    let protocol = |e: ureq_proto::Error| Failure::Failed(e.to_string());
-
-    let mut call = Call::new(head).map_err(protocol)?.proceed();
-    loop {
-        let written = match call.write(buffer) {
-            Err(ureq_proto::Error::OutputOverflow) if buffer.len() < MOST_HEAD => {
-                buffer.resize(buffer.len() * 2, 0);
-                continue;
-            }
-            other => other.map_err(protocol)?,
-        };
-        stream
-            .write_all(&buffer[..written])
-            .await
-            .map_err(|e| Failure::Unanswered(format!("cannot send the request: {e}")))?;
-        if call.can_proceed() {
-            break;
-        }
-    }
-    let Some(SendRequestResult::RecvResponse(mut call)) = call.proceed().map_err(protocol)? else {
-        // Only GET and HEAD without a body come here: nothing to send after the head.
-        return Err(Failure::Failed("the request has a body to send".into()));
-    };
-
-    // `buffer[..filled]` holds what was read and not yet taken by the protocol.
-    let mut filled = 0;
-    let mut answered = false;
-    let response = loop {
-        let (used, response) = call
-            .try_response(&buffer[..filled], false)
-            .map_err(protocol)?;
-        if used > 0 {
-            // An interim (1xx) answer, or the head itself.
-            buffer.copy_within(used..filled, 0);
-            filled -= used;
-        }
-        if let Some(response) = response {
-            break response;
-        }
-        if used > 0 {
-            continue;
-        }
-        if filled == buffer.len() {
-            if buffer.len() >= MOST_HEAD {
-                return Err(Failure::Failed("the answer's head is too large".into()));
-            }
-            buffer.resize(buffer.len() * 2, 0);
-        }
-        match stream.read(&mut buffer[filled..]).await {
-            Ok(0) if answered => {
-                return Err(Failure::Failed(
-                    "the connection closed before the answer's head ended".into(),
-                ));
-            }
-            Ok(0) => {
-                return Err(Failure::Unanswered(
-                    "the connection closed before any answer".into(),
-                ));
-            }
-            Ok(read) => {
-                filled += read;
-                answered = true;
-            }
-            Err(e) if answered => {
-                return Err(Failure::Failed(format!("cannot read the answer: {e}")));
-            }
-            Err(e) => return Err(Failure::Unanswered(format!("cannot read the answer: {e}"))),
-        }
-    };
-
+    let call = kept.send(head).await?;
+    let mut received = Received::default();
+    let (call, response) = kept.read_head(call, &mut received).await?;
     let mut body = Vec::new();
     let keep = match call.proceed() {
-        Some(RecvResponseResult::RecvBody(mut call)) => {
-            let to_the_close = matches!(call.body_mode(), ureq_proto::BodyMode::CloseDelimited);
-            loop {
-                if filled > 0 {
-                    // Decoded, the body is never longer than what carried it.
-                    let start = body.len();
-                    body.resize(start + filled, 0);
-                    let (used, made) = call
-                        .read(&buffer[..filled], &mut body[start..])
-                        .map_err(protocol)?;
-                    body.truncate(start + made);
-                    buffer.copy_within(used..filled, 0);
-                    filled -= used;
-                }
-                if call.can_proceed() && !to_the_close {
-                    break;
-                }
-                if filled == buffer.len() {
-                    // A chunk's size line longer than the buffer: no server sends that.
-                    return Err(Failure::Failed("the answer's framing is not valid".into()));
-                }
-                match stream.read(&mut buffer[filled..]).await {
-                    Ok(0) if to_the_close => break,
-                    Ok(0) => {
-                        return Err(Failure::Failed(
-                            "the connection closed before the answer's body ended".into(),
-                        ));
-                    }
-                    Ok(read) => filled += read,
-                    Err(e) => return Err(Failure::Failed(format!("cannot read the answer: {e}"))),
-                }
-            }
-            match call.proceed() {
+        Some(RecvResponseResult::RecvBody(call)) => {
+            match kept.read_body(call, &mut received, &mut body).await? {
                 Some(RecvBodyResult::Cleanup(call)) => !call.must_close_connection(),
                 Some(RecvBodyResult::Redirect(call)) => !call.must_close_connection(),
                 None => false,
@@ -386,7 +288,140 @@ async fn exchange(kept: &mut Kept, head: http::Request<()>) -> Result<(Answer, b
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
     };
     // Anything after the answer means the two sides disagree on where it ended.
-    Ok((answer, keep && filled == 0))
+    Ok((answer, keep && received.filled == 0))
+}
+
+/// How much of a connection's buffer holds bytes read and not yet taken by the protocol, and
+/// whether any of the answer has come yet.
+#[derive(Default)]
+struct Received {
+    filled: usize,
+    answered: bool,
+}
+
+fn protocol(error: ureq_proto::Error) -> Failure {
+    Failure::Failed(error.to_string())
+}
+
+impl Kept {
+    /// Writes the request's head (a GET or HEAD has nothing after it).
+    async fn send(&mut self, head: http::Request<()>) -> Result<Call<RecvResponse>, Failure> {
+        let mut call = Call::new(head).map_err(protocol)?.proceed();
+        loop {
+            let written = match call.write(&mut self.buffer) {
+                Err(ureq_proto::Error::OutputOverflow) if self.buffer.len() < MOST_HEAD => {
+                    self.buffer.resize(self.buffer.len() * 2, 0);
+                    continue;
+                }
+                other => other.map_err(protocol)?,
+            };
+            self.stream
+                .write_all(&self.buffer[..written])
+                .await
+                .map_err(|e| Failure::Unanswered(format!("cannot send the request: {e}")))?;
+            if call.can_proceed() {
+                break;
+            }
+        }
+        match call.proceed().map_err(protocol)? {
+            Some(SendRequestResult::RecvResponse(call)) => Ok(call),
+            _ => Err(Failure::Failed("the request has a body to send".into())),
+        }
+    }
+
+    /// Reads until the answer's head (after any interim 1xx answers) is whole.
+    async fn read_head(
+        &mut self,
+        mut call: Call<RecvResponse>,
+        received: &mut Received,
+    ) -> Result<(Call<RecvResponse>, http::Response<()>), Failure> {
+        loop {
+            let (used, response) = call
+                .try_response(&self.buffer[..received.filled], false)
+                .map_err(protocol)?;
+            self.take(used, received);
+            if let Some(response) = response {
+                return Ok((call, response));
+            }
+            if used > 0 {
+                continue;
+            }
+            if received.filled == self.buffer.len() {
+                if self.buffer.len() >= MOST_HEAD {
+                    return Err(Failure::Failed("the answer's head is too large".into()));
+                }
+                self.buffer.resize(self.buffer.len() * 2, 0);
+            }
+            if self.read_more(received).await? == 0 {
+                return Err(if received.answered {
+                    Failure::Failed("the connection closed before the answer's head ended".into())
+                } else {
+                    Failure::Unanswered("the connection closed before any answer".into())
+                });
+            }
+        }
+    }
+
+    /// Reads and decodes the body into `body` until its framing says it ended (or, for a
+    /// body read to the close, until the server closes).
+    async fn read_body(
+        &mut self,
+        mut call: Call<RecvBody>,
+        received: &mut Received,
+        body: &mut Vec<u8>,
+    ) -> Result<Option<RecvBodyResult>, Failure> {
+        let to_the_close = matches!(call.body_mode(), ureq_proto::BodyMode::CloseDelimited);
+        loop {
+            if received.filled > 0 {
+                // Decoded, the body is never longer than what carried it.
+                let start = body.len();
+                body.resize(start + received.filled, 0);
+                let (used, made) = call
+                    .read(&self.buffer[..received.filled], &mut body[start..])
+                    .map_err(protocol)?;
+                body.truncate(start + made);
+                self.take(used, received);
+            }
+            if call.can_proceed() && !to_the_close {
+                return Ok(call.proceed());
+            }
+            if received.filled == self.buffer.len() {
+                // A chunk's size line longer than the buffer: no server sends that.
+                return Err(Failure::Failed("the answer's framing is not valid".into()));
+            }
+            if self.read_more(received).await? == 0 {
+                if to_the_close {
+                    return Ok(call.proceed());
+                }
+                return Err(Failure::Failed(
+                    "the connection closed before the answer's body ended".into(),
+                ));
+            }
+        }
+    }
+
+    /// Reads after what the buffer holds: how many bytes came, 0 when the server closed.
+    async fn read_more(&mut self, received: &mut Received) -> Result<usize, Failure> {
+        match self.stream.read(&mut self.buffer[received.filled..]).await {
+            Ok(read) => {
+                received.filled += read;
+                received.answered |= read > 0;
+                Ok(read)
+            }
+            Err(e) if received.answered => {
+                Err(Failure::Failed(format!("cannot read the answer: {e}")))
+            }
+            Err(e) => Err(Failure::Unanswered(format!("cannot read the answer: {e}"))),
+        }
+    }
+
+    /// Drops the first `used` bytes the protocol took, keeping the rest at the front.
+    fn take(&mut self, used: usize, received: &mut Received) {
+        if used > 0 {
+            self.buffer.copy_within(used..received.filled, 0);
+            received.filled -= used;
+        }
+    }
 }
 
 /// The idle connections to `origin` from this runtime.
