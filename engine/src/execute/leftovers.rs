@@ -63,6 +63,7 @@ pub fn kill(entries: &[Entry]) -> Vec<Killed> {
             continue;
         };
         if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
+            wait_gone(group);
             killed.push(Killed {
                 step: step.clone(),
                 program: program.clone(),
@@ -73,6 +74,21 @@ pub fn kill(entries: &[Entry]) -> Vec<Killed> {
     }
     killed
 }
+
+/// A SIGKILL takes effect when each process of the group next runs, not when `killpg`
+/// returns: on a loaded host a killed script was seen still alive after the resume had
+/// decided. Waits until none of the group is left (bounded: a process stuck in the kernel,
+/// in uninterruptible sleep, dies only when its I/O ends), so that nothing the resume does
+/// next overlaps the dead run's programs.
+fn wait_gone(group: &ProcessGroup) {
+    let deadline = std::time::Instant::now() + GONE_WITHIN;
+    while members(group) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// How long a resume waits for a killed group to be gone before going on.
+const GONE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many processes are in the recorded group now; 0 when it is gone, or when the id now
 /// names another group.
@@ -154,5 +170,38 @@ mod tests {
             ..group
         };
         assert_eq!(members(&other), 0);
+    }
+
+    #[test]
+    fn a_killed_group_is_gone_when_kill_returns() {
+        use std::os::unix::process::CommandExt;
+        // A leader and a background job, in a group of their own, as a step's script.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let group = group_of(child.id()).expect("the group");
+        // The shell and its job are there before the kill (the job may take a moment).
+        for _ in 0..200 {
+            if members(&group) >= 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let entries = [Entry {
+            at: chrono::Utc::now(),
+            event: Event::ProcessStarted {
+                step: "b".into(),
+                program: "sh".into(),
+                group: group.clone(),
+            },
+        }];
+        let killed = kill(&entries);
+        assert_eq!(members(&group), 0, "nothing of the group runs after kill");
+        assert_eq!(killed.len(), 1);
+        assert_eq!(killed[0].pgid, group.pgid);
+        assert!(killed[0].processes >= 2, "{killed:?}");
+        let _ = child.wait();
     }
 }
