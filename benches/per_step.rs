@@ -397,6 +397,20 @@ fn thread_cpu() -> Duration {
     rusage_cpu(nix::sys::resource::UsageWho::RUSAGE_THREAD)
 }
 
+/// The median of some runs of runbook (at least one), wall and CPU each: for a step's
+/// growth, where a 100-step run adds 1 to 1.5 ms of CPU to a start-up of 8 to 10 ms, one slow
+/// start-up in a mean of ten moved a step's CPU at 100 by half (docs/decisions.md, "The
+/// flatness figure on tmpfs is noise at 100 steps").
+fn median_of(runs: &[Took]) -> Took {
+    let middle = |of: fn(&Took) -> Duration| {
+        Duration::from_secs_f64(median(runs.iter().map(|r| of(r).as_secs_f64()).collect()))
+    };
+    Took {
+        wall: middle(|r| r.wall),
+        cpu: middle(|r| r.cpu),
+    }
+}
+
 /// The mean of `times` runs of runbook.
 fn mean_run(times: usize, mut run: impl FnMut() -> Took) -> Took {
     let runs: Vec<Took> = (0..times).map(|_| run()).collect();
@@ -507,9 +521,20 @@ impl Bench {
         let chains = [short, long].map(|count| playbook(step, count, &Shape::Chain));
         // A step's wall and CPU cost at `long` over `short`, with the run's state in `dir`.
         let ratios = |dir: &Path| {
-            let base = mean_run(repeats(short), || runbook(dir, &one, 1));
-            let [short_run, long_run] = [(short, &chains[0]), (long, &chains[1])]
-                .map(|(count, yaml)| mean_run(repeats(count), || runbook(dir, yaml, 1)));
+            // The one-step base and the short chain alternate, run by run: measured one block
+            // after the other, the first block paid for the minute it ran in (a base slower
+            // than the 100-step runs after it was seen), and that was most of a 100-step
+            // run's 1 to 1.5 ms of steps.
+            let (mut bases, mut shorts) = (vec![], vec![]);
+            for _ in 0..repeats(short) {
+                bases.push(runbook(dir, &one, 1));
+                shorts.push(runbook(dir, &chains[0], 1));
+            }
+            let (base, short_run) = (median_of(&bases), median_of(&shorts));
+            let longs: Vec<Took> = (0..repeats(long))
+                .map(|_| runbook(dir, &chains[1], 1))
+                .collect();
+            let long_run = median_of(&longs);
             let (short_wall, short_cpu) = step_costs(short_run, base, short);
             let (long_wall, long_cpu) = step_costs(long_run, base, long);
             (long_wall / short_wall, long_cpu / short_cpu)
