@@ -88,14 +88,14 @@ pub fn render(view: &PlanView) -> String {
          compensations run, newest first, if a later step fails.</sub>\n\n",
     );
 
-    for (number, ids) in view.stages.iter().enumerate() {
+    for (number, (ids, steps)) in view.stages.iter().zip(view.steps_by_stage()).enumerate() {
         let parallel = if ids.len() > 1 {
             " — these steps may run in parallel"
         } else {
             ""
         };
         let _ = writeln!(out, "### Stage {}{parallel}\n", number + 1);
-        for step in view.steps.iter().filter(|s| s.stage == number + 1) {
+        for step in steps {
             step_markdown(&mut out, step);
         }
     }

@@ -42,14 +42,14 @@ pub fn render(view: &PlanView) -> String {
         view.steps.len(),
         view.stages.len()
     );
-    for (number, ids) in view.stages.iter().enumerate() {
+    for (number, (ids, steps)) in view.stages.iter().zip(view.steps_by_stage()).enumerate() {
         let _ = writeln!(
             out,
             "\nStage {}{}",
             number + 1,
             if ids.len() > 1 { " (in parallel)" } else { "" }
         );
-        for step in view.steps.iter().filter(|s| s.stage == number + 1) {
+        for step in steps {
             step_text(&mut out, step);
         }
     }
