@@ -28,13 +28,14 @@ pub struct VerbDoc {
 /// Every verb, in catalog order.
 pub fn verbs<A: Action>() -> Vec<VerbDoc> {
     let schema = crate::schema::playbook_schema::<A>();
-    let defs = schema["$defs"].as_object().cloned().unwrap_or_default();
+    let none = Map::new();
+    let defs = schema["$defs"].as_object().unwrap_or(&none);
     let step = &defs["Step"]["properties"];
     A::catalog()
         .iter()
         .map(|info| VerbDoc {
             info: *info,
-            params: params(&defs, &step[info.name]),
+            params: params(defs, &step[info.name]),
         })
         .collect()
 }
@@ -68,13 +69,15 @@ fn params(defs: &Map<String, Value>, schema: &Value) -> Vec<ParamDoc> {
 
 /// Every param path of every verb that is taken as written when the step runs (a plain
 /// string: a regex, a shell, a table name), as `verb` and `path` (`expect.stdout`, list items
-/// as `[]`). The plan renders templates wherever they are written, so a template in one of
-/// these would plan one thing and run another: the compiler refuses it.
+/// as `[]`), derived from the schema. The plan renders templates wherever they are written,
+/// so a template in one of these would plan one thing and run another: the compiler refuses
+/// it, from [`Action::taken_as_written`], which a test checks against this derivation.
 pub fn literal_params<A: Action>() -> Vec<(&'static str, String)> {
     // Conditions, which the verb evaluates with its own results (as `assert.that` does).
     const EVALUATED: &[(&str, &str)] = &[("postgres.query", "expect.that[]")];
     let schema = crate::schema::playbook_schema::<A>();
-    let defs = schema["$defs"].as_object().cloned().unwrap_or_default();
+    let none = Map::new();
+    let defs = schema["$defs"].as_object().unwrap_or(&none);
     let step = &defs["Step"]["properties"];
     let mut found = Vec::new();
     for info in A::catalog() {
@@ -84,7 +87,7 @@ pub fn literal_params<A: Action>() -> Vec<(&'static str, String)> {
             .and_then(|forms| forms.get(0))
             .unwrap_or(params);
         let mut paths = Vec::new();
-        literal_paths(&defs, params, "", 0, &mut paths);
+        literal_paths(defs, params, "", 0, &mut paths);
         found.extend(
             paths
                 .into_iter()

@@ -11,6 +11,39 @@ use crate::{
     prometheus, redis, s3, shell, tls, wait,
 };
 
+/// Every param the run takes as written, reviewed: a template there would plan one thing and
+/// run another, so the compiler refuses one. `literal_tests` checks it against the schema: a
+/// new plain-text param fails that test until it is a `Template` (rendered) or added here on
+/// purpose.
+const TAKEN_AS_WRITTEN: &[(&str, &str)] = &[
+    ("alertmanager.silence", "created_by"),
+    ("approval.gate", "approvers[]"),
+    ("docker.exec", "expect.stdout"),
+    ("docker.exec", "expect.stderr"),
+    ("docker.kill", "signal"),
+    ("docker.logs", "match"),
+    ("docker.logs", "absent"),
+    ("file.copy", "mode"),
+    ("file.template", "mode"),
+    ("file.write", "mode"),
+    ("http.check", "expect.body"),
+    ("http.request", "expect.body"),
+    ("postgres.compare", "tables[]"),
+    ("postgres.compare", "checksum_tables[]"),
+    ("postgres.terminate_backends", "states[]"),
+    ("postgres.verify_backup", "tables[]"),
+    ("postgres.verify_backup", "checksum_tables[]"),
+    ("postgres.verify_backup", "extensions[]"),
+    ("prometheus.alerts", "firing[]"),
+    ("prometheus.alerts", "not_firing[]"),
+    ("prometheus.rules", "groups[]"),
+    ("prometheus.rules", "alerts[]"),
+    ("redis.command", "match"),
+    ("shell.run", "shell"),
+    ("shell.run", "expect.stdout"),
+    ("shell.run", "expect.stderr"),
+];
+
 macro_rules! actions {
     ($( $verb:literal => $variant:ident($params:ty), )*) => {
         /// One action of a step: `<family>.<verb>: params`.
@@ -46,6 +79,10 @@ macro_rules! actions {
 
             fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>> {
                 match self { $( Self::$variant(p) => Verb::preview(p, ctx), )* }
+            }
+
+            fn taken_as_written() -> &'static [(&'static str, &'static str)] {
+                TAKEN_AS_WRITTEN
             }
 
             fn catalog() -> &'static [VerbInfo] {
@@ -175,43 +212,17 @@ mod tests {
 
 #[cfg(test)]
 mod literal_tests {
-    /// Every param the run takes as written, reviewed: a template there would plan one thing
-    /// and run another, so the compiler refuses one. A new plain-text param makes this fail
-    /// until it is a `Template` (rendered) or added here on purpose.
+    use runbook_engine::action::Action as _;
+
+    /// The compiler's fixed table is the schema's: a new plain-text param fails here until it
+    /// is a `Template` (rendered) or added to `TAKEN_AS_WRITTEN` on purpose.
     #[test]
     fn params_taken_as_written_are_the_reviewed_ones() {
-        let found: Vec<String> = runbook_engine::reference::literal_params::<crate::Action>()
-            .into_iter()
-            .map(|(verb, path)| format!("{verb}.{path}"))
+        let found = runbook_engine::reference::literal_params::<crate::Action>();
+        let reviewed: Vec<(&str, String)> = crate::Action::taken_as_written()
+            .iter()
+            .map(|&(verb, path)| (verb, path.to_string()))
             .collect();
-        let reviewed = [
-            "alertmanager.silence.created_by",
-            "approval.gate.approvers[]",
-            "docker.exec.expect.stdout",
-            "docker.exec.expect.stderr",
-            "docker.kill.signal",
-            "docker.logs.match",
-            "docker.logs.absent",
-            "file.copy.mode",
-            "file.template.mode",
-            "file.write.mode",
-            "http.check.expect.body",
-            "http.request.expect.body",
-            "postgres.compare.tables[]",
-            "postgres.compare.checksum_tables[]",
-            "postgres.terminate_backends.states[]",
-            "postgres.verify_backup.tables[]",
-            "postgres.verify_backup.checksum_tables[]",
-            "postgres.verify_backup.extensions[]",
-            "prometheus.alerts.firing[]",
-            "prometheus.alerts.not_firing[]",
-            "prometheus.rules.groups[]",
-            "prometheus.rules.alerts[]",
-            "redis.command.match",
-            "shell.run.shell",
-            "shell.run.expect.stdout",
-            "shell.run.expect.stderr",
-        ];
         assert_eq!(found, reviewed);
     }
 }

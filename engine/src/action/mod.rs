@@ -150,6 +150,12 @@ pub trait Action:
         None
     }
     fn catalog() -> &'static [VerbInfo];
+    /// Every param the run takes as written (a regex, a shell, a table name), as `verb` and
+    /// `path` (`expect.stdout`, list items as `tables[]`): the compiler refuses a template
+    /// there, which would plan one thing and run another. A fixed table, checked against the
+    /// schema by a test ([`crate::reference::literal_params`] derives it), because deriving it
+    /// builds the whole playbook schema: 26 M instructions, most of a run's start-up.
+    fn taken_as_written() -> &'static [(&'static str, &'static str)];
     fn run<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>>;
     fn preview<'a>(&'a self, ctx: &'a StepContext) -> BoxFuture<'a, Result<String, StepError>>;
 

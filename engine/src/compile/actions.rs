@@ -121,8 +121,7 @@ impl<'a, A: Action> Compiler<'a, A> {
             }
             let field = path.first().map(String::as_str).unwrap_or_default();
             let at = literal_path(path);
-            if self
-                .literal_params()
+            if A::taken_as_written()
                 .iter()
                 .any(|(verb, p)| *verb == raw.verb.value && *p == at)
             {
@@ -152,12 +151,6 @@ impl<'a, A: Action> Compiler<'a, A> {
             });
         }
     }
-
-    /// The params every verb takes as written (computed from the schema on first use).
-    pub(super) fn literal_params(&self) -> &[(&'static str, String)] {
-        self.literal
-            .get_or_init(crate::reference::literal_params::<A>)
-    }
 }
 
 /// A list param given one template (`argv: "{{ inputs.cmd }}"`): which params take a whole
@@ -179,7 +172,7 @@ pub(super) fn whole_list_hint(verb: &str, message: &str) -> Option<String> {
     ))
 }
 
-/// A param's path as `literal_params` writes it: `expect.stdout`, list items as `tables[]`.
+/// A param's path as `Action::taken_as_written` writes it: `expect.stdout`, list items as `tables[]`.
 pub(super) fn literal_path(path: &[String]) -> String {
     let mut out = String::new();
     for part in path {

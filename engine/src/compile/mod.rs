@@ -99,7 +99,6 @@ pub fn compile<A: Action>(
         ids: HashMap::new(),
         ancestry: None,
         step_ids: std::cell::OnceCell::new(),
-        literal: std::cell::OnceCell::new(),
         _action: std::marker::PhantomData,
     };
     compiler.check_ids();
@@ -200,7 +199,5 @@ struct Compiler<'a, A> {
     ancestry: Option<Ancestry>,
     /// Step ids for "did you mean", indexed on the first unknown one.
     step_ids: std::cell::OnceCell<Suggester<'a>>,
-    /// Params taken as written when the step runs (see `reference::literal_params`).
-    literal: std::cell::OnceCell<Vec<(&'static str, String)>>,
     _action: std::marker::PhantomData<A>,
 }

@@ -108,6 +108,9 @@ impl ActionTrait for Fake {
     fn on_hosts(&self) -> bool {
         false
     }
+    fn taken_as_written() -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     fn catalog() -> &'static [VerbInfo] {
         const fn verb(name: &'static str, effect: Effect) -> VerbInfo {
             VerbInfo {
