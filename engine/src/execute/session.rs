@@ -137,6 +137,8 @@ impl Session {
         // The lock first: a refused run leaves nothing behind.
         let lock = self.lock(&playbook, &templates, &scope, &id, &operator)?;
 
+        // Dropped once stored: the plan's JSON is about 1 KB a step, which a long run would
+        // otherwise carry to its end.
         let snapshot = Snapshot {
             playbook: source.text.clone(),
             // A plan shows secrets as the redaction marker, never their values.
@@ -144,10 +146,9 @@ impl Session {
             inputs: serde_json::to_string_pretty(raw_inputs).unwrap_or_default(),
             started_by: self.started_by.clone(),
         };
-        let run = self
-            .store
-            .create_run(&id, &snapshot)
-            .map_err(io("recording the run"))?;
+        let run = self.store.create_run(&id, &snapshot);
+        drop(snapshot);
+        let run = run.map_err(io("recording the run"))?;
         let ownership = run.hold(&operator).map_err(io("taking the run"))?;
 
         // Every entry of this run goes through this recorder, so it keeps the report too.
@@ -268,6 +269,8 @@ impl Session {
         )?;
         let raw_inputs: Vec<(String, String)> =
             serde_json::from_str(&snapshot.inputs).unwrap_or_default();
+        // Its plan is about 1 KB a step; the resume has what it needs from it.
+        drop(snapshot);
         let options = CompileOptions {
             inputs: raw_inputs,
             environment: Vec::new(),
