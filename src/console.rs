@@ -102,8 +102,18 @@ pub fn describe(event: &Event) -> String {
             program,
             pgid,
             processes,
+            survivors: 0,
         } => format!(
             "! {step}  `{program}` of the dead run was still running ({processes} process(es), group {pgid}): killed before resuming"
+        ),
+        Event::LeftoverKilled {
+            step,
+            program,
+            pgid,
+            processes,
+            survivors,
+        } => format!(
+            "! {step}  `{program}` of the dead run was still running ({processes} process(es), group {pgid}): killed, and {survivors} still there after the wait"
         ),
         Event::PreconditionFailed {
             step,

@@ -34,6 +34,9 @@ pub struct Killed {
     pub pgid: u32,
     /// Processes found in it.
     pub processes: usize,
+    /// Processes of it still there [`GONE_WITHIN`] after the SIGKILL (a process in
+    /// uninterruptible sleep dies only when its I/O ends): 0 when the group is gone.
+    pub survivors: usize,
 }
 
 /// Kills every group a journal recorded that is still running (its runbook is dead: the
@@ -63,12 +66,12 @@ pub fn kill(entries: &[Entry]) -> Vec<Killed> {
             continue;
         };
         if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
-            wait_gone(group);
             killed.push(Killed {
                 step: step.clone(),
                 program: program.clone(),
                 pgid: group.pgid,
                 processes: members,
+                survivors: wait_gone(group),
             });
         }
     }
@@ -79,16 +82,20 @@ pub fn kill(entries: &[Entry]) -> Vec<Killed> {
 /// returns: on a loaded host a killed script was seen still alive after the resume had
 /// decided. Waits until none of the group is left (bounded: a process stuck in the kernel,
 /// in uninterruptible sleep, dies only when its I/O ends), so that nothing the resume does
-/// next overlaps the dead run's programs.
-fn wait_gone(group: &ProcessGroup) {
+/// next overlaps the dead run's programs. Returns how many are left (0: gone).
+fn wait_gone(group: &ProcessGroup) -> usize {
     let deadline = std::time::Instant::now() + GONE_WITHIN;
-    while members(group) > 0 && std::time::Instant::now() < deadline {
+    loop {
+        let left = members(group);
+        if left == 0 || std::time::Instant::now() >= deadline {
+            return left;
+        }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 
 /// How long a resume waits for a killed group to be gone before going on.
-const GONE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const GONE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many processes are in the recorded group now; 0 when it is gone, or when the id now
 /// names another group.
@@ -202,6 +209,7 @@ mod tests {
         assert_eq!(killed.len(), 1);
         assert_eq!(killed[0].pgid, group.pgid);
         assert!(killed[0].processes >= 2, "{killed:?}");
+        assert_eq!(killed[0].survivors, 0, "{killed:?}");
         let _ = child.wait();
     }
 }

@@ -363,7 +363,8 @@ impl Session {
     /// Kills the process groups of the dead run that still run, each kill journaled (before
     /// anything is decided, so also when the resume is then refused). Only the program
     /// names are journaled here, before the secrets are known; URL passwords are still
-    /// redacted by the writer.
+    /// redacted by the writer. A group that outlives the wait for it refuses the resume: its
+    /// program could still act while the resumed run does.
     fn kill_leftovers(
         &self,
         ownership: &dyn Ownership,
@@ -375,17 +376,25 @@ impl Session {
         }
         let sink = ownership.journal().map_err(io("opening the journal"))?;
         let mut writer = JournalWriter::new(sink, Default::default());
+        let mut alive = Vec::new();
         for k in killed {
+            if k.survivors > 0 {
+                alive.push(format!(
+                    "`{}` of step `{}` (group {}: {} process(es))",
+                    k.program, k.step, k.pgid, k.survivors
+                ));
+            }
             let (entry, written) = writer.append(Event::LeftoverKilled {
                 step: k.step,
                 program: k.program,
                 pgid: k.pgid,
                 processes: k.processes,
+                survivors: k.survivors,
             });
             written.map_err(io("journaling a killed leftover"))?;
             (self.observer)(&entry);
         }
-        Ok(())
+        refuse_survivors(&alive)
     }
 
     /// The playbook a resumed run continues with: the snapshot taken at the start, unless the
@@ -595,5 +604,34 @@ impl Session {
             self.hosts.clone(),
             self.options.clone(),
         )
+    }
+}
+
+/// The resume goes on only when every killed group of the dead run is gone.
+fn refuse_survivors(alive: &[String]) -> Result<(), SessionError> {
+    if alive.is_empty() {
+        return Ok(());
+    }
+    Err(SessionError::Refused(format!(
+        "the dead run's {} still ran {} s after SIGKILL, most likely in uninterruptible sleep (state D in `ps`, waiting on a disk or a network mount); resume again once it is gone",
+        alive.join(", "),
+        leftovers::GONE_WITHIN.as_secs()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resume_goes_on_only_when_every_killed_group_is_gone() {
+        assert!(refuse_survivors(&[]).is_ok());
+        let Err(SessionError::Refused(message)) =
+            refuse_survivors(&["`sh` of step `b` (group 42: 1 process(es))".into()])
+        else {
+            panic!("a survivor must refuse the resume");
+        };
+        assert!(message.contains("step `b` (group 42"), "{message}");
+        assert!(message.contains("after SIGKILL"), "{message}");
     }
 }

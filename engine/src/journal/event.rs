@@ -129,6 +129,10 @@ pub enum Event {
         program: String,
         pgid: u32,
         processes: usize,
+        /// Processes still there after the resume waited for the group to be gone; the
+        /// resume then refuses to go on. Absent (0) in journals from before it was recorded.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        survivors: usize,
     },
     PreconditionFailed {
         step: String,
@@ -447,4 +451,9 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Entry>(&line).unwrap(), entry);
     }
+}
+
+/// For counts journaled only when there is something to say.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
