@@ -172,7 +172,8 @@ pub(super) fn whole_list_hint(verb: &str, message: &str) -> Option<String> {
     ))
 }
 
-/// A param's path as `Action::taken_as_written` writes it: `expect.stdout`, list items as `tables[]`.
+/// A param's path as `Action::taken_as_written` writes it: `expect.stdout`, list items as
+/// `tables[]`.
 pub(super) fn literal_path(path: &[String]) -> String {
     let mut out = String::new();
     for part in path {
