@@ -392,6 +392,11 @@ impl Event {
     }
 }
 
+/// For counts journaled only when there is something to say.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,9 +456,4 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Entry>(&line).unwrap(), entry);
     }
-}
-
-/// For counts journaled only when there is something to say.
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
