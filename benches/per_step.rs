@@ -504,9 +504,6 @@ impl Figures {
 /// A floor: the same work as a workload without runbook, timed over `count` items.
 type Floor<'a> = &'a mut dyn FnMut() -> Duration;
 
-/// How many times a round repeats each run of a workload of `count` items: a short one
-/// (100 steps, about 20 ms) is repeated until it holds about 1,000 items, so that the
-/// machine's hiccups weigh on it as little as on the long ones.
 /// One-step and 100-step runs alternated per round in [`Bench::growth`]. Outside the bench,
 /// medians of 41 such pairs a minute apart read 18.3 and 21.8 us a step; of 201, 19.2 and 19.5.
 const GROWTH_PAIRS: usize = 60;
@@ -514,6 +511,9 @@ const GROWTH_PAIRS: usize = 60;
 /// 10,000-step runs per round in [`Bench::growth`], their median taken.
 const GROWTH_LONG_RUNS: usize = 3;
 
+/// How many times a round repeats each run of a workload of `count` items: a short one
+/// (100 steps, about 20 ms) is repeated until it holds about 1,000 items, so that the
+/// machine's hiccups weigh on it as little as on the long ones.
 fn repeats(count: usize) -> usize {
     (1_000 / count).max(1)
 }

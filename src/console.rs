@@ -102,19 +102,16 @@ pub fn describe(event: &Event) -> String {
             program,
             pgid,
             processes,
-            survivors: 0,
-        } => format!(
-            "! {step}  `{program}` of the dead run was still running ({processes} process(es), group {pgid}): killed before resuming"
-        ),
-        Event::LeftoverKilled {
-            step,
-            program,
-            pgid,
-            processes,
             survivors,
-        } => format!(
-            "! {step}  `{program}` of the dead run was still running ({processes} process(es), group {pgid}): killed, and {survivors} still there after the wait"
-        ),
+        } => {
+            let outcome = match survivors {
+                0 => "killed before resuming".to_string(),
+                n => format!("killed, and {n} still there after the wait"),
+            };
+            format!(
+                "! {step}  `{program}` of the dead run was still running ({processes} process(es), group {pgid}): {outcome}"
+            )
+        }
         Event::PreconditionFailed {
             step,
             precondition,
