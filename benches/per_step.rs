@@ -522,6 +522,13 @@ impl Targets {
             .push(format!("  {target:<46} {verdict:<8} {detail}"));
     }
 
+    /// A ratio read on the chains of 100, 1,000 and 10,000 steps, judged by the worst.
+    fn judge_chains(&mut self, target: &str, ratios: &[f64], limit: f64, more: String) {
+        let (span, worst) = span_of(ratios);
+        let detail = format!("{span} at 100, 1,000 and 10,000 chained{more}");
+        self.judge(target, worst, limit, detail);
+    }
+
     fn print(&self) {
         if self.lines.is_empty() {
             return;
@@ -697,13 +704,7 @@ fn main() {
             );
             ratios.push(f.ratios[0]);
         }
-        let (span, worst) = span_of(&ratios);
-        targets.judge(
-            "shell.run <= 1.2x its floor",
-            worst,
-            1.2,
-            format!("{span} at 100, 1,000 and 10,000 chained"),
-        );
+        targets.judge_chains("shell.run <= 1.2x its floor", &ratios, 1.2, String::new());
     }
 
     let check = format!("http.check: {{ url: \"http://127.0.0.1:{port}/\" }}");
@@ -745,16 +746,8 @@ fn main() {
             ratios.push(f.ratios[0]);
             like_for_like.push(f.ratios[1]);
         }
-        let (span, worst) = span_of(&ratios);
-        targets.judge(
-            "http.check <= 1.5x its floor",
-            worst,
-            1.5,
-            format!(
-                "{span} at 100, 1,000 and 10,000 chained (like for like {})",
-                span_of(&like_for_like).0
-            ),
-        );
+        let like_for_like = format!(" (like for like {})", span_of(&like_for_like).0);
+        targets.judge_chains("http.check <= 1.5x its floor", &ratios, 1.5, like_for_like);
     }
 
     let assert = "assert.that: { that: \"{{ 1 + 1 == 2 }}\" }";
