@@ -154,44 +154,121 @@ mod tests {
     use crate::load::parse::parse_with_saphyr;
     use crate::source::SourceFile;
 
-    /// Every playbook and fixture of the repository: where the fast path answers, it must
-    /// give exactly serde-saphyr's tree, spans included.
-    #[test]
-    fn fast_path_matches_serde_saphyr_on_every_repository_yaml() {
+    /// Every YAML file of the repository's playbooks, environments and fixtures (one invalid
+    /// fixture is deliberately not UTF-8: there is no text to compare, so it is left out).
+    fn repository_yaml() -> Vec<SourceFile> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut files = Vec::new();
-        for dir in [
-            "playbooks",
-            "playbooks/demo",
-            "environments",
-            "tests/fixtures/valid",
-            "tests/fixtures/invalid",
-        ] {
-            for entry in std::fs::read_dir(root.join(dir)).expect("dir") {
+        let mut dirs: Vec<std::path::PathBuf> = ["playbooks", "environments", "tests/fixtures"]
+            .iter()
+            .map(|dir| root.join(dir))
+            .collect();
+        let mut sources = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("dir") {
                 let path = entry.expect("entry").path();
-                if path.extension().is_some_and(|e| e == "yml") {
-                    files.push(path);
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml")
+                    && let Ok(source) = SourceFile::read(&path)
+                {
+                    sources.push(source);
                 }
             }
         }
-        let mut fast = 0;
-        for path in &files {
-            // One invalid fixture is deliberately not UTF-8: there is no text to compare.
-            let Ok(source) = SourceFile::read(path) else {
-                continue;
-            };
-            if let Some(tree) = parse_plain(&source.text) {
-                fast += 1;
-                let reference = parse_with_saphyr(&source)
-                    .expect("serde-saphyr accepts what the fast path accepts");
-                assert_eq!(tree, reference, "{}", path.display());
+        sources
+    }
+
+    /// Where the fast path answers, it must give exactly serde-saphyr's tree, spans included.
+    fn same_as_serde_saphyr(text: &str, what: &str) -> bool {
+        let Some(tree) = parse_plain(text) else {
+            return false;
+        };
+        let reference = parse_with_saphyr(&SourceFile::new("t.yml", text.to_string()))
+            .unwrap_or_else(|e| {
+                panic!("serde-saphyr refuses what the fast path read, {what}: {e:?}")
+            });
+        assert_eq!(tree, reference, "{what}");
+        true
+    }
+
+    #[test]
+    fn fast_path_matches_serde_saphyr_on_every_repository_yaml() {
+        let sources = repository_yaml();
+        let fast = sources
+            .iter()
+            .filter(|source| same_as_serde_saphyr(&source.text, &source.path.display().to_string()))
+            .count();
+        assert!(
+            fast >= sources.len() / 2,
+            "the fast path handled only {fast} of {}",
+            sources.len()
+        );
+    }
+
+    /// The repository's files cut short at many places and with a line taken out: documents
+    /// that end inside a scalar, a flow collection or a block, and indentation gone wrong.
+    /// Wherever the fast path still answers, serde-saphyr must agree.
+    #[test]
+    fn fast_path_matches_serde_saphyr_on_damaged_repository_yaml() {
+        let mut answered = 0;
+        for source in repository_yaml() {
+            let text = &source.text;
+            let cuts = (1..24).map(|i| text.len() * i / 24);
+            for cut in cuts.filter(|&cut| text.is_char_boundary(cut)) {
+                let what = format!("{} cut at byte {cut}", source.path.display());
+                answered += usize::from(same_as_serde_saphyr(&text[..cut], &what));
+            }
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            for gone in (0..lines.len()).step_by(lines.len() / 12 + 1) {
+                let damaged: String = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, _)| i != gone)
+                    .map(|(_, line)| *line)
+                    .collect();
+                let what = format!("{} without line {}", source.path.display(), gone + 1);
+                answered += usize::from(same_as_serde_saphyr(&damaged, &what));
             }
         }
         assert!(
-            fast >= files.len() / 2,
-            "the fast path handled only {fast} of {}",
-            files.len()
+            answered > 100,
+            "only {answered} damaged documents were read"
         );
+    }
+
+    /// Shapes the repository's files may not all have: where the fast path answers, it must
+    /// be serde-saphyr's tree, spans included (byte offsets after multi-byte text, CRLF
+    /// line ends, quoted and block scalars, flow collections over several lines).
+    #[test]
+    fn fast_path_matches_serde_saphyr_on_tricky_plain_documents() {
+        for text in [
+            "name: Audio Tài Lộc\nsteps:\n  - id: sao-lưu\n    note: \"đã xong\"\n",
+            "a: 1\r\nb:\r\n  - x\r\n  - 'y z'\r\n",
+            "script: |\n  echo one\n  echo two\nfolded: >-\n  a\n  b\nafter: 3\n",
+            "steps:\n  - run: |2\n      indented\n    keep: |+\n      x\n\n    last: >\n      y\n",
+            "a: |\r\n  crlf\r\nb: 1\r\n",
+            "a: |-\n  x\n  # not a comment\n\n# a comment\nb: >\n  folded\n\n  para\nc: 1\n",
+            "- |\n  in a list\n- x\n",
+            "a: |\n  x\n\n\n",
+            "a: |+\n  x\n\n",
+            "a: >-\n  x\r\n",
+            "flow: { a: [1, 2,\n    3], b: \"q\\\"uote\" }\nempty: {}\nnone: []\n",
+            "key with spaces: 'value: with colon'\n'quoted key': ''\n\"\": x\nurl: http://a:1/b\n",
+            "# comment\n---\nx: -1.5 # trailing\ny: ~\n...\n",
+            "inputs:\nsteps:\n  -\n  - last: >\n      y",
+        ] {
+            let tree = parse_plain(text).unwrap_or_else(|| panic!("plain: {text:?}"));
+            let reference = parse_with_saphyr(&SourceFile::new("t.yml", text.to_string()))
+                .expect("serde-saphyr accepts it");
+            assert_eq!(tree, reference, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn nesting_beyond_the_parser_s_limit_is_left_to_serde_saphyr() {
+        let depth = 100_000;
+        let text = format!("a: {}{}\n", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(parse_plain(&text), None);
     }
 
     #[test]
