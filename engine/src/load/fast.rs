@@ -6,9 +6,11 @@
 //! unambiguous, no duplicate keys) the tree is built here directly from parser events.
 //! Anything else returns `None` and serde-saphyr parses the document: it stays the authority
 //! for every error message and every edge case. A test checks both give identical trees.
+//! Large documents are read in two halves at once (`halves.rs`), with this same builder.
 
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span as Marks};
 
+use super::halves;
 use super::node::{Node, NodeKind};
 use crate::source::{Span, Spanned};
 
@@ -19,6 +21,24 @@ enum Frame {
 
 /// The tree, or `None` when the document is outside the plain subset (or invalid).
 pub fn parse_plain(text: &str) -> Option<Node> {
+    halves::parse(text).or_else(|| tree(text, 0, Start::Any))
+}
+
+/// How a document, or a piece of one read on its own, may begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Start {
+    /// A whole document: `---` and `%YAML` allowed.
+    Any,
+    /// The first piece of a document read in halves: `---` allowed, but not `%YAML`, which
+    /// the other pieces would not see.
+    Unversioned,
+    /// A later piece: no marker at all, since in the whole document it is no document start.
+    Implicit,
+}
+
+/// The tree of `text`, which sits at byte `base` of the whole document (spans are the
+/// whole document's). `None` when it is outside the plain subset, invalid, or not of `start`.
+pub(super) fn tree(text: &str, base: usize, start: Start) -> Option<Node> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root = None;
     let mut documents = 0;
@@ -28,9 +48,14 @@ pub fn parse_plain(text: &str) -> Option<Node> {
             Event::StreamStart | Event::DocumentEnd | Event::StreamEnd => {
                 continue;
             }
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(explicit, version) => {
                 documents += 1;
-                if documents > 1 {
+                let allowed = match start {
+                    Start::Any => true,
+                    Start::Unversioned => version.is_none(),
+                    Start::Implicit => version.is_none() && !explicit,
+                };
+                if documents > 1 || !allowed {
                     return None;
                 }
                 continue;
@@ -45,7 +70,7 @@ pub fn parse_plain(text: &str) -> Option<Node> {
                 };
                 Node {
                     kind,
-                    span: span(&marks)?,
+                    span: span(&marks, base)?,
                 }
             }
             Event::SequenceStart(_, anchor, tag) | Event::MappingStart(_, anchor, tag)
@@ -54,11 +79,11 @@ pub fn parse_plain(text: &str) -> Option<Node> {
                 return None;
             }
             Event::SequenceStart(..) => {
-                stack.push(Frame::Seq(Vec::new(), span(&marks)?));
+                stack.push(Frame::Seq(Vec::new(), span(&marks, base)?));
                 continue;
             }
             Event::MappingStart(..) => {
-                stack.push(Frame::Map(Vec::new(), span(&marks)?, None));
+                stack.push(Frame::Map(Vec::new(), span(&marks, base)?, None));
                 continue;
             }
             Event::SequenceEnd => match stack.pop()? {
@@ -98,9 +123,9 @@ pub fn parse_plain(text: &str) -> Option<Node> {
     root
 }
 
-fn span(marks: &Marks) -> Option<Span> {
-    let start = marks.start.byte_offset()?;
-    let end = marks.end.byte_offset()?;
+fn span(marks: &Marks, base: usize) -> Option<Span> {
+    let start = base + marks.start.byte_offset()?;
+    let end = base + marks.end.byte_offset()?;
     Some(Span::new(start, end.max(start + 1)))
 }
 
@@ -149,14 +174,14 @@ fn looks_numeric(text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::load::parse::parse_with_saphyr;
     use crate::source::SourceFile;
 
     /// Every YAML file of the repository's playbooks, environments and fixtures (one invalid
     /// fixture is deliberately not UTF-8: there is no text to compare, so it is left out).
-    fn repository_yaml() -> Vec<SourceFile> {
+    pub(in crate::load) fn repository_yaml() -> Vec<SourceFile> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut dirs: Vec<std::path::PathBuf> = ["playbooks", "environments", "tests/fixtures"]
             .iter()

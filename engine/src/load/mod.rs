@@ -8,6 +8,7 @@ pub mod de;
 mod environment;
 mod error;
 mod fast;
+mod halves;
 pub mod node;
 pub mod parse;
 pub mod raw;
