@@ -16,6 +16,7 @@ pub mod diagnostic;
 pub mod execute;
 pub mod journal;
 pub mod load;
+pub mod parallel;
 pub mod params;
 pub mod plan;
 pub mod reference;

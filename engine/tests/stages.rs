@@ -6,6 +6,7 @@
 /// Bottom first.
 const STAGES: &[&str] = &[
     "source",
+    "parallel",
     "params",
     "suggest",
     "diagnostic",

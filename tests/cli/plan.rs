@@ -147,3 +147,32 @@ fn for_each_items_come_from_inputs() {
     assert!(text.contains("needs: apps[api]"), "{text}");
     assert!(!text.contains("apps[web]"), "{text}");
 }
+
+/// 2,000 steps: over 1,000, so their views are made in two halves at once, each half with a
+/// renderer of its own (engine/src/parallel.rs). Every step is shown, in order, with its
+/// templates rendered, in the second half as in the first.
+#[test]
+fn a_large_plan_shows_every_step_in_order_rendered() {
+    let sandbox = crate::support::Sandbox::new();
+    let mut text =
+        String::from("version: 1\nname: large\ninputs:\n  a: { default: hello }\nsteps:\n");
+    for i in 0..2_000 {
+        text.push_str(&format!("  - id: s{i}\n"));
+        if i > 0 {
+            text.push_str(&format!("    needs: [s{}]\n", i - 1));
+        }
+        text.push_str(&format!(
+            "    shell.run: {{ argv: [echo, \"{{{{ inputs.a }}}}-{i}\"] }}\n"
+        ));
+    }
+    let file = sandbox.write("large.yml", &text);
+    let output = runbook(&["plan", &file.display().to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let plan = stdout(&output);
+    let shown: Vec<&str> = plan
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("argv: "))
+        .collect();
+    let expected: Vec<String> = (0..2_000).map(|i| format!("[echo, hello-{i}]")).collect();
+    assert_eq!(shown, expected);
+}

@@ -189,3 +189,49 @@ fn the_fuzz_corpus_never_crashes() {
         }
     }
 }
+
+/// 3,000 steps: over 256 KiB and 1,000 steps, so the playbook is read and compiled in two
+/// halves at once (engine/src/parallel.rs). Its mistakes in both halves are reported at their
+/// lines and in the order of the file, as a small playbook's are.
+#[test]
+fn a_large_playbook_s_mistakes_are_reported_at_their_lines_in_order() {
+    let sandbox = crate::support::Sandbox::new();
+    let mut text =
+        String::from("version: 1\nname: large\ninputs:\n  a: { default: \"1\" }\nsteps:\n");
+    let mut expected = Vec::new();
+    for i in 0..3_000 {
+        let line = text.lines().count() + 1;
+        text.push_str(&format!("  - id: s{i}\n    needs: [s{}]\n", i.max(1) - 1));
+        if i % 1_000 == 7 {
+            // A key the loader does not know, then an input the compiler does not.
+            text.push_str("    retries: 3\n");
+            expected.push(format!("{}:5 unknown-key", line + 2));
+            expected.push(format!("{}:35 undeclared", line + 3));
+        }
+        let input = if i % 1_000 == 7 { "b" } else { "a" };
+        text.push_str(&format!(
+            "    shell.run: {{ argv: [echo, \"{{{{ inputs.{input} }}}}\", padding, padding] }}\n"
+        ));
+    }
+    // The first step needs itself (s0): a cycle, reported before any step's own mistakes.
+    expected.insert(0, "7:13 needs-cycle".to_string());
+    assert!(text.len() > 256 * 1024, "{} bytes", text.len());
+    let file = sandbox.write("large.yml", &text);
+    let output = runbook(&["validate", "--format", "json", &file.display().to_string()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("json report");
+    let found: Vec<String> = report["files"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{} {}",
+                d["line"],
+                d["column"],
+                d["code"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(found, expected);
+}

@@ -16,6 +16,7 @@ pub struct StepGraph<'a> {
 /// to it), which for the usual reference (a need, or a few steps back) is a handful of nodes.
 /// A target the walks keep going far for (a step read by everything after it) gets its set of
 /// descendants computed once and kept, up to [`Ancestry::KEPT`] of them.
+#[derive(Clone)]
 pub struct Ancestry {
     needs: Vec<Vec<usize>>,
     dependants: Vec<Vec<usize>>,

@@ -41,6 +41,7 @@ use crate::action::{Action, Effect};
 use crate::load::de::{from_entry, known_names_hint};
 use crate::load::node::{Node as YamlNode, NodeKind};
 use crate::load::{Objectives, RawAction, RawPlaybook, RawStep};
+use crate::parallel::in_halves;
 use crate::params::is_template;
 use crate::source::{SourceFile, Span, Spanned};
 use crate::suggest::{Suggester, did_you_mean};
@@ -90,17 +91,9 @@ pub fn compile<A: Action>(
     let mut errors = Vec::new();
     let given = options.given_inputs(raw.inputs.iter().map(|i| i.name.value.as_str()));
     let input_values = inputs::resolve(&raw.inputs, &given, options.require_inputs, &mut errors);
-    let mut compiler = Compiler::<A> {
-        raw,
-        hosts: options.hosts.as_deref(),
-        source,
-        errors,
-        reader: TemplateReader::new(),
-        ids: HashMap::new(),
-        ancestry: None,
-        step_ids: std::cell::OnceCell::new(),
-        _action: std::marker::PhantomData,
-    };
+    let mut compiler =
+        Compiler::<A>::new(raw, options.hosts.as_deref(), source, HashMap::new(), None);
+    compiler.errors = errors;
     compiler.check_ids();
     let needs = compiler.resolve_needs();
     let step_graph = StepGraph { needs: &needs };
@@ -120,9 +113,24 @@ pub fn compile<A: Action>(
     }
 
     compiler.check_playbook_templates();
+    // The steps of a large playbook in two halves at once, each half with a compiler of its
+    // own (the same playbook and graph; its own caches, which only save work), and each
+    // step's errors kept with it so that they come out in the order of the steps.
+    let numbered: Vec<(usize, &RawStep)> = raw.steps.iter().enumerate().collect();
+    let (hosts, ids, ancestry) = (compiler.hosts, &compiler.ids, &compiler.ancestry);
+    let compiled = in_halves(&numbered, |half| {
+        let mut own = Compiler::<A>::new(raw, hosts, source, ids.clone(), ancestry.clone());
+        half.iter()
+            .map(|&(index, step)| {
+                let group = own.step(index, step, &input_values);
+                (group, std::mem::take(&mut own.errors))
+            })
+            .collect()
+    });
     let mut steps = Vec::with_capacity(raw.steps.len());
-    for (index, step) in raw.steps.iter().enumerate() {
-        steps.push(compiler.step(index, step, &input_values));
+    for (group, errors) in compiled {
+        steps.push(group);
+        compiler.errors.extend(errors);
     }
     let on_failure: Vec<ActionSpec<A>> = raw
         .on_failure
@@ -200,4 +208,26 @@ struct Compiler<'a, A> {
     /// Step ids for "did you mean", indexed on the first unknown one.
     step_ids: std::cell::OnceCell<Suggester<'a>>,
     _action: std::marker::PhantomData<A>,
+}
+
+impl<'a, A: Action> Compiler<'a, A> {
+    fn new(
+        raw: &'a RawPlaybook,
+        hosts: Option<&'a [String]>,
+        source: &'a SourceFile,
+        ids: HashMap<&'a str, usize>,
+        ancestry: Option<Ancestry>,
+    ) -> Self {
+        Self {
+            raw,
+            hosts,
+            source,
+            errors: Vec::new(),
+            reader: TemplateReader::new(),
+            ids,
+            ancestry,
+            step_ids: std::cell::OnceCell::new(),
+            _action: std::marker::PhantomData,
+        }
+    }
 }

@@ -13,18 +13,18 @@
 //! tail   [end, len)    the root mapping's keys after the sequence, if any: a mapping
 //! ```
 //!
-//! the items on a second thread, head and tail on this one, and the three trees joined, with
-//! every span the whole document's. Where that line-based reading could be wrong, a piece
-//! says so: a split inside a quoted scalar or a flow collection leaves the head unterminated,
-//! an end inside one leaves the items unterminated, and the head's last key must be the one
-//! found at column 0, holding a sequence. Then, or for anything this file does not
-//! recognise, `parse` returns `None` and the document is read in one piece, as before. Tests
-//! split every repository file at every item and compare the tree with serde-saphyr's.
-
-use std::sync::OnceLock;
+//! the items on a second thread, head and tail on this one (`parallel::both`), and the trees
+//! joined, with every span the whole document's. Where that line-based reading could be
+//! wrong, a piece says so: a split inside a quoted scalar or a flow collection leaves the head
+//! unterminated, an end inside one leaves the items unterminated, and the head's last key
+//! must be the one found at column 0, holding a sequence. Then, or for anything this file
+//! does not recognise, `parse` returns `None` and the document is read in one piece, as
+//! before. Tests split every repository file at every item and compare the tree with
+//! serde-saphyr's.
 
 use super::fast::{Start, tree};
 use super::node::{Node, NodeKind};
+use crate::parallel::{both, two_cores};
 
 /// Smaller documents are read in one piece: a second thread would cost more than it saves
 /// (starting it is some tens of microseconds; 256 KiB of YAML takes about 8 ms to read).
@@ -36,11 +36,6 @@ pub(super) fn parse(text: &str) -> Option<Node> {
         return None;
     }
     Pieces::find(text, text.len() / 2)?.read(text)
-}
-
-fn two_cores() -> bool {
-    static TWO: OnceLock<bool> = OnceLock::new();
-    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 /// Where a document is cut: see the module's comment.
@@ -185,19 +180,18 @@ impl Pieces {
     /// The three pieces read (the items on a second thread) and joined; `None` if any of
     /// them is not what its place requires.
     fn read(&self, text: &str) -> Option<Node> {
-        let (head, items, tail) = std::thread::scope(|scope| {
-            let items =
-                scope.spawn(|| tree(&text[self.split..self.end], self.split, Start::Implicit));
-            // The head keeps the item's indentation: a block scalar that the item ends
-            // ends, for the parser, where that indentation does.
-            let head = tree(&text[..self.split + self.indent], 0, Start::Unversioned);
-            let tail = self
-                .tail
-                .then(|| tree(&text[self.end..], self.end, Start::Implicit));
-            // A panic in the parser would have happened reading the whole document too;
-            // that reading, not this one, reports it.
-            (head, items.join().ok().flatten(), tail)
-        });
+        let ((head, tail), items) = both(
+            || {
+                // The head keeps the item's indentation: a block scalar that the item ends
+                // ends, for the parser, where that indentation does.
+                let head = tree(&text[..self.split + self.indent], 0, Start::Unversioned);
+                let tail = self
+                    .tail
+                    .then(|| tree(&text[self.end..], self.end, Start::Implicit));
+                (head, tail)
+            },
+            || tree(&text[self.split..self.end], self.split, Start::Implicit),
+        );
         let mut root = head?;
         let NodeKind::Map(entries) = &mut root.kind else {
             return None;

@@ -7,6 +7,7 @@ use super::values::PlanRenderer;
 use crate::action::{Action, Effect};
 use crate::compile::{ActionSpec, Playbook, Step};
 use crate::load::{Backoff, Retry};
+use crate::parallel::in_halves;
 use crate::params::Duration;
 
 #[derive(Debug, Serialize)]
@@ -187,11 +188,19 @@ impl PlanView {
                 },
             })
             .collect();
-        let steps = playbook
-            .steps
-            .iter()
-            .map(|&index| step_view(playbook, index, &renderer))
-            .collect();
+        // The bulk of a large plan, in two halves at once: each with its own renderer, whose
+        // cache only saves work, so the views are the same either way.
+        let steps = in_halves(&playbook.steps, |half| {
+            let renderer = PlanRenderer::new(
+                &declared,
+                &playbook.input_values,
+                &playbook.vars,
+                &secret_names,
+            );
+            half.iter()
+                .map(|&index| step_view(playbook, index, &renderer))
+                .collect()
+        });
         Self {
             playbook: playbook.name.clone(),
             description: playbook.description.clone(),
