@@ -2,7 +2,9 @@
 //!
 //! `cargo bench --bench compile_10k` prints the time of each stage (best and median of
 //! several runs) and the process's peak resident memory. Target on the reference machine
-//! (2 cores): under 200 ms for load+compile+plan and under 100 MB peak RSS.
+//! (2 cores): under 200 ms for load+compile+plan and under 100 MB peak RSS. As `runbook plan`
+//! does it: a playbook this large is read, compiled and planned in two halves at once where
+//! there are two cores (engine/src/parallel.rs).
 //!
 //! Beside them, in the same runs, a floor: the playbook's YAML events read by the parser the
 //! loader uses, with nothing built from them. This machine's speed swings by half from one
