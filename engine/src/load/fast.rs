@@ -203,6 +203,37 @@ pub(super) mod tests {
         sources
     }
 
+    /// Each repository file cut short at `cuts - 1` evenly spaced places, and with about
+    /// `removals` of its lines taken out one at a time: documents that end inside a scalar,
+    /// a flow collection or a block, and indentation gone wrong. (What, text) pairs.
+    pub(in crate::load) fn damaged_repository_yaml(
+        cuts: usize,
+        removals: usize,
+    ) -> Vec<(String, String)> {
+        let mut damaged = Vec::new();
+        for source in repository_yaml() {
+            let text = &source.text;
+            for cut in (1..cuts).map(|i| text.len() * i / cuts) {
+                if text.is_char_boundary(cut) {
+                    let what = format!("{} cut at byte {cut}", source.path.display());
+                    damaged.push((what, text[..cut].to_string()));
+                }
+            }
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            for gone in (0..lines.len()).step_by(lines.len() / removals + 1) {
+                let without: String = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, _)| i != gone)
+                    .map(|(_, line)| *line)
+                    .collect();
+                let what = format!("{} without line {}", source.path.display(), gone + 1);
+                damaged.push((what, without));
+            }
+        }
+        damaged
+    }
+
     /// Where the fast path answers, it must give exactly serde-saphyr's tree, spans included.
     fn same_as_serde_saphyr(text: &str, what: &str) -> bool {
         let Some(tree) = parse_plain(text) else {
@@ -236,24 +267,8 @@ pub(super) mod tests {
     #[test]
     fn fast_path_matches_serde_saphyr_on_damaged_repository_yaml() {
         let mut answered = 0;
-        for source in repository_yaml() {
-            let text = &source.text;
-            let cuts = (1..24).map(|i| text.len() * i / 24);
-            for cut in cuts.filter(|&cut| text.is_char_boundary(cut)) {
-                let what = format!("{} cut at byte {cut}", source.path.display());
-                answered += usize::from(same_as_serde_saphyr(&text[..cut], &what));
-            }
-            let lines: Vec<&str> = text.split_inclusive('\n').collect();
-            for gone in (0..lines.len()).step_by(lines.len() / 12 + 1) {
-                let damaged: String = lines
-                    .iter()
-                    .enumerate()
-                    .filter(|&(i, _)| i != gone)
-                    .map(|(_, line)| *line)
-                    .collect();
-                let what = format!("{} without line {}", source.path.display(), gone + 1);
-                answered += usize::from(same_as_serde_saphyr(&damaged, &what));
-            }
+        for (what, text) in damaged_repository_yaml(24, 12) {
+            answered += usize::from(same_as_serde_saphyr(&text, &what));
         }
         assert!(
             answered > 100,

@@ -225,7 +225,7 @@ impl Pieces {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::fast::tests::repository_yaml;
+    use crate::load::fast::tests::{damaged_repository_yaml, repository_yaml};
     use crate::load::parse::parse_with_saphyr;
     use crate::source::SourceFile;
 
@@ -285,26 +285,8 @@ mod tests {
     #[test]
     fn damaged_repository_yaml_split_at_every_item_reads_as_serde_saphyr() {
         let mut read = 0;
-        for source in repository_yaml() {
-            let text = &source.text;
-            for cut in (1..8)
-                .map(|i| text.len() * i / 8)
-                .filter(|&c| text.is_char_boundary(c))
-            {
-                let what = format!("{} cut at byte {cut}", source.path.display());
-                read += every_split_as_serde_saphyr(&text[..cut], &what).read;
-            }
-            let lines: Vec<&str> = text.split_inclusive('\n').collect();
-            for gone in (0..lines.len()).step_by(lines.len() / 6 + 1) {
-                let damaged: String = lines
-                    .iter()
-                    .enumerate()
-                    .filter(|&(i, _)| i != gone)
-                    .map(|(_, line)| *line)
-                    .collect();
-                let what = format!("{} without line {}", source.path.display(), gone + 1);
-                read += every_split_as_serde_saphyr(&damaged, &what).read;
-            }
+        for (what, text) in damaged_repository_yaml(8, 6) {
+            read += every_split_as_serde_saphyr(&text, &what).read;
         }
         assert!(read > 100, "only {read} splits were read");
     }
