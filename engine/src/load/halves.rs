@@ -108,13 +108,13 @@ impl<'a> Line<'a> {
 impl Pieces {
     /// The pieces, split at the first item at or after byte `from` of a block sequence held
     /// by a key at column 0; `None` when there is no such item or the text has what the line
-    /// reading cannot follow: a line break other than `\n` and `\r\n`, or a NUL, which ends
-    /// the parser's input.
+    /// reading cannot follow: a line break other than `\n` and `\r\n`, a NUL, which ends
+    /// the parser's input, or a byte-order mark, which a piece would read as its start.
     fn find(text: &str, from: usize) -> Option<Self> {
         let lone_cr = text
             .match_indices('\r')
             .any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'));
-        if lone_cr || text.contains('\0') {
+        if lone_cr || text.contains(['\0', '\u{feff}']) {
             return None;
         }
         let mut lines = text.split_inclusive('\n').scan(0, |start, line| {
@@ -334,6 +334,7 @@ mod tests {
             "steps:\n  - id: a\r  - id: b\n  - id: c\n",
             "%YAML 1.2\n---\nsteps:\n  - id: a\n  - id: b\n  - id: c\n",
             "steps:\n  - id: a\n  - id: b\n  - id: c\nsteps:\n  - id: d\n",
+            "steps:\n  - id: a\n  - id: b\n  - id: c\n\u{feff}on_failure: []\n",
         ] {
             let splits = every_split_as_serde_saphyr(text, &format!("{text:?}"));
             assert_eq!(splits.read, 0, "{text:?}");
@@ -367,6 +368,7 @@ mod tests {
             "steps:\n  - id: a\r  - id: b\n  - id: c\n",
             "steps:\n  - id: a\n  - id: b\n\t- id: c\n",
             "steps:\n  - id: a\n  - id: b\n  - id: c\0\n",
+            "\u{feff}steps:\n  - id: a\n  - id: b\n  - id: c\n",
             "steps:\n  - id: a\n  - id: b\n---\n",
             "steps:\n  - id: a\n  - id: b\n - id: c\n",
             "steps: [a,\n  - b,\n  - c]\n",
