@@ -6,7 +6,7 @@
 //! helper thread from rayon was measured too: no faster, no less memory). Small playbooks,
 //! which are most, stay on one thread.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Fewer items than this are done on one thread: a second thread costs some tens of
 /// microseconds to start, and an item here (a step's plan view) a microsecond or two.
@@ -18,17 +18,26 @@ pub fn two_cores() -> bool {
     *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
-/// `a` on this thread and `b` on another, at once.
-pub fn both<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B) {
+/// `a` on this thread and `b` on another, at once. `b` is `None` only if it could be run
+/// on neither, which cannot happen: where no thread can be had (a limit on processes or
+/// memory), it runs here after `a`, never a panic.
+pub fn both<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, Option<B>) {
+    let b = Mutex::new(Some(b));
+    let run_b = || {
+        let b = b.lock().ok()?.take();
+        b.map(|b| b())
+    };
     std::thread::scope(|scope| {
-        let b = scope.spawn(b);
+        let thread = std::thread::Builder::new().spawn_scoped(scope, run_b);
         let a = a();
-        // A panic in `b` is the caller's, as it would have been on one thread.
-        (
-            a,
-            b.join()
+        let b = match thread {
+            // A panic in `b` is the caller's, as it would have been on one thread.
+            Ok(thread) => thread
+                .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        )
+            Err(_) => run_b(),
+        };
+        (a, b)
     })
 }
 
@@ -40,13 +49,22 @@ pub fn in_halves<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + 
     }
     let (first, second) = items.split_at(items.len() / 2);
     let (mut all, rest) = both(|| work(first), || work(second));
-    all.extend(rest);
+    all.extend(rest.unwrap_or_else(|| work(second)));
     all
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_runs_each_once_and_gives_both_results() {
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let count = || runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (a, b) = both(|| (count(), "a").1, || (count(), "b").1);
+        assert_eq!((a, b), ("a", Some("b")));
+        assert_eq!(runs.into_inner(), 2);
+    }
 
     #[test]
     fn halves_keep_the_order_of_the_items() {

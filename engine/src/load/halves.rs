@@ -192,6 +192,7 @@ impl Pieces {
             },
             || tree(&text[self.split..self.end], self.split, Start::Implicit),
         );
+        let items = items.flatten();
         let mut root = head?;
         let NodeKind::Map(entries) = &mut root.kind else {
             return None;
