@@ -42,14 +42,18 @@ pub fn both<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> 
 }
 
 /// `work` done on each half of `items` at once (when there are enough of them and two
-/// cores), its results in the order of the items.
-pub fn in_halves<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
+/// cores), given the index of the half's first item; its results in the order of the items.
+pub fn in_halves<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(usize, &[T]) -> Vec<R> + Sync,
+) -> Vec<R> {
     if items.len() < FROM_ITEMS || !two_cores() {
-        return work(items);
+        return work(0, items);
     }
-    let (first, second) = items.split_at(items.len() / 2);
-    let (mut all, rest) = both(|| work(first), || work(second));
-    all.extend(rest.unwrap_or_else(|| work(second)));
+    let middle = items.len() / 2;
+    let (first, second) = items.split_at(middle);
+    let (mut all, rest) = both(|| work(0, first), || work(middle, second));
+    all.extend(rest.unwrap_or_else(|| work(middle, second)));
     all
 }
 
@@ -70,7 +74,10 @@ mod tests {
     fn halves_keep_the_order_of_the_items() {
         for n in [0, 1, FROM_ITEMS - 1, FROM_ITEMS, 2 * FROM_ITEMS + 1] {
             let items: Vec<usize> = (0..n).collect();
-            let doubled = in_halves(&items, |half| half.iter().map(|i| i * 2).collect());
+            let doubled = in_halves(&items, |start, half| {
+                assert_eq!(half.first(), items.get(start), "where the half starts");
+                half.iter().map(|i| i * 2).collect()
+            });
             assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         }
     }

@@ -116,12 +116,12 @@ pub fn compile<A: Action>(
     // The steps of a large playbook in two halves at once, each half with a compiler of its
     // own (the same playbook and graph; its own caches, which only save work), and each
     // step's errors kept with it so that they come out in the order of the steps.
-    let numbered: Vec<(usize, &RawStep)> = raw.steps.iter().enumerate().collect();
     let (hosts, ids, ancestry) = (compiler.hosts, &compiler.ids, &compiler.ancestry);
-    let compiled = in_halves(&numbered, |half| {
+    let compiled = in_halves(&raw.steps, |start, half| {
         let mut own = Compiler::<A>::new(raw, hosts, source, ids.clone(), ancestry.clone());
-        half.iter()
-            .map(|&(index, step)| {
+        (start..)
+            .zip(half)
+            .map(|(index, step)| {
                 let group = own.step(index, step, &input_values);
                 (group, std::mem::take(&mut own.errors))
             })

@@ -6,11 +6,10 @@
 //! unambiguous, no duplicate keys) the tree is built here directly from parser events.
 //! Anything else returns `None` and serde-saphyr parses the document: it stays the authority
 //! for every error message and every edge case. A test checks both give identical trees.
-//! Large documents are read in two halves at once (`halves.rs`), with this same builder.
+//! `halves.rs` reads large documents in two halves at once with this same builder.
 
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span as Marks};
 
-use super::halves;
 use super::node::{Node, NodeKind};
 use crate::source::{Span, Spanned};
 
@@ -21,7 +20,7 @@ enum Frame {
 
 /// The tree, or `None` when the document is outside the plain subset (or invalid).
 pub fn parse_plain(text: &str) -> Option<Node> {
-    halves::parse(text).or_else(|| tree(text, 0, Start::Any))
+    tree(text, 0, Start::Any)
 }
 
 /// How a document, or a piece of one read on its own, may begin.

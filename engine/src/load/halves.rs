@@ -125,7 +125,7 @@ impl Pieces {
         // The key at column 0 that the last content line at or before the split belongs to,
         // and the indentation of its sequence's items once the first is seen.
         let mut key: Option<(usize, Option<usize>)> = None;
-        let split = loop {
+        let (split, key, items) = loop {
             let (at, line) = lines.next()?;
             match (&line, key) {
                 (Line::Blank, _) => {}
@@ -139,8 +139,8 @@ impl Pieces {
                         .filter(|&indent| indent > 0)
                         .map(|indent| (key_at, Some(indent)));
                 }
-                (_, Some((_, Some(items)))) if at >= from && line.item() == Some(items) => {
-                    break at;
+                (_, Some((key_at, Some(items)))) if at >= from && line.item() == Some(items) => {
+                    break (at, key_at, items);
                 }
                 (Line::Content { indent, .. }, Some((_, Some(items)))) if *indent < items => {
                     key = None;
@@ -148,7 +148,6 @@ impl Pieces {
                 _ => {}
             }
         };
-        let (key, items) = key.and_then(|(at, items)| Some((at, items?)))?;
         // The sequence ends at its first less indented line. What follows is read as a
         // document of its own, so it must start the root mapping's next key, and not with
         // what the parser would take for a document's start or end.

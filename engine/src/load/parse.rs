@@ -1,6 +1,6 @@
 //! A YAML document into nodes with spans: the fast path for plain documents
-//! (`fast.rs`), serde-saphyr for everything else and for every error. Both build the tree of
-//! `node.rs`, which knows neither.
+//! (`fast.rs`; `halves.rs` when they are large), serde-saphyr for everything else and for
+//! every error. Both build the tree of `node.rs`, which knows neither.
 
 use super::node::{Node, NodeKind, span_of};
 use crate::source::{SourceFile, Span};
@@ -12,10 +12,11 @@ pub struct SyntaxError {
     pub span: Span,
 }
 
-/// Parse a whole document into nodes: the fast path for plain documents, serde-saphyr for
-/// everything else (and for every error).
+/// Parse a whole document into nodes: the fast path for plain documents (in two halves at
+/// once when large), serde-saphyr for everything else (and for every error).
 pub fn parse(source: &SourceFile) -> Result<Node, SyntaxError> {
-    match super::fast::parse_plain(&source.text) {
+    let text = &source.text;
+    match super::halves::parse(text).or_else(|| super::fast::parse_plain(text)) {
         Some(node) => Ok(node),
         None => parse_with_saphyr(source),
     }

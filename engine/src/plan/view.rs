@@ -151,12 +151,15 @@ impl PlanView {
     pub fn new<A: Action>(playbook: &Playbook<A>) -> Self {
         let declared: Vec<String> = playbook.inputs.iter().map(|(n, _)| n.clone()).collect();
         let secret_names: Vec<String> = playbook.secrets.iter().map(|(n, _)| n.clone()).collect();
-        let renderer = PlanRenderer::new(
-            &declared,
-            &playbook.input_values,
-            &playbook.vars,
-            &secret_names,
-        );
+        let new_renderer = || {
+            PlanRenderer::new(
+                &declared,
+                &playbook.input_values,
+                &playbook.vars,
+                &secret_names,
+            )
+        };
+        let renderer = new_renderer();
         let inputs = playbook
             .inputs
             .iter()
@@ -190,13 +193,8 @@ impl PlanView {
             .collect();
         // The bulk of a large plan, in two halves at once: each with its own renderer, whose
         // cache only saves work, so the views are the same either way.
-        let steps = in_halves(&playbook.steps, |half| {
-            let renderer = PlanRenderer::new(
-                &declared,
-                &playbook.input_values,
-                &playbook.vars,
-                &secret_names,
-            );
+        let steps = in_halves(&playbook.steps, |_, half| {
+            let renderer = new_renderer();
             half.iter()
                 .map(|&index| step_view(playbook, index, &renderer))
                 .collect()
